@@ -1,0 +1,14 @@
+//! Wire types only: no I/O. Everything a client or an upstream puts on the wire is typed here,
+//! so that adapters convert between typed structs rather than loose JSON.
+//!
+//! - [`chat`]: OpenAI Chat Completions with OpenRouter's extensions (the canonical form).
+//! - [`models`]: the catalogue as `GET /models` and `GET /models/{author}/{slug}/endpoints` show it.
+//! - [`error`]: the error envelope.
+//! - [`money`]: exact amounts of USD.
+
+pub mod chat;
+pub mod error;
+pub mod models;
+pub mod money;
+
+pub use money::{DecimalString, Money};

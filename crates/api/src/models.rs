@@ -1,0 +1,106 @@
+//! The catalogue as clients see it: OpenRouter's `Model` and `PublicEndpoint` shapes.
+
+use crate::money::DecimalString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelList {
+    pub data: Vec<Model>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Model {
+    pub id: String,
+    pub canonical_slug: String,
+    pub name: String,
+    pub created: u64,
+    pub description: String,
+    pub context_length: Option<u64>,
+    pub architecture: Architecture,
+    pub pricing: Pricing,
+    pub top_provider: TopProvider,
+    pub per_request_limits: Option<serde_json::Value>,
+    pub supported_parameters: Vec<String>,
+    pub links: ModelLinks,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelLinks {
+    pub details: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Architecture {
+    pub modality: String,
+    pub input_modalities: Vec<String>,
+    pub output_modalities: Vec<String>,
+    pub tokenizer: String,
+    pub instruct_type: Option<String>,
+}
+
+/// USD per token (per request for `request`), as decimal strings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Pricing {
+    pub prompt: DecimalString,
+    pub completion: DecimalString,
+    pub request: DecimalString,
+    pub image: DecimalString,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cache_read: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_cache_write: Option<DecimalString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_reasoning: Option<DecimalString>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopProvider {
+    pub context_length: Option<u64>,
+    pub max_completion_tokens: Option<u64>,
+    pub is_moderated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EndpointsResponse {
+    pub data: ModelEndpoints,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelEndpoints {
+    pub id: String,
+    pub name: String,
+    pub created: u64,
+    pub description: String,
+    pub architecture: Architecture,
+    pub endpoints: Vec<PublicEndpoint>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublicEndpoint {
+    pub name: String,
+    pub model_id: String,
+    pub model_name: String,
+    pub context_length: u64,
+    pub pricing: Pricing,
+    pub provider_name: String,
+    pub tag: String,
+    pub quantization: Option<String>,
+    pub max_completion_tokens: Option<u64>,
+    pub max_prompt_tokens: Option<u64>,
+    pub supported_parameters: Vec<String>,
+    pub status: i32,
+    pub uptime_last_5m: Option<f64>,
+    pub uptime_last_30m: Option<f64>,
+    pub uptime_last_1d: Option<f64>,
+    pub supports_implicit_caching: bool,
+    pub latency_last_30m: Option<PercentileStats>,
+    pub throughput_last_30m: Option<PercentileStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PercentileStats {
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
