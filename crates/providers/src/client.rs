@@ -1,0 +1,226 @@
+//! The one pooled upstream HTTP client, and the driver that runs any protocol's conversion
+//! functions over it with connect / first-byte / between-chunk timeouts.
+
+use crate::error::{parse_retry_after, ProviderError, TimeoutKind};
+use crate::sse::SseDecoder;
+use crate::util::body_excerpt;
+use crate::{anthropic, gemini, openai, simulated, Completion, Decoder, HttpRequest, Protocol};
+use crate::{StreamEvent, Target};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use std::collections::VecDeque;
+use std::time::Duration;
+use switchyard_api::chat::ChatRequest;
+
+pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Until the response headers arrive (for a non-streamed request: the whole body).
+    pub first_byte: Duration,
+    /// Longest silence allowed between two pieces of a streamed body.
+    pub between_chunks: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(300),
+            between_chunks: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct UpstreamClient {
+    http: reqwest::Client,
+    timeouts: Timeouts,
+}
+
+impl UpstreamClient {
+    pub fn new(timeouts: Timeouts) -> Result<UpstreamClient, ProviderError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Connect(e.to_string()))?;
+        Ok(UpstreamClient { http, timeouts })
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// A non-streamed call.
+    pub async fn complete(
+        &self,
+        target: Target<'_>,
+        req: &ChatRequest,
+    ) -> Result<Completion, ProviderError> {
+        if target.protocol == Protocol::Simulated {
+            return simulated::complete(target, req).await;
+        }
+        let built = build(target, req, false)?;
+        let fut = async {
+            let resp = self.send(built).await?;
+            resp.bytes()
+                .await
+                .map_err(|e| ProviderError::Connect(e.to_string()))
+        };
+        let body = tokio::time::timeout(self.timeouts.first_byte, fut)
+            .await
+            .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))??;
+        match target.protocol {
+            Protocol::Anthropic => anthropic::decode_response(&body, &anthropic::Context::of(req)),
+            Protocol::Gemini => gemini::decode_response(&body),
+            Protocol::Openai | Protocol::Simulated => openai::decode_response(&body),
+        }
+    }
+
+    /// A streamed call. Resolves once the upstream has accepted the request (status and
+    /// headers received); the events follow on the returned stream.
+    pub async fn stream(
+        &self,
+        target: Target<'_>,
+        req: &ChatRequest,
+    ) -> Result<EventStream, ProviderError> {
+        if target.protocol == Protocol::Simulated {
+            return simulated::stream(target, req).await;
+        }
+        let built = build(target, req, true)?;
+        let decoder: Box<dyn Decoder> = match target.protocol {
+            Protocol::Anthropic => Box::new(anthropic::StreamDecoder::new(anthropic::Context::of(req))),
+            Protocol::Gemini => Box::new(gemini::StreamDecoder::default()),
+            Protocol::Openai | Protocol::Simulated => Box::new(openai::StreamDecoder::default()),
+        };
+        let resp = tokio::time::timeout(self.timeouts.first_byte, self.send(built))
+            .await
+            .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))??;
+        Ok(decode_stream(resp, decoder, self.timeouts.between_chunks))
+    }
+
+    async fn send(&self, req: HttpRequest) -> Result<reqwest::Response, ProviderError> {
+        let mut builder = self.http.post(&req.url).body(req.body);
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let resp = builder.send().await.map_err(|e| {
+            if e.is_timeout() {
+                ProviderError::Timeout(TimeoutKind::Connect)
+            } else {
+                // reqwest's Display never includes headers, so the key cannot leak here.
+                ProviderError::Connect(e.to_string())
+            }
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = parse_retry_after(
+            resp.headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(ProviderError::Status {
+            status: status.as_u16(),
+            body: body_excerpt(&body),
+            retry_after,
+        })
+    }
+}
+
+/// The HTTP request for a networked protocol.
+pub fn build(target: Target<'_>, req: &ChatRequest, stream: bool) -> Result<HttpRequest, ProviderError> {
+    match target.protocol {
+        Protocol::Openai => openai::build_request(target, req, stream),
+        Protocol::Anthropic => anthropic::build_request(target, req, stream),
+        Protocol::Gemini => gemini::build_request(target, req, stream),
+        Protocol::Simulated => Err(ProviderError::Unsupported(
+            "the simulated provider has no HTTP form".into(),
+        )),
+    }
+}
+
+struct StreamState {
+    body: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    sse: SseDecoder,
+    decoder: Box<dyn Decoder>,
+    pending: VecDeque<StreamEvent>,
+    idle: Duration,
+    /// An error to deliver once the events decoded before it are out.
+    error: Option<ProviderError>,
+    finished: bool,
+}
+
+fn decode_stream(resp: reqwest::Response, decoder: Box<dyn Decoder>, idle: Duration) -> EventStream {
+    let state = StreamState {
+        body: resp.bytes_stream().boxed(),
+        sse: SseDecoder::new(),
+        decoder,
+        pending: VecDeque::new(),
+        idle,
+        error: None,
+        finished: false,
+    };
+    stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.pending.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if let Some(e) = st.error.take() {
+                st.finished = true;
+                return Some((Err(e), st));
+            }
+            if st.finished {
+                return None;
+            }
+            let next = match tokio::time::timeout(st.idle, st.body.next()).await {
+                Err(_) => {
+                    st.finished = true;
+                    return Some((Err(ProviderError::Timeout(TimeoutKind::BetweenChunks)), st));
+                }
+                Ok(n) => n,
+            };
+            let events = match next {
+                Some(Ok(bytes)) => st.sse.push(&bytes),
+                Some(Err(e)) => {
+                    st.finished = true;
+                    tracing::debug!(error = %e, "upstream body read failed");
+                    return Some((Err(ProviderError::Truncated), st));
+                }
+                None => {
+                    st.finished = true;
+                    let tail: Vec<_> = st.sse.finish().into_iter().collect();
+                    feed(&mut st, &tail);
+                    if st.error.is_none() && !st.decoder.is_complete() {
+                        st.error = Some(ProviderError::Truncated);
+                    }
+                    continue;
+                }
+            };
+            feed(&mut st, &events);
+            if st.error.is_some() || st.decoder.is_done() {
+                // Anything after the terminal event is ignored, so a server that keeps the
+                // connection open after `[DONE]` does not hold the client.
+                st.finished = true;
+            }
+        }
+    })
+    .boxed()
+}
+
+fn feed(st: &mut StreamState, events: &[crate::sse::SseEvent]) {
+    for ev in events {
+        if st.decoder.is_done() || st.error.is_some() {
+            break;
+        }
+        match st.decoder.event(ev) {
+            Ok(evs) => st.pending.extend(evs),
+            Err(e) => st.error = Some(e),
+        }
+    }
+}

@@ -1,0 +1,639 @@
+//! Google Gemini `generateContent` and `streamGenerateContent?alt=sse`. Roles become
+//! `user`/`model`, system messages `systemInstruction`, tools `functionDeclarations`; tool
+//! results become `functionResponse` parts named after the call they answer. Thought
+//! signatures ride in `reasoning_details` (format `google-gemini-v1`) keyed by tool-call id.
+
+use crate::sse::SseEvent;
+use crate::util::join_url;
+use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use switchyard_api::chat::{
+    parse_data_url, ChatRequest, Choice, ChunkChoice, Content, Delta, FinishReason, FunctionCall,
+    FunctionDelta, ReasoningDetail, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
+};
+
+pub const REASONING_FORMAT: &str = "google-gemini-v1";
+
+pub fn build_request(
+    target: Target<'_>,
+    req: &ChatRequest,
+    stream: bool,
+) -> Result<HttpRequest, ProviderError> {
+    let body = serde_json::to_vec(&encode(req)?).map_err(|e| ProviderError::Unsupported(e.to_string()))?;
+    let path = if stream {
+        format!("models/{}:streamGenerateContent?alt=sse", target.upstream_model)
+    } else {
+        format!("models/{}:generateContent", target.upstream_model)
+    };
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(key) = target.api_key {
+        headers.push(("x-goog-api-key".into(), key.to_string()));
+    }
+    headers.extend(target.headers.iter().cloned());
+    Ok(HttpRequest {
+        url: join_url(target.base_url, &path),
+        headers,
+        body,
+    })
+}
+
+fn encode(req: &ChatRequest) -> Result<Value, ProviderError> {
+    let mut system_parts = Vec::new();
+    let mut contents: Vec<(String, Vec<Value>)> = Vec::new();
+    // Gemini names function responses by function, OpenAI by call id.
+    let mut call_names: HashMap<&str, &str> = HashMap::new();
+    // Signatures that must go back on the function call (or text) they came with.
+    let push = |contents: &mut Vec<(String, Vec<Value>)>, role: &str, parts: Vec<Value>| {
+        if parts.is_empty() {
+            return;
+        }
+        match contents.last_mut() {
+            Some((r, p)) if r == role => p.extend(parts),
+            _ => contents.push((role.to_string(), parts)),
+        }
+    };
+    for (i, m) in req.messages.iter().enumerate() {
+        match m.role {
+            Role::System | Role::Developer => system_parts.extend(parts(m.content.as_ref(), i)?),
+            Role::User => push(&mut contents, "user", parts(m.content.as_ref(), i)?),
+            Role::Assistant => {
+                let signatures: HashMap<&str, &str> = m
+                    .reasoning_details
+                    .iter()
+                    .flatten()
+                    .filter(|d| d.format.as_deref() == Some(REASONING_FORMAT))
+                    .filter_map(|d| Some((d.id.as_deref()?, d.data.as_deref()?)))
+                    .collect();
+                let mut ps = parts(m.content.as_ref(), i)?;
+                for tc in m.tool_calls.iter().flatten() {
+                    call_names.insert(tc.id.as_str(), tc.function.name.as_str());
+                    let args: Value = if tc.function.arguments.trim().is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(&tc.function.arguments).map_err(|e| {
+                            ProviderError::Unsupported(format!(
+                                "messages[{i}].tool_calls: arguments of `{}` are not valid JSON: {e}",
+                                tc.function.name
+                            ))
+                        })?
+                    };
+                    let mut part = json!({"functionCall": {"name": tc.function.name, "args": args}});
+                    if let (Some(sig), Value::Object(p)) = (signatures.get(tc.id.as_str()), &mut part) {
+                        p.insert("thoughtSignature".into(), json!(sig));
+                    }
+                    ps.push(part);
+                }
+                push(&mut contents, "model", ps);
+            }
+            Role::Tool => {
+                let id = m.tool_call_id.as_deref().unwrap_or_default();
+                let name = call_names.get(id).copied().ok_or_else(|| {
+                    ProviderError::Unsupported(format!(
+                        "messages[{i}]: tool_call_id `{id}` does not answer any earlier tool call"
+                    ))
+                })?;
+                let text = m.text_content();
+                let response = match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(o)) => Value::Object(o),
+                    _ => json!({"content": text}),
+                };
+                push(
+                    &mut contents,
+                    "user",
+                    vec![json!({"functionResponse": {"name": name, "response": response}})],
+                );
+            }
+        }
+    }
+
+    let mut body = Map::new();
+    body.insert(
+        "contents".into(),
+        Value::Array(
+            contents
+                .into_iter()
+                .map(|(role, parts)| json!({"role": role, "parts": parts}))
+                .collect(),
+        ),
+    );
+    if !system_parts.is_empty() {
+        body.insert("systemInstruction".into(), json!({"parts": system_parts}));
+    }
+    let decls: Vec<Value> = req
+        .tools
+        .iter()
+        .flatten()
+        .filter(|t| t.kind == "function")
+        .map(|t| {
+            let mut d = Map::new();
+            d.insert("name".into(), json!(t.function.name));
+            if let Some(desc) = &t.function.description {
+                d.insert("description".into(), json!(desc));
+            }
+            if let Some(p) = &t.function.parameters {
+                d.insert("parametersJsonSchema".into(), p.clone());
+            }
+            Value::Object(d)
+        })
+        .collect();
+    if !decls.is_empty() {
+        body.insert("tools".into(), json!([{"functionDeclarations": decls}]));
+    }
+    if let Some(tc) = &req.tool_choice {
+        let cfg = match tc {
+            ToolChoice::Mode(m) if m == "none" => json!({"mode": "NONE"}),
+            ToolChoice::Mode(m) if m == "required" => json!({"mode": "ANY"}),
+            ToolChoice::Mode(_) => json!({"mode": "AUTO"}),
+            ToolChoice::Named(n) => json!({"mode": "ANY", "allowedFunctionNames": [n.function.name]}),
+        };
+        body.insert("toolConfig".into(), json!({"functionCallingConfig": cfg}));
+    }
+
+    let mut gen = Map::new();
+    let mut set = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            gen.insert(k.into(), v);
+        }
+    };
+    set("temperature", req.temperature.map(|v| json!(v)));
+    set("topP", req.top_p.map(|v| json!(v)));
+    set("topK", req.top_k.map(|v| json!(v)));
+    set("maxOutputTokens", req.max_output_tokens().map(|v| json!(v)));
+    set("stopSequences", req.stop.as_ref().map(|s| json!(s.to_vec())));
+    set("seed", req.seed.map(|v| json!(v)));
+    set("presencePenalty", req.presence_penalty.map(|v| json!(v)));
+    set("frequencyPenalty", req.frequency_penalty.map(|v| json!(v)));
+    if let Some(rf) = &req.response_format {
+        match rf.kind.as_str() {
+            "json_object" => set("responseMimeType", Some(json!("application/json"))),
+            "json_schema" => {
+                set("responseMimeType", Some(json!("application/json")));
+                set(
+                    "responseJsonSchema",
+                    rf.json_schema.as_ref().and_then(|s| s.schema.clone()),
+                );
+            }
+            _ => {}
+        }
+    }
+    if let Some(r) = &req.reasoning {
+        if r.wanted() {
+            let budget = r.budget(req.max_output_tokens().unwrap_or(8192));
+            set(
+                "thinkingConfig",
+                Some(json!({"includeThoughts": r.exclude != Some(true), "thinkingBudget": budget})),
+            );
+        } else if r.enabled == Some(false) || r.effort.as_deref() == Some("none") {
+            set("thinkingConfig", Some(json!({"thinkingBudget": 0})));
+        }
+    }
+    if !gen.is_empty() {
+        body.insert("generationConfig".into(), Value::Object(gen));
+    }
+    Ok(Value::Object(body))
+}
+
+fn parts(content: Option<&Content>, i: usize) -> Result<Vec<Value>, ProviderError> {
+    let Some(content) = content else {
+        return Ok(vec![]);
+    };
+    content
+        .parts()
+        .into_iter()
+        .filter(|p| !(p.kind == "text" && p.text.as_deref() == Some("")))
+        .map(|p| match p.kind.as_str() {
+            "text" => Ok(json!({"text": p.text.unwrap_or_default()})),
+            "image_url" | "file" => {
+                let url = p
+                    .image_url
+                    .map(|u| u.url)
+                    .or_else(|| p.file.and_then(|f| f.file_data))
+                    .unwrap_or_default();
+                Ok(match parse_data_url(&url) {
+                    Some((mime, data)) => json!({"inlineData": {"mimeType": mime, "data": data}}),
+                    None => json!({"fileData": {"mimeType": guess_mime(&url), "fileUri": url}}),
+                })
+            }
+            other => Err(ProviderError::Unsupported(format!(
+                "messages[{i}]: content type `{other}` is not supported by Gemini"
+            ))),
+        })
+        .collect()
+}
+
+fn guess_mime(url: &str) -> &'static str {
+    let lower = url.to_ascii_lowercase();
+    let path = lower.split(['?', '#']).next().unwrap_or_default();
+    match path.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("pdf") => "application/pdf",
+        _ => "image/jpeg",
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GenResponse {
+    #[serde(default)]
+    candidates: Vec<Candidate>,
+    #[serde(default)]
+    usage_metadata: Option<UsageMetadata>,
+    #[serde(default)]
+    response_id: Option<String>,
+    #[serde(default)]
+    prompt_feedback: Option<PromptFeedback>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PromptFeedback {
+    #[serde(default)]
+    block_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Candidate {
+    #[serde(default)]
+    content: Option<GenContent>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+    #[serde(default)]
+    index: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+struct GenContent {
+    #[serde(default)]
+    parts: Vec<Part>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    thought: Option<bool>,
+    #[serde(default)]
+    thought_signature: Option<String>,
+    #[serde(default)]
+    function_call: Option<GenFunctionCall>,
+}
+
+#[derive(Deserialize)]
+struct GenFunctionCall {
+    #[serde(default)]
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    args: Option<Value>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+struct UsageMetadata {
+    #[serde(default)]
+    prompt_token_count: u64,
+    #[serde(default)]
+    candidates_token_count: u64,
+    #[serde(default)]
+    thoughts_token_count: u64,
+    #[serde(default)]
+    cached_content_token_count: u64,
+}
+
+impl UsageMetadata {
+    /// Gemini counts thoughts apart from candidates; we count them as completion tokens.
+    fn canonical(self) -> TokenUsage {
+        TokenUsage {
+            prompt: self.prompt_token_count,
+            completion: self.candidates_token_count + self.thoughts_token_count,
+            cached_read: self.cached_content_token_count,
+            cache_write: 0,
+            reasoning: self.thoughts_token_count,
+        }
+    }
+}
+
+pub fn finish_reason(native: &str) -> FinishReason {
+    match native {
+        "MAX_TOKENS" => FinishReason::Length,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY"
+        | "LANGUAGE" => FinishReason::ContentFilter,
+        "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" | "OTHER" => FinishReason::Error,
+        _ => FinishReason::Stop,
+    }
+}
+
+/// The pieces of one candidate's parts, in canonical terms.
+#[derive(Default)]
+struct Pieces {
+    text: Option<String>,
+    reasoning: Option<String>,
+    details: Vec<ReasoningDetail>,
+    calls: Vec<(String, String, String)>,
+}
+
+/// `next_call` numbers tool calls across a whole stream, so ids and indices stay unique.
+fn pieces(parts: Vec<Part>, next_call: &mut u32) -> Pieces {
+    let mut out = Pieces::default();
+    for p in parts {
+        if let Some(fc) = p.function_call {
+            let id = fc.id.unwrap_or_else(|| format!("call_{}", *next_call));
+            *next_call += 1;
+            if let Some(sig) = p.thought_signature {
+                let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, out.details.len() as u32);
+                d.id = Some(id.clone());
+                d.data = Some(sig);
+                out.details.push(d);
+            }
+            let args = fc.args.unwrap_or_else(|| json!({})).to_string();
+            out.calls.push((id, fc.name, args));
+            continue;
+        }
+        if let Some(sig) = p.thought_signature {
+            let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, out.details.len() as u32);
+            d.data = Some(sig);
+            out.details.push(d);
+        }
+        if let Some(t) = p.text {
+            let slot = if p.thought == Some(true) {
+                &mut out.reasoning
+            } else {
+                &mut out.text
+            };
+            if !t.is_empty() || slot.is_none() {
+                slot.get_or_insert_with(String::new).push_str(&t);
+            }
+        }
+    }
+    out
+}
+
+fn candidate_finish(native: Option<&str>, has_calls: bool) -> Option<FinishReason> {
+    native.map(|n| match finish_reason(n) {
+        FinishReason::Stop if has_calls => FinishReason::ToolCalls,
+        other => other,
+    })
+}
+
+pub fn decode_response(body: &[u8]) -> Result<Completion, ProviderError> {
+    let resp: GenResponse = serde_json::from_slice(body).map_err(ProviderError::decode)?;
+    let mut next_call = 0;
+    let mut choices: Vec<Choice> = resp
+        .candidates
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = pieces(c.content.map(|c| c.parts).unwrap_or_default(), &mut next_call);
+            let has_calls = !p.calls.is_empty();
+            Choice {
+                index: c.index.unwrap_or(i as u32),
+                message: ResponseMessage {
+                    role: "assistant".into(),
+                    content: p.text,
+                    refusal: None,
+                    reasoning: p.reasoning,
+                    reasoning_details: (!p.details.is_empty()).then_some(p.details),
+                    tool_calls: has_calls.then(|| {
+                        p.calls
+                            .into_iter()
+                            .map(|(id, name, arguments)| ToolCall {
+                                id,
+                                kind: "function".into(),
+                                function: FunctionCall { name, arguments },
+                            })
+                            .collect()
+                    }),
+                },
+                finish_reason: candidate_finish(c.finish_reason.as_deref(), has_calls),
+                native_finish_reason: c.finish_reason,
+                logprobs: None,
+            }
+        })
+        .collect();
+    if choices.is_empty() {
+        // A prompt blocked outright comes back with no candidates at all.
+        let reason = resp
+            .prompt_feedback
+            .and_then(|f| f.block_reason)
+            .ok_or_else(|| ProviderError::Decode("response has no candidates".into()))?;
+        choices.push(Choice {
+            index: 0,
+            message: ResponseMessage {
+                role: "assistant".into(),
+                ..Default::default()
+            },
+            finish_reason: Some(FinishReason::ContentFilter),
+            native_finish_reason: Some(reason),
+            logprobs: None,
+        });
+    }
+    Ok(Completion {
+        choices,
+        usage: resp.usage_metadata.map(|u| u.canonical()).unwrap_or_default(),
+        upstream_id: resp.response_id,
+        system_fingerprint: None,
+    })
+}
+
+#[derive(Default)]
+pub struct StreamDecoder {
+    next_call: u32,
+    saw_id: bool,
+    started: bool,
+    finished: bool,
+}
+
+impl Decoder for StreamDecoder {
+    fn event(&mut self, ev: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
+        let resp: GenResponse = serde_json::from_str(&ev.data).map_err(ProviderError::decode)?;
+        let mut out = Vec::new();
+        if let (false, Some(id)) = (self.saw_id, resp.response_id) {
+            self.saw_id = true;
+            out.push(StreamEvent::UpstreamId(id));
+        }
+        if resp.candidates.is_empty() {
+            if let Some(reason) = resp.prompt_feedback.and_then(|f| f.block_reason) {
+                self.finished = true;
+                out.push(StreamEvent::Choice(ChunkChoice {
+                    finish_reason: Some(FinishReason::ContentFilter),
+                    native_finish_reason: Some(reason),
+                    ..Default::default()
+                }));
+            }
+        }
+        for (i, c) in resp.candidates.into_iter().enumerate() {
+            let first_call = self.next_call;
+            let p = pieces(c.content.map(|c| c.parts).unwrap_or_default(), &mut self.next_call);
+            let has_calls = !p.calls.is_empty() || self.next_call > 0;
+            let delta = Delta {
+                role: (!self.started).then(|| "assistant".to_string()),
+                content: p.text,
+                refusal: None,
+                reasoning: p.reasoning,
+                reasoning_details: (!p.details.is_empty()).then_some(p.details),
+                tool_calls: (!p.calls.is_empty()).then(|| {
+                    p.calls
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, (id, name, args))| ToolCallDelta {
+                            index: first_call + k as u32,
+                            id: Some(id),
+                            kind: Some("function".into()),
+                            function: Some(FunctionDelta {
+                                name: Some(name),
+                                arguments: Some(args),
+                            }),
+                        })
+                        .collect()
+                }),
+            };
+            self.started = true;
+            let finish = candidate_finish(c.finish_reason.as_deref(), has_calls);
+            if finish.is_some() {
+                self.finished = true;
+            }
+            if delta.is_empty() && finish.is_none() {
+                continue;
+            }
+            out.push(StreamEvent::Choice(ChunkChoice {
+                index: c.index.unwrap_or(i as u32),
+                delta,
+                finish_reason: finish,
+                native_finish_reason: c.finish_reason,
+                logprobs: None,
+            }));
+        }
+        if let Some(u) = resp.usage_metadata {
+            out.push(StreamEvent::Usage(u.canonical()));
+        }
+        Ok(out)
+    }
+
+    /// Gemini has no terminal event: the body simply ends.
+    fn is_done(&self) -> bool {
+        false
+    }
+
+    fn is_complete(&self) -> bool {
+        self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{chunks_as_sse, run_decoder};
+    use switchyard_api::chat::parse_chat_request;
+
+    fn encode_json(body: &str) -> Value {
+        encode(&parse_chat_request(body.as_bytes()).expect("valid")).expect("encodes")
+    }
+
+    #[test]
+    fn encodes_roles_system_tools_and_schema() {
+        let v = encode_json(
+            r#"{"messages":[
+              {"role":"system","content":"Be brief."},
+              {"role":"user","content":[{"type":"text","text":"Weather?"},
+                {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,/9j/"}}]},
+              {"role":"assistant","tool_calls":[{"id":"call_0","type":"function",
+                "function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}],
+               "reasoning_details":[{"type":"reasoning.encrypted","data":"SIG","id":"call_0","format":"google-gemini-v1"}]},
+              {"role":"tool","tool_call_id":"call_0","content":"{\"temp\":18}"}],
+             "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],
+             "tool_choice":{"type":"function","function":{"name":"get_weather"}},
+             "max_tokens":50,"temperature":0.5,"stop":"END",
+             "response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}}}"#,
+        );
+        assert_eq!(v["systemInstruction"]["parts"][0]["text"], "Be brief.");
+        assert_eq!(v["contents"][0]["role"], "user");
+        assert_eq!(v["contents"][0]["parts"][1]["inlineData"]["mimeType"], "image/jpeg");
+        assert_eq!(v["contents"][1]["role"], "model");
+        assert_eq!(v["contents"][1]["parts"][0]["functionCall"]["args"]["city"], "Paris");
+        assert_eq!(v["contents"][1]["parts"][0]["thoughtSignature"], "SIG");
+        assert_eq!(v["contents"][2]["parts"][0]["functionResponse"]["name"], "get_weather");
+        assert_eq!(v["contents"][2]["parts"][0]["functionResponse"]["response"]["temp"], 18);
+        assert_eq!(v["tools"][0]["functionDeclarations"][0]["name"], "get_weather");
+        assert_eq!(v["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0], "get_weather");
+        let g = &v["generationConfig"];
+        assert_eq!(g["maxOutputTokens"], 50);
+        assert_eq!(g["stopSequences"][0], "END");
+        assert_eq!(g["responseMimeType"], "application/json");
+        assert_eq!(g["responseJsonSchema"]["type"], "object");
+    }
+
+    #[test]
+    fn tool_result_for_unknown_call_is_a_client_error() {
+        let req = parse_chat_request(
+            br#"{"messages":[{"role":"tool","tool_call_id":"nope","content":"x"}]}"#,
+        )
+        .expect("valid");
+        assert!(encode(&req).is_err_and(|e| e.is_client_fault()));
+    }
+
+    #[test]
+    fn decodes_recorded_responses() {
+        let t = decode_response(include_bytes!("../fixtures/gemini__google-text.json")).expect("text");
+        assert!(t.choices[0].message.content.as_deref().is_some_and(|s| !s.is_empty()));
+        assert_eq!(t.choices[0].finish_reason, Some(FinishReason::Stop));
+
+        let tool = decode_response(include_bytes!("../fixtures/gemini__google-tool-call.json")).expect("tool");
+        let m = &tool.choices[0].message;
+        let calls = m.tool_calls.clone().unwrap_or_default();
+        assert_eq!(calls[0].function.name, "weather");
+        assert_eq!(calls[0].function.arguments, r#"{"location":"San Francisco"}"#);
+        assert_eq!(tool.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+        let sig = m.reasoning_details.clone().unwrap_or_default();
+        assert_eq!(sig[0].id.as_deref(), Some(calls[0].id.as_str()));
+        assert_eq!(tool.usage.reasoning, 893);
+        assert_eq!(tool.usage.completion, 15 + 893);
+
+        let r = decode_response(include_bytes!("../fixtures/gemini__google-reasoning.json")).expect("reasoning");
+        assert!(r.usage.reasoning > 0);
+    }
+
+    #[test]
+    fn decodes_recorded_streams() {
+        for fixture in [
+            include_str!("../fixtures/gemini__google-text.chunks.txt"),
+            include_str!("../fixtures/gemini__google-reasoning.chunks.txt"),
+            include_str!("../fixtures/gemini__google-tool-call.chunks.txt"),
+        ] {
+            let mut sse = chunks_as_sse(fixture, false);
+            sse = sse.replace("data: [DONE]\n\n", "");
+            let mut d = StreamDecoder::default();
+            let evs = run_decoder(&mut d, &sse).expect("decodes");
+            assert!(d.is_complete());
+            let usage = evs.iter().rev().find_map(|e| match e {
+                StreamEvent::Usage(u) => Some(*u),
+                _ => None,
+            });
+            assert!(usage.is_some_and(|u| u.prompt > 0));
+            let finishes = evs
+                .iter()
+                .filter(|e| matches!(e, StreamEvent::Choice(c) if c.finish_reason.is_some()))
+                .count();
+            assert_eq!(finishes, 1);
+        }
+        let sse = chunks_as_sse(include_str!("../fixtures/gemini__google-tool-call.chunks.txt"), false)
+            .replace("data: [DONE]\n\n", "");
+        let evs = run_decoder(&mut StreamDecoder::default(), &sse).expect("decodes");
+        assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
+            if c.finish_reason == Some(FinishReason::ToolCalls))));
+    }
+
+    #[test]
+    fn blocked_prompt_is_content_filter() {
+        let c = decode_response(br#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":4}}"#)
+            .expect("decodes");
+        assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ContentFilter));
+        assert_eq!(c.choices[0].native_finish_reason.as_deref(), Some("SAFETY"));
+    }
+}

@@ -1,0 +1,360 @@
+//! An in-process provider for `switchyard serve --demo`: it answers without any account or
+//! network, at a realistic pace, with usage, and fails on request, so routing, fallback and
+//! billing can be tried out for real. Every answer says it is simulated.
+//!
+//! Put one of these in the last user message to make it misbehave:
+//! `[simulate:error]` (HTTP 503), `[simulate:rate-limit]` (HTTP 429), `[simulate:cut]` (the
+//! stream dies half-way), `[simulate:slow]` (five seconds before the first token).
+
+use crate::{Completion, EventStream, ProviderError, StreamEvent, Target, TokenUsage};
+use futures_util::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::time::Duration;
+use switchyard_api::chat::{
+    ChatRequest, Choice, ChunkChoice, Delta, FinishReason, FunctionCall, FunctionDelta,
+    ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationConfig {
+    /// Output speed.
+    #[serde(default = "default_tps")]
+    pub tokens_per_second: u32,
+    /// Delay before the first token.
+    #[serde(default = "default_ttft")]
+    pub first_token_ms: u64,
+    /// Share of requests (0–100) that fail with HTTP 503 before the first token.
+    #[serde(default)]
+    pub failure_percent: u8,
+}
+
+fn default_tps() -> u32 {
+    80
+}
+fn default_ttft() -> u64 {
+    250
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        SimulationConfig {
+            tokens_per_second: default_tps(),
+            first_token_ms: default_ttft(),
+            failure_percent: 0,
+        }
+    }
+}
+
+const SENTENCES: &[&str] = &[
+    "Switchyard routed this request to a simulated provider, so no account was needed.",
+    "Every token you see here is metered and priced exactly like a real one.",
+    "Try asking for a stream to watch the tokens arrive at a realistic pace.",
+    "Fallback to another provider happens before the first token, invisibly to you.",
+    "The usage object at the end carries the exact cost of this answer.",
+    "Add a provider key to the environment and the real models appear beside these.",
+    "A gateway earns its keep when providers fail and your application does not notice.",
+    "Structured output and tool calls work here too, so you can test the whole flow.",
+];
+
+/// Rough token count for simulated usage: four characters a token.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+fn prompt_tokens(req: &ChatRequest) -> u64 {
+    let text: usize = req.messages.iter().map(|m| m.text_content().len()).sum();
+    (text as u64).div_ceil(4) + 4 * req.messages.len() as u64
+}
+
+fn last_user_text(req: &ChatRequest) -> String {
+    req.messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.text_content())
+        .unwrap_or_default()
+}
+
+/// A JSON value that satisfies simple JSON Schemas (objects, arrays, scalars, enums).
+pub fn example_for_schema(schema: &Value) -> Value {
+    if let Some(v) = schema.get("enum").and_then(|e| e.get(0)) {
+        return v.clone();
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let mut obj = serde_json::Map::new();
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (k, v) in props {
+                    obj.insert(k.clone(), example_for_schema(v));
+                }
+            }
+            Value::Object(obj)
+        }
+        Some("array") => json!([example_for_schema(schema.get("items").unwrap_or(&json!({"type":"string"})))]),
+        Some("integer") => json!(42),
+        Some("number") => json!(4.2),
+        Some("boolean") => json!(true),
+        Some("null") => Value::Null,
+        _ => json!("Paris"),
+    }
+}
+
+enum Plan {
+    Text(String),
+    Tool { name: String, arguments: String },
+}
+
+fn plan(req: &ChatRequest, model: &str) -> Plan {
+    let wants_tool = req.tools.as_ref().is_some_and(|t| !t.is_empty())
+        && req.messages.last().is_some_and(|m| m.role == Role::User)
+        && !matches!(&req.tool_choice, Some(ToolChoice::Mode(m)) if m == "none");
+    if wants_tool {
+        let tools = req.tools.as_deref().unwrap_or_default();
+        let chosen = match &req.tool_choice {
+            Some(ToolChoice::Named(n)) => tools.iter().find(|t| t.function.name == n.function.name),
+            _ => tools.first(),
+        };
+        if let Some(t) = chosen {
+            let args = example_for_schema(t.function.parameters.as_ref().unwrap_or(&json!({"type":"object"})));
+            return Plan::Tool {
+                name: t.function.name.clone(),
+                arguments: args.to_string(),
+            };
+        }
+    }
+    if let Some(rf) = &req.response_format {
+        let schema = rf.json_schema.as_ref().and_then(|s| s.schema.clone());
+        if rf.kind == "json_schema" || rf.kind == "json_object" {
+            let v = schema
+                .map(|s| example_for_schema(&s))
+                .unwrap_or_else(|| json!({"answer": "simulated"}));
+            return Plan::Text(v.to_string());
+        }
+    }
+    let asked = last_user_text(req);
+    let seed = asked.bytes().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+    let mut text = format!("(Simulated answer from {model}.) ");
+    let budget = req.max_output_tokens().unwrap_or(120) as usize;
+    let mut i = 0;
+    while estimate_tokens(&text) < budget.min(120) as u64 && i < SENTENCES.len() {
+        text.push_str(SENTENCES[(seed + i) % SENTENCES.len()]);
+        text.push(' ');
+        i += 1;
+    }
+    Plan::Text(text.trim_end().to_string())
+}
+
+fn injected_failure(req: &ChatRequest, cfg: &SimulationConfig) -> Option<ProviderError> {
+    let text = last_user_text(req);
+    let status = if text.contains("[simulate:error]") {
+        503
+    } else if text.contains("[simulate:rate-limit]") {
+        429
+    } else if cfg.failure_percent > 0 && rand::random::<u8>() % 100 < cfg.failure_percent {
+        503
+    } else {
+        return None;
+    };
+    Some(ProviderError::Status {
+        status,
+        body: json!({"error": {"message": "simulated provider failure", "code": status}}).to_string(),
+        retry_after: (status == 429).then_some(Duration::from_secs(1)),
+    })
+}
+
+fn first_token_delay(req: &ChatRequest, cfg: &SimulationConfig) -> Duration {
+    if last_user_text(req).contains("[simulate:slow]") {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(cfg.first_token_ms)
+    }
+}
+
+fn usage(req: &ChatRequest, completion: u64) -> TokenUsage {
+    TokenUsage {
+        prompt: prompt_tokens(req),
+        completion,
+        ..Default::default()
+    }
+}
+
+pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completion, ProviderError> {
+    if let Some(e) = injected_failure(req, target.simulation) {
+        return Err(e);
+    }
+    let (message, finish, completion) = match plan(req, target.upstream_model) {
+        Plan::Text(text) => {
+            let n = estimate_tokens(&text);
+            (
+                ResponseMessage {
+                    role: "assistant".into(),
+                    content: Some(text),
+                    ..Default::default()
+                },
+                FinishReason::Stop,
+                n,
+            )
+        }
+        Plan::Tool { name, arguments } => {
+            let n = estimate_tokens(&arguments) + 5;
+            (
+                ResponseMessage {
+                    role: "assistant".into(),
+                    tool_calls: Some(vec![ToolCall {
+                        id: "call_sim_0".into(),
+                        kind: "function".into(),
+                        function: FunctionCall { name, arguments },
+                    }]),
+                    ..Default::default()
+                },
+                FinishReason::ToolCalls,
+                n,
+            )
+        }
+    };
+    let tps = u64::from(target.simulation.tokens_per_second.max(1));
+    tokio::time::sleep(first_token_delay(req, target.simulation) + Duration::from_millis(completion * 1000 / tps))
+        .await;
+    Ok(Completion {
+        choices: vec![Choice {
+            index: 0,
+            message,
+            finish_reason: Some(finish),
+            native_finish_reason: Some(if finish == FinishReason::ToolCalls { "tool_calls" } else { "stop" }.into()),
+            logprobs: None,
+        }],
+        usage: usage(req, completion),
+        upstream_id: None,
+        system_fingerprint: None,
+    })
+}
+
+fn ev(delta: Delta, finish: Option<FinishReason>) -> Result<StreamEvent, ProviderError> {
+    Ok(StreamEvent::Choice(ChunkChoice {
+        index: 0,
+        delta,
+        finish_reason: finish,
+        native_finish_reason: finish.map(|f| if f == FinishReason::ToolCalls { "tool_calls" } else { "stop" }.into()),
+        logprobs: None,
+    }))
+}
+
+pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream, ProviderError> {
+    if let Some(e) = injected_failure(req, target.simulation) {
+        return Err(e);
+    }
+    let cut = last_user_text(req).contains("[simulate:cut]");
+    let gap = Duration::from_millis(1000 / u64::from(target.simulation.tokens_per_second.max(1)));
+    let first = first_token_delay(req, target.simulation);
+    let mut items: Vec<(Duration, Result<StreamEvent, ProviderError>)> = Vec::new();
+    let role = Delta {
+        role: Some("assistant".into()),
+        content: Some(String::new()),
+        ..Default::default()
+    };
+    items.push((first, ev(role, None)));
+    let completion;
+    match plan(req, target.upstream_model) {
+        Plan::Text(text) => {
+            let words: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
+            completion = estimate_tokens(&text);
+            let stop_at = if cut { words.len() / 2 } else { words.len() };
+            for w in words.into_iter().take(stop_at) {
+                items.push((
+                    gap,
+                    ev(
+                        Delta {
+                            content: Some(w),
+                            ..Default::default()
+                        },
+                        None,
+                    ),
+                ));
+            }
+            if cut {
+                items.push((gap, Err(ProviderError::Truncated)));
+            } else {
+                items.push((gap, ev(Delta::default(), Some(FinishReason::Stop))));
+            }
+        }
+        Plan::Tool { name, arguments } => {
+            completion = estimate_tokens(&arguments) + 5;
+            let call = ToolCallDelta {
+                index: 0,
+                id: Some("call_sim_0".into()),
+                kind: Some("function".into()),
+                function: Some(FunctionDelta {
+                    name: Some(name),
+                    arguments: Some(arguments),
+                }),
+            };
+            items.push((
+                gap,
+                ev(
+                    Delta {
+                        tool_calls: Some(vec![call]),
+                        ..Default::default()
+                    },
+                    None,
+                ),
+            ));
+            items.push((gap, ev(Delta::default(), Some(FinishReason::ToolCalls))));
+        }
+    }
+    if !cut {
+        items.push((Duration::ZERO, Ok(StreamEvent::Usage(usage(req, completion)))));
+    }
+    Ok(stream::iter(items)
+        .then(|(wait, item)| async move {
+            tokio::time::sleep(wait).await;
+            item
+        })
+        .boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Protocol;
+    use switchyard_api::chat::parse_chat_request;
+
+    fn target(sim: &SimulationConfig) -> Target<'_> {
+        Target {
+            protocol: Protocol::Simulated,
+            base_url: "",
+            api_key: None,
+            upstream_model: "demo/model",
+            headers: &[],
+            simulation: sim,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn answers_streams_and_fails_on_request() {
+        let sim = SimulationConfig::default();
+        let req = parse_chat_request(br#"{"messages":[{"role":"user","content":"hello"}]}"#).expect("valid");
+        let c = complete(target(&sim), &req).await.expect("answers");
+        assert!(c.choices[0].message.content.as_deref().is_some_and(|t| t.contains("Simulated")));
+        assert!(c.usage.prompt > 0 && c.usage.completion > 0);
+
+        let evs: Vec<_> = stream(target(&sim), &req).await.expect("streams").collect().await;
+        assert!(evs.iter().all(Result::is_ok));
+        assert!(matches!(evs.last(), Some(Ok(StreamEvent::Usage(u))) if u.completion == c.usage.completion));
+
+        let bad = parse_chat_request(br#"{"messages":[{"role":"user","content":"x [simulate:error]"}]}"#).expect("valid");
+        assert!(matches!(complete(target(&sim), &bad).await, Err(ProviderError::Status { status: 503, .. })));
+        let cut = parse_chat_request(br#"{"messages":[{"role":"user","content":"x [simulate:cut]"}]}"#).expect("valid");
+        let evs: Vec<_> = stream(target(&sim), &cut).await.expect("starts").collect().await;
+        assert!(matches!(evs.last(), Some(Err(ProviderError::Truncated))));
+    }
+
+    #[test]
+    fn schema_examples_fit_the_schema() {
+        let v = example_for_schema(&json!({"type":"object","properties":{
+            "city":{"type":"string"},"n":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}},
+            "unit":{"type":"string","enum":["c","f"]}}}));
+        assert_eq!(v, json!({"city":"Paris","n":42,"tags":["Paris"],"unit":"c"}));
+    }
+}

@@ -1,0 +1,25 @@
+use switchyard_api::chat::FinishReason;
+
+pub(crate) fn join_url(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// OpenAI's words, and the loose variants some compatible servers use.
+pub(crate) fn openai_finish_reason(native: &str) -> FinishReason {
+    match native {
+        "length" | "max_tokens" => FinishReason::Length,
+        "tool_calls" | "function_call" | "tool_use" => FinishReason::ToolCalls,
+        "content_filter" => FinishReason::ContentFilter,
+        "error" => FinishReason::Error,
+        _ => FinishReason::Stop,
+    }
+}
+
+/// The first 2 KB of an upstream error body, for logs and `metadata.raw`.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    match s.char_indices().nth(2048) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.into_owned(),
+    }
+}
