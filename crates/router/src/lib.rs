@@ -1,1 +1,22 @@
+//! The catalogue (providers, models, endpoints, prices) and the planner that turns a request
+//! into the ordered list of endpoints to try.
+//!
+//! - [`config`]: the TOML shape of a catalogue, as operators write it.
+//! - [`catalog`]: the validated, in-memory catalogue the hot path reads, and its public JSON.
+//! - [`pricing`]: exact cost of a generation from an endpoint's prices.
+//! - [`plan`]: model resolution and endpoint ordering.
 
+pub mod catalog;
+pub mod config;
+pub mod plan;
+pub mod pricing;
+
+pub use catalog::{Catalog, Endpoint, ModelEntry, Provider, Secret};
+pub use config::{CatalogConfig, ConfigError};
+pub use plan::{plan, Plan, PlanError};
+pub use pricing::{Cost, Prices};
+
+/// The default catalogue shipped with the binary: real providers, activated by their keys.
+pub const DEFAULT_CATALOG: &str = include_str!("../../../catalog/default.toml");
+/// The demo catalogue: simulated providers only, for `serve --demo`.
+pub const DEMO_CATALOG: &str = include_str!("../../../catalog/demo.toml");

@@ -1,0 +1,445 @@
+//! The validated catalogue the hot path reads: built once from configuration, then shared.
+
+use crate::config::{CatalogConfig, ConfigError, EndpointConfig};
+use crate::pricing::Prices;
+use std::collections::HashMap;
+use std::sync::Arc;
+use switchyard_api::models::{
+    Architecture, EndpointsResponse, Model, ModelEndpoints, ModelLinks, PublicEndpoint, TopProvider,
+};
+use switchyard_api::Money;
+use switchyard_providers::simulated::SimulationConfig;
+use switchyard_providers::{Protocol, Target};
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("*****")
+    }
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub slug: String,
+    pub name: String,
+    pub protocol: Protocol,
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub headers: Vec<(String, String)>,
+    pub simulation: SimulationConfig,
+}
+
+#[derive(Debug)]
+pub struct Endpoint {
+    pub model_id: String,
+    pub model_name: String,
+    pub provider: Arc<Provider>,
+    pub upstream_id: String,
+    pub prices: Prices,
+    pub context_length: u64,
+    pub max_completion_tokens: Option<u64>,
+    pub supported_parameters: Vec<String>,
+    pub quantization: Option<String>,
+}
+
+impl Endpoint {
+    pub fn target(&self) -> Target<'_> {
+        Target {
+            protocol: self.provider.protocol,
+            base_url: &self.provider.base_url,
+            api_key: self.provider.api_key.as_ref().map(Secret::expose),
+            upstream_model: &self.upstream_id,
+            headers: &self.provider.headers,
+            simulation: &self.provider.simulation,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ModelEntry {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub created: u64,
+    pub context_length: u64,
+    pub input_modalities: Vec<String>,
+    pub output_modalities: Vec<String>,
+    pub tokenizer: String,
+    /// Active endpoints only, in configuration order.
+    pub endpoints: Vec<Arc<Endpoint>>,
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    models: Vec<Arc<ModelEntry>>,
+    /// Declared models none of whose providers is active (no key set): 503, not 404.
+    inactive: std::collections::HashSet<String>,
+    by_id: HashMap<String, usize>,
+    providers: Vec<Arc<Provider>>,
+}
+
+const OPENAI_PARAMS: &[&str] = &[
+    "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty",
+    "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format",
+    "structured_outputs", "tools", "tool_choice", "parallel_tool_calls",
+];
+const ANTHROPIC_PARAMS: &[&str] = &[
+    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "response_format",
+    "structured_outputs", "tools", "tool_choice", "parallel_tool_calls", "reasoning", "include_reasoning",
+];
+const GEMINI_PARAMS: &[&str] = &[
+    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "seed",
+    "frequency_penalty", "presence_penalty", "response_format", "structured_outputs", "tools",
+    "tool_choice", "reasoning", "include_reasoning",
+];
+
+fn default_params(p: Protocol) -> Vec<String> {
+    let list = match p {
+        Protocol::Openai => OPENAI_PARAMS,
+        Protocol::Anthropic => ANTHROPIC_PARAMS,
+        Protocol::Gemini => GEMINI_PARAMS,
+        Protocol::Simulated => OPENAI_PARAMS,
+    };
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn price(field: String, value: &str) -> Result<Money, ConfigError> {
+    let m = Money::parse(value).map_err(|e| ConfigError::invalid(&field, e.to_string()))?;
+    if m < Money::ZERO {
+        return Err(ConfigError::invalid(field, "prices cannot be negative"));
+    }
+    Ok(m)
+}
+
+fn opt_price(field: String, value: Option<&String>) -> Result<Option<Money>, ConfigError> {
+    value.map(|v| price(field, v)).transpose()
+}
+
+fn prices(at: &str, e: &EndpointConfig) -> Result<Prices, ConfigError> {
+    Ok(Prices {
+        prompt: price(format!("{at}.prompt"), &e.prompt)?,
+        completion: price(format!("{at}.completion"), &e.completion)?,
+        request: opt_price(format!("{at}.request"), e.request.as_ref())?.unwrap_or_default(),
+        image: opt_price(format!("{at}.image"), e.image.as_ref())?.unwrap_or_default(),
+        input_cache_read: opt_price(format!("{at}.input_cache_read"), e.input_cache_read.as_ref())?,
+        input_cache_write: opt_price(format!("{at}.input_cache_write"), e.input_cache_write.as_ref())?,
+        internal_reasoning: opt_price(format!("{at}.internal_reasoning"), e.internal_reasoning.as_ref())?,
+    })
+}
+
+impl Catalog {
+    /// Validates a catalogue. `env` looks up environment variables (API keys); a provider whose
+    /// `api_key_env` is unset is inactive, and its endpoints are left out.
+    pub fn build(cfg: &CatalogConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Catalog, ConfigError> {
+        let mut providers: HashMap<&str, Option<Arc<Provider>>> = HashMap::new();
+        let mut active = Vec::new();
+        for (i, p) in cfg.providers.iter().enumerate() {
+            let at = format!("providers[{i}]");
+            if p.slug.is_empty() || !p.slug.chars().all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c)) {
+                return Err(ConfigError::invalid(format!("{at}.slug"), "use letters, digits, '-', '_' or '.'"));
+            }
+            if providers.contains_key(p.slug.as_str()) {
+                return Err(ConfigError::invalid(format!("{at}.slug"), format!("`{}` is declared twice", p.slug)));
+            }
+            if p.protocol != Protocol::Simulated
+                && !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://"))
+            {
+                return Err(ConfigError::invalid(format!("{at}.base_url"), "must be an http:// or https:// URL"));
+            }
+            if p.simulation.is_some() && p.protocol != Protocol::Simulated {
+                return Err(ConfigError::invalid(format!("{at}.simulation"), "only for protocol = \"simulated\""));
+            }
+            let api_key = match &p.api_key_env {
+                Some(var) => match env(var).filter(|v| !v.trim().is_empty()) {
+                    Some(v) => Some(Secret(v.trim().to_string())),
+                    None => {
+                        providers.insert(&p.slug, None);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let provider = Arc::new(Provider {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                protocol: p.protocol,
+                base_url: p.base_url.clone(),
+                api_key,
+                headers: p.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                simulation: p.simulation.clone().unwrap_or_default(),
+            });
+            active.push(provider.clone());
+            providers.insert(&p.slug, Some(provider));
+        }
+
+        let mut models = Vec::new();
+        let mut by_id = HashMap::new();
+        let mut inactive = std::collections::HashSet::new();
+        for (i, m) in cfg.models.iter().enumerate() {
+            let at = format!("models[{i}]");
+            let valid_id = m.id.split_once('/').is_some_and(|(a, s)| !a.is_empty() && !s.is_empty())
+                && !m.id.contains(char::is_whitespace)
+                && !m.id.contains(':');
+            if !valid_id {
+                return Err(ConfigError::invalid(format!("{at}.id"), format!("`{}` must look like `author/slug`", m.id)));
+            }
+            if by_id.contains_key(&m.id) {
+                return Err(ConfigError::invalid(format!("{at}.id"), format!("`{}` is declared twice", m.id)));
+            }
+            if m.context_length == 0 {
+                return Err(ConfigError::invalid(format!("{at}.context_length"), "must be positive"));
+            }
+            let mut endpoints = Vec::new();
+            for (j, e) in m.endpoints.iter().enumerate() {
+                let eat = format!("{at}.endpoints[{j}]");
+                let provider = match providers.get(e.provider.as_str()) {
+                    None => {
+                        return Err(ConfigError::invalid(
+                            format!("{eat}.provider"),
+                            format!("no provider with slug `{}` is declared", e.provider),
+                        ))
+                    }
+                    Some(None) => {
+                        // Validate prices even for inactive providers, so a typo shows at once.
+                        prices(&eat, e)?;
+                        continue;
+                    }
+                    Some(Some(p)) => p.clone(),
+                };
+                if e.upstream_id.is_empty() {
+                    return Err(ConfigError::invalid(format!("{eat}.upstream_id"), "must not be empty"));
+                }
+                endpoints.push(Arc::new(Endpoint {
+                    model_id: m.id.clone(),
+                    model_name: m.name.clone(),
+                    prices: prices(&eat, e)?,
+                    context_length: e.context_length.unwrap_or(m.context_length),
+                    max_completion_tokens: e.max_completion_tokens,
+                    supported_parameters: e
+                        .supported_parameters
+                        .clone()
+                        .unwrap_or_else(|| default_params(provider.protocol)),
+                    quantization: e.quantization.clone(),
+                    upstream_id: e.upstream_id.clone(),
+                    provider,
+                }));
+            }
+            if endpoints.is_empty() {
+                inactive.insert(m.id.clone());
+                continue;
+            }
+            by_id.insert(m.id.clone(), models.len());
+            models.push(Arc::new(ModelEntry {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                description: m.description.clone(),
+                created: m.created,
+                context_length: m.context_length,
+                input_modalities: m.input_modalities.clone(),
+                output_modalities: m.output_modalities.clone(),
+                tokenizer: m.tokenizer.clone(),
+                endpoints,
+            }));
+        }
+        Ok(Catalog {
+            models,
+            inactive,
+            by_id,
+            providers: active,
+        })
+    }
+
+    pub fn model(&self, id: &str) -> Option<&Arc<ModelEntry>> {
+        self.by_id.get(id).map(|&i| &self.models[i])
+    }
+
+    /// Whether the model is declared but has no active provider.
+    pub fn is_inactive(&self, id: &str) -> bool {
+        self.inactive.contains(id)
+    }
+
+    pub fn models(&self) -> &[Arc<ModelEntry>] {
+        &self.models
+    }
+
+    pub fn providers(&self) -> &[Arc<Provider>] {
+        &self.providers
+    }
+}
+
+impl ModelEntry {
+    pub fn is_simulated(&self) -> bool {
+        self.endpoints.iter().all(|e| e.provider.protocol == Protocol::Simulated)
+    }
+
+    fn architecture(&self) -> Architecture {
+        Architecture {
+            modality: format!("{}->{}", self.input_modalities.join("+"), self.output_modalities.join("+")),
+            input_modalities: self.input_modalities.clone(),
+            output_modalities: self.output_modalities.clone(),
+            tokenizer: self.tokenizer.clone(),
+            instruct_type: None,
+        }
+    }
+
+    /// The cheapest active endpoint stands for the model in `GET /models`.
+    fn top(&self) -> Option<&Arc<Endpoint>> {
+        self.endpoints
+            .iter()
+            .min_by_key(|e| e.prices.prompt.saturating_add(e.prices.completion))
+    }
+
+    pub fn to_api(&self) -> Model {
+        let top = self.top();
+        let mut params: Vec<String> = Vec::new();
+        for e in &self.endpoints {
+            for p in &e.supported_parameters {
+                if !params.contains(p) {
+                    params.push(p.clone());
+                }
+            }
+        }
+        Model {
+            id: self.id.clone(),
+            canonical_slug: self.id.clone(),
+            name: self.name.clone(),
+            created: self.created,
+            description: self.description.clone(),
+            context_length: Some(self.context_length),
+            architecture: self.architecture(),
+            pricing: top.map(|e| e.prices.to_api()).unwrap_or_default(),
+            top_provider: TopProvider {
+                context_length: top.map(|e| e.context_length),
+                max_completion_tokens: top.and_then(|e| e.max_completion_tokens),
+                is_moderated: false,
+            },
+            per_request_limits: None,
+            supported_parameters: params,
+            links: ModelLinks {
+                details: format!("/api/v1/models/{}/endpoints", self.id),
+            },
+        }
+    }
+
+    pub fn endpoints_api(&self) -> EndpointsResponse {
+        EndpointsResponse {
+            data: ModelEndpoints {
+                id: self.id.clone(),
+                name: self.name.clone(),
+                created: self.created,
+                description: self.description.clone(),
+                architecture: self.architecture(),
+                endpoints: self
+                    .endpoints
+                    .iter()
+                    .map(|e| PublicEndpoint {
+                        name: format!("{} | {}", e.provider.name, e.upstream_id),
+                        model_id: self.id.clone(),
+                        model_name: self.name.clone(),
+                        context_length: e.context_length,
+                        pricing: e.prices.to_api(),
+                        provider_name: e.provider.name.clone(),
+                        tag: e.provider.slug.clone(),
+                        quantization: e.quantization.clone(),
+                        max_completion_tokens: e.max_completion_tokens,
+                        max_prompt_tokens: Some(e.context_length),
+                        supported_parameters: e.supported_parameters.clone(),
+                        status: 0,
+                        uptime_last_5m: None,
+                        uptime_last_30m: None,
+                        uptime_last_1d: None,
+                        supports_implicit_caching: e.prices.input_cache_read.is_some(),
+                        latency_last_30m: None,
+                        throughput_last_30m: None,
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DEFAULT_CATALOG, DEMO_CATALOG};
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn all_keys(_: &str) -> Option<String> {
+        Some("k".into())
+    }
+
+    #[test]
+    fn shipped_catalogues_are_valid_and_large_enough() {
+        let cfg = CatalogConfig::from_toml(DEFAULT_CATALOG).expect("default catalogue parses");
+        assert!(cfg.models.len() >= 30, "{} models", cfg.models.len());
+        assert!(cfg.providers.len() >= 8);
+        let with_keys = Catalog::build(&cfg, &all_keys).expect("valid");
+        assert_eq!(with_keys.models().len(), cfg.models.len());
+        // Without keys, nothing is active: the default catalogue never calls out unasked.
+        assert!(Catalog::build(&cfg, &no_env).expect("valid").models().is_empty());
+        let demo = Catalog::build(&CatalogConfig::from_toml(DEMO_CATALOG).expect("parses"), &no_env).expect("valid");
+        assert!(demo.models().len() >= 2);
+        assert!(demo.models().iter().all(|m| m.is_simulated() && m.name.contains("simulated")));
+    }
+
+    #[test]
+    fn only_providers_with_keys_are_active() {
+        let cfg = CatalogConfig::from_toml(DEFAULT_CATALOG).expect("parses");
+        let only_groq = |v: &str| (v == "GROQ_API_KEY").then(|| "gsk".to_string());
+        let cat = Catalog::build(&cfg, &only_groq).expect("valid");
+        assert!(!cat.models().is_empty());
+        assert!(cat.models().iter().flat_map(|m| &m.endpoints).all(|e| e.provider.slug == "groq"));
+        assert_eq!(format!("{:?}", cat.providers()[0].api_key), "Some(*****)");
+    }
+
+    #[test]
+    fn errors_name_the_exact_field() {
+        let bad_price = r#"
+            [[providers]]
+            slug = "p"
+            name = "P"
+            protocol = "openai"
+            base_url = "http://localhost:1"
+            [[models]]
+            id = "a/b"
+            name = "B"
+            context_length = 1000
+            [[models.endpoints]]
+            provider = "p"
+            upstream_id = "b"
+            prompt = "0.000001"
+            completion = "cheap"
+        "#;
+        let err = Catalog::build(&CatalogConfig::from_toml(bad_price).expect("parses"), &no_env)
+            .expect_err("bad price");
+        assert!(err.to_string().contains("models[0].endpoints[0].completion"), "{err}");
+
+        let unknown_provider = bad_price.replace("provider = \"p\"", "provider = \"q\"").replace("cheap", "0.1");
+        let err = Catalog::build(&CatalogConfig::from_toml(&unknown_provider).expect("parses"), &no_env)
+            .expect_err("unknown provider");
+        assert!(err.to_string().contains("models[0].endpoints[0].provider"), "{err}");
+
+        let typo = bad_price.replace("upstream_id", "upstream_model");
+        let err = CatalogConfig::from_toml(&typo).expect_err("unknown field");
+        assert!(err.to_string().contains("upstream_model"), "{err}");
+
+        let bad_url = bad_price.replace("http://localhost:1", "localhost:1").replace("cheap", "0.1");
+        let err = Catalog::build(&CatalogConfig::from_toml(&bad_url).expect("parses"), &no_env).expect_err("url");
+        assert!(err.to_string().contains("providers[0].base_url"), "{err}");
+    }
+}
