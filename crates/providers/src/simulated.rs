@@ -135,15 +135,30 @@ fn plan(req: &ChatRequest, model: &str) -> Plan {
     }
     let asked = last_user_text(req);
     let seed = asked.bytes().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
-    let mut text = format!("(Simulated answer from {model}.) ");
-    let budget = req.max_output_tokens().unwrap_or(120) as usize;
-    let mut i = 0;
-    while estimate_tokens(&text) < budget.min(120) as u64 && i < SENTENCES.len() {
-        text.push_str(SENTENCES[(seed + i) % SENTENCES.len()]);
+    let mut text = format!("(Simulated answer from {model}.)");
+    for i in 0..4 {
         text.push(' ');
-        i += 1;
+        text.push_str(SENTENCES[(seed + i) % SENTENCES.len()]);
     }
-    Plan::Text(text.trim_end().to_string())
+    Plan::Text(text)
+}
+
+/// Cuts a text to `max_tokens` (whole words), as a real model stops at its limit.
+fn limit(text: String, max_tokens: Option<u32>) -> (String, FinishReason) {
+    let Some(max) = max_tokens else {
+        return (text, FinishReason::Stop);
+    };
+    if estimate_tokens(&text) <= u64::from(max) {
+        return (text, FinishReason::Stop);
+    }
+    let mut out = String::new();
+    for w in text.split_inclusive(' ') {
+        if estimate_tokens(&(out.clone() + w)) > u64::from(max) {
+            break;
+        }
+        out.push_str(w);
+    }
+    (out, FinishReason::Length)
 }
 
 fn injected_failure(req: &ChatRequest, cfg: &SimulationConfig) -> Option<ProviderError> {
@@ -186,6 +201,7 @@ pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completio
     }
     let (message, finish, completion) = match plan(req, target.upstream_model) {
         Plan::Text(text) => {
+            let (text, finish) = limit(text, req.max_output_tokens());
             let n = estimate_tokens(&text);
             (
                 ResponseMessage {
@@ -193,7 +209,7 @@ pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completio
                     content: Some(text),
                     ..Default::default()
                 },
-                FinishReason::Stop,
+                finish,
                 n,
             )
         }
@@ -222,7 +238,7 @@ pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completio
             index: 0,
             message,
             finish_reason: Some(finish),
-            native_finish_reason: Some(if finish == FinishReason::ToolCalls { "tool_calls" } else { "stop" }.into()),
+            native_finish_reason: Some(native(finish).into()),
             logprobs: None,
         }],
         usage: usage(req, completion),
@@ -231,12 +247,20 @@ pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completio
     })
 }
 
+fn native(f: FinishReason) -> &'static str {
+    match f {
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::Length => "length",
+        _ => "stop",
+    }
+}
+
 fn ev(delta: Delta, finish: Option<FinishReason>) -> Result<StreamEvent, ProviderError> {
     Ok(StreamEvent::Choice(ChunkChoice {
         index: 0,
         delta,
         finish_reason: finish,
-        native_finish_reason: finish.map(|f| if f == FinishReason::ToolCalls { "tool_calls" } else { "stop" }.into()),
+        native_finish_reason: finish.map(|f| native(f).into()),
         logprobs: None,
     }))
 }
@@ -258,6 +282,7 @@ pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream
     let completion;
     match plan(req, target.upstream_model) {
         Plan::Text(text) => {
+            let (text, finish) = limit(text, req.max_output_tokens());
             let words: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
             completion = estimate_tokens(&text);
             let stop_at = if cut { words.len() / 2 } else { words.len() };
@@ -276,7 +301,7 @@ pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream
             if cut {
                 items.push((gap, Err(ProviderError::Truncated)));
             } else {
-                items.push((gap, ev(Delta::default(), Some(FinishReason::Stop))));
+                items.push((gap, ev(Delta::default(), Some(finish))));
             }
         }
         Plan::Tool { name, arguments } => {

@@ -1,1 +1,23 @@
+//! The gateway as an axum application.
+//!
+//! - [`app`]: state, the router with its middleware, and `serve(listener, …)` (tests bind
+//!   port 0 and pass the listener in).
+//! - [`routes`]: thin handlers: chat completions, the model catalogue, health.
+//! - [`attempt`]: the attempt loop over the planned endpoints (fallback before the first token).
+//! - [`stream`]: canonical stream events → OpenRouter-style SSE (keep-alives, final usage
+//!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
+//! - [`settle`]: the one place a finished generation is priced and recorded.
+//! - [`auth`], [`config`], [`error`]: keys, the configuration file, the error envelope.
 
+pub mod app;
+pub mod attempt;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod settle;
+pub mod stream;
+
+pub use app::{build_router, serve, AppState};
+pub use config::{Config, ConfigFile};
+pub use error::GatewayError;

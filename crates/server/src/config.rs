@@ -1,0 +1,175 @@
+//! The configuration file: `[server]` settings plus the catalogue (`[[providers]]`,
+//! `[[models]]`). Unknown fields are errors naming the field.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::time::Duration;
+use switchyard_providers::Timeouts;
+use switchyard_router::config::{ModelConfig, ProviderConfig};
+use switchyard_router::{Catalog, CatalogConfig, ConfigError, DEFAULT_CATALOG, DEMO_CATALOG};
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Include the shipped catalogue of real providers (each active only when its key is set).
+    #[serde(default = "yes")]
+    pub default_catalog: bool,
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on; `--listen` overrides it.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_body_limit")]
+    pub max_body_bytes: usize,
+    #[serde(default = "default_connect_ms")]
+    pub connect_timeout_ms: u64,
+    /// Until the provider's response headers (non-streamed: the whole answer).
+    #[serde(default = "default_first_byte_ms")]
+    pub first_byte_timeout_ms: u64,
+    /// Longest silence allowed inside a streamed answer.
+    #[serde(default = "default_between_chunks_ms")]
+    pub between_chunks_timeout_ms: u64,
+    /// Interval of `: OPENROUTER PROCESSING` comments on a quiet stream.
+    #[serde(default = "default_keepalive_ms")]
+    pub keepalive_ms: u64,
+}
+
+fn default_body_limit() -> usize {
+    20 * 1024 * 1024
+}
+fn default_connect_ms() -> u64 {
+    10_000
+}
+fn default_first_byte_ms() -> u64 {
+    300_000
+}
+fn default_between_chunks_ms() -> u64 {
+    120_000
+}
+fn default_keepalive_ms() -> u64 {
+    3_000
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            listen: None,
+            max_body_bytes: default_body_limit(),
+            connect_timeout_ms: default_connect_ms(),
+            first_byte_timeout_ms: default_first_byte_ms(),
+            between_chunks_timeout_ms: default_between_chunks_ms(),
+            keepalive_ms: default_keepalive_ms(),
+        }
+    }
+}
+
+impl ServerSection {
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            connect: Duration::from_millis(self.connect_timeout_ms),
+            first_byte: Duration::from_millis(self.first_byte_timeout_ms),
+            between_chunks: Duration::from_millis(self.between_chunks_timeout_ms),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("server.connect_timeout_ms", self.connect_timeout_ms),
+            ("server.first_byte_timeout_ms", self.first_byte_timeout_ms),
+            ("server.between_chunks_timeout_ms", self.between_chunks_timeout_ms),
+            ("server.keepalive_ms", self.keepalive_ms),
+            ("server.max_body_bytes", self.max_body_bytes as u64),
+        ];
+        for (field, v) in positive {
+            if v == 0 {
+                return Err(ConfigError::invalid(field, "must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub server: ServerSection,
+    pub catalog: Catalog,
+}
+
+impl ConfigFile {
+    /// No file given: the shipped catalogue and default settings.
+    pub fn default_with_catalog() -> ConfigFile {
+        ConfigFile {
+            default_catalog: true,
+            ..ConfigFile::default()
+        }
+    }
+
+    pub fn from_toml(text: &str) -> Result<ConfigFile, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Validates everything and builds the catalogue: the shipped catalogue (unless turned
+    /// off), then the demo catalogue when `demo`, then this file's own entries.
+    pub fn load(self, demo: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        self.server.validate()?;
+        let mut catalog = CatalogConfig::default();
+        if self.default_catalog {
+            catalog.merge(CatalogConfig::from_toml(DEFAULT_CATALOG)?);
+        }
+        if demo {
+            catalog.merge(CatalogConfig::from_toml(DEMO_CATALOG)?);
+        }
+        catalog.merge(CatalogConfig {
+            providers: self.providers,
+            models: self.models,
+        });
+        Ok(Config {
+            server: self.server,
+            catalog: Catalog::build(&catalog, env)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_configs_are_valid() {
+        for (name, text) in [
+            ("switchyard.example.toml", include_str!("../../../examples/switchyard.example.toml")),
+            ("local-models.toml", include_str!("../../../examples/local-models.toml")),
+        ] {
+            let file = ConfigFile::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            file.load(false, &|_| Some("key".into()))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = ConfigFile::from_toml("[server]\nmax_body_byte = 5\n").expect_err("typo");
+        assert!(err.to_string().contains("max_body_byte"), "{err}");
+        let err = ConfigFile::from_toml("[server]\nkeepalive_ms = 0\n")
+            .and_then(|f| f.load(false, &|_| None))
+            .expect_err("zero");
+        assert!(err.to_string().contains("server.keepalive_ms"), "{err}");
+        let err = ConfigFile::from_toml("[server]\nlisten = \"nowhere\"\n").expect_err("bad addr");
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+}

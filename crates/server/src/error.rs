@@ -1,0 +1,139 @@
+//! The one mapping from any failure to OpenRouter's error envelope and HTTP status.
+//! Details of 5xx failures are logged, not sent.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use std::time::Duration;
+use switchyard_api::error::{ErrorBody, ErrorEnvelope};
+use switchyard_providers::{ProviderError, TimeoutKind};
+use switchyard_router::PlanError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("No auth credentials found")]
+    MissingKey,
+    #[error("Invalid API key")]
+    InvalidKey,
+    #[error("Request body is larger than the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    Plan(#[from] PlanError),
+    #[error("Route not found")]
+    NotFound,
+    /// Every endpoint tried failed; `provider` names the last one.
+    #[error("{error}")]
+    Provider {
+        provider: String,
+        error: ProviderError,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            GatewayError::MissingKey | GatewayError::InvalidKey => StatusCode::UNAUTHORIZED,
+            GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::Plan(PlanError::MissingModel) => StatusCode::BAD_REQUEST,
+            GatewayError::Plan(PlanError::UnknownModel(_)) => StatusCode::NOT_FOUND,
+            GatewayError::Plan(PlanError::NoProvider(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::Provider { error, .. } => provider_status(error),
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// OpenRouter's typed `error_type`.
+    fn error_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            400 => "invalid_request",
+            401 => "authentication",
+            404 => "not_found",
+            413 => "payload_too_large",
+            422 => "unprocessable",
+            429 => "rate_limit_exceeded",
+            502 => "provider_unavailable",
+            503 => "provider_overloaded",
+            504 => "timeout",
+            _ => "server",
+        }
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GatewayError::Provider {
+                error: ProviderError::Status { retry_after, .. },
+                ..
+            } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let status = self.status();
+        let mut metadata = json!({"error_type": self.error_type()});
+        let message = match self {
+            GatewayError::Provider { provider, error } => {
+                metadata["provider_name"] = json!(provider);
+                if let ProviderError::Status { body, status, .. } = error {
+                    metadata["raw"] = json!(body);
+                    metadata["provider_code"] = json!(status);
+                }
+                match error {
+                    ProviderError::Timeout(_) => "Request timed out waiting for the provider".to_string(),
+                    ProviderError::Unsupported(m) => m.clone(),
+                    ProviderError::Status { status, .. } if (400..500).contains(status) && *status != 429 => {
+                        "Provider returned error".to_string()
+                    }
+                    ProviderError::Status { status: 429, .. } => "Provider is rate limited; retry later".to_string(),
+                    _ => "Provider returned error".to_string(),
+                }
+            }
+            GatewayError::Internal(_) => "Internal server error".to_string(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            code: status.as_u16(),
+            message,
+            metadata: Some(metadata),
+        }
+    }
+}
+
+fn provider_status(error: &ProviderError) -> StatusCode {
+    match error {
+        ProviderError::Timeout(TimeoutKind::Connect) => StatusCode::BAD_GATEWAY,
+        ProviderError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        ProviderError::Unsupported(_) => StatusCode::BAD_REQUEST,
+        // The client's own mistakes, as the provider judged them, keep their status.
+        ProviderError::Status { status, .. } if matches!(status, 400 | 413 | 422 | 429) => {
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+        }
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+pub fn envelope(body: ErrorBody) -> Value {
+    serde_json::to_value(ErrorEnvelope { error: body }).unwrap_or(Value::Null)
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, ?status, "request failed");
+        }
+        let mut resp = (status, axum::Json(envelope(self.body()))).into_response();
+        if let Some(ra) = self.retry_after() {
+            if let Ok(v) = HeaderValue::from_str(&ra.as_secs().max(1).to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,89 @@
+use crate::app::AppState;
+use crate::attempt;
+use crate::auth::bearer;
+use crate::error::GatewayError;
+use crate::routes::{new_generation_id, unix_now};
+use crate::settle::{settle, Settlement};
+use crate::stream;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use std::time::Instant;
+use switchyard_api::chat::{parse_chat_request, ChatResponse};
+
+pub async fn chat_completions(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = new_generation_id();
+    let mut resp = match handle(st, &headers, body, id.clone()).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-generation-id", v);
+    }
+    resp
+}
+
+pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<(), GatewayError> {
+    let value = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let key = bearer(value).ok_or(GatewayError::MissingKey)?;
+    if st.keys.verify(key) {
+        Ok(())
+    } else {
+        Err(GatewayError::InvalidKey)
+    }
+}
+
+async fn handle(
+    st: AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    id: String,
+) -> Result<Response, GatewayError> {
+    let started = Instant::now();
+    authenticate(&st, headers)?;
+    let body = body.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GatewayError::PayloadTooLarge(st.settings.max_body_bytes)
+        } else {
+            GatewayError::BadRequest(rej.body_text())
+        }
+    })?;
+    let req = parse_chat_request(&body).map_err(GatewayError::BadRequest)?;
+    let plan = switchyard_router::plan(&st.catalog, &req)?;
+    if req.is_stream() {
+        return stream::respond(st, plan, req, id).await;
+    }
+
+    let served = attempt::complete(&st, &plan, &req).await?;
+    let ep = &served.endpoint;
+    let c = served.value;
+    let usage = settle(&Settlement {
+        generation_id: &id,
+        endpoint: ep,
+        usage: c.usage,
+        usage_estimated: false,
+        streamed: false,
+        cancelled: false,
+        finish_reason: c.choices.first().and_then(|ch| ch.finish_reason),
+        attempts: &served.attempts,
+        latency_ms: started.elapsed().as_millis() as u64,
+    });
+    let resp = ChatResponse {
+        id,
+        object: "chat.completion".into(),
+        created: unix_now(),
+        model: ep.model_id.clone(),
+        provider: Some(ep.provider.name.clone()),
+        system_fingerprint: c.system_fingerprint,
+        choices: c.choices,
+        usage: Some(usage),
+        openrouter_metadata: None,
+    };
+    Ok(axum::Json(resp).into_response())
+}

@@ -1,0 +1,20 @@
+use crate::app::AppState;
+use crate::error::GatewayError;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+pub async fn list(State(st): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], st.models_json.clone()).into_response()
+}
+
+pub async fn endpoints(
+    State(st): State<AppState>,
+    Path((author, slug)): Path<(String, String)>,
+) -> Result<Response, GatewayError> {
+    let id = format!("{author}/{slug}");
+    let model = st.catalog.model(&id).ok_or_else(|| {
+        GatewayError::Plan(switchyard_router::PlanError::UnknownModel(id.clone()))
+    })?;
+    Ok(axum::Json(model.endpoints_api()).into_response())
+}
