@@ -1,1 +1,640 @@
+//! Fake upstream providers for tests and benchmarks. One server speaks three wire formats,
+//! written from the providers' documentation (not from Switchyard's adapters, so it checks
+//! them rather than mirroring them):
+//!
+//! - OpenAI Chat Completions at `/openai/v1/chat/completions`
+//! - Anthropic Messages at `/anthropic/v1/messages`
+//! - Gemini at `/gemini/v1beta/models/{model}:generateContent` and
+//!   `:streamGenerateContent?alt=sse`
+//!
+//! Replies are deterministic: a tool call when tools are offered (args filled from the
+//! schema), JSON when a schema is asked for, "The tool returned: …" after a tool result, and
+//! otherwise "Echo: <last user text>". Directives in the last user message script faults:
+//! `#fail:<status>`, `#delay:<ms>` (before answering), `#tokdelay:<ms>` (between stream
+//! chunks), `#cut:<n>` (drop the connection after n stream chunks), `#stall:<n>` (go silent
+//! after n chunks), `#hang` (never answer), `#midstream-error` (provider error event after one
+//! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first).
+//! Every request is recorded for assertions.
 
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The key every fake provider expects.
+pub const API_KEY: &str = "testkit-key";
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    log: Arc<Mutex<Vec<Recorded>>>,
+}
+
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    shared: Shared,
+    _stop: oneshot::Sender<()>,
+}
+
+impl FakeUpstream {
+    /// Starts on 127.0.0.1 and an ephemeral port; stops when dropped.
+    pub async fn start() -> std::io::Result<FakeUpstream> {
+        Self::start_on("127.0.0.1:0".parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))).await
+    }
+
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<FakeUpstream> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared::default();
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(FakeUpstream {
+            addr,
+            shared,
+            _stop: tx,
+        })
+    }
+
+    /// `openai`, `anthropic` or `gemini`: the base URL to put in a provider's config.
+    pub fn base_url(&self, protocol: &str) -> String {
+        match protocol {
+            "anthropic" => format!("http://{}/anthropic/v1", self.addr),
+            "gemini" => format!("http://{}/gemini/v1beta", self.addr),
+            _ => format!("http://{}/openai/v1", self.addr),
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut l) = self.shared.log.lock() {
+            l.clear();
+        }
+    }
+}
+
+fn router(shared: Shared) -> Router {
+    Router::new()
+        .route("/openai/v1/chat/completions", post(openai))
+        .route("/anthropic/v1/messages", post(anthropic))
+        .route("/gemini/v1beta/models/{action}", post(gemini))
+        .with_state(shared)
+}
+
+/// Serves until the process ends (for the `switchyard-testkit` binary).
+pub async fn serve_forever(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(Shared::default())).await
+}
+
+// ---------- script ----------
+
+#[derive(Debug, Default, Clone)]
+struct Script {
+    fail: Option<u16>,
+    delay_ms: u64,
+    tokdelay_ms: u64,
+    cut: Option<usize>,
+    stall: Option<usize>,
+    hang: bool,
+    midstream_error: bool,
+    cached: u64,
+    think: bool,
+}
+
+fn directive(text: &str, name: &str) -> Option<String> {
+    let tag = format!("#{name}:");
+    let start = text.find(&tag)? + tag.len();
+    Some(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+}
+
+fn script(last_user: &str) -> Script {
+    let num = |n: &str| directive(last_user, n).and_then(|v| v.parse::<u64>().ok());
+    Script {
+        fail: num("fail").map(|v| v as u16),
+        delay_ms: num("delay").unwrap_or(0),
+        tokdelay_ms: num("tokdelay").unwrap_or(0),
+        cut: num("cut").map(|v| v as usize),
+        stall: num("stall").map(|v| v as usize),
+        hang: last_user.contains("#hang"),
+        midstream_error: last_user.contains("#midstream-error"),
+        cached: num("cached").unwrap_or(0),
+        think: last_user.contains("#think"),
+    }
+}
+
+/// What the fake model answers, before it is put in a wire format.
+#[derive(Debug, Clone)]
+enum Reply {
+    Text(String),
+    Tool { id: String, name: String, args: Value },
+}
+
+fn example(schema: &Value) -> Value {
+    if let Some(v) = schema.get("enum").and_then(|e| e.get(0)) {
+        return v.clone();
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let mut o = serde_json::Map::new();
+            for (k, v) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+                o.insert(k.clone(), example(v));
+            }
+            Value::Object(o)
+        }
+        Some("array") => json!([example(schema.get("items").unwrap_or(&json!({"type": "string"})))]),
+        Some("integer") => json!(42),
+        Some("number") => json!(4.5),
+        Some("boolean") => json!(true),
+        _ => json!("Paris"),
+    }
+}
+
+fn words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+struct Turn {
+    last_user: String,
+    tool_result: Option<String>,
+    /// (name, schema) of the tool to call, when one should be called.
+    tool: Option<(String, Value)>,
+    json_schema: Option<Value>,
+}
+
+fn reply(turn: &Turn) -> Reply {
+    if turn.tool_result.is_none() {
+        if let Some((name, schema)) = &turn.tool {
+            return Reply::Tool {
+                id: "call_fake_1".into(),
+                name: name.clone(),
+                args: example(schema),
+            };
+        }
+    }
+    if let Some(schema) = &turn.json_schema {
+        return Reply::Text(example(schema).to_string());
+    }
+    if let Some(r) = &turn.tool_result {
+        return Reply::Text(format!("The tool returned: {r}"));
+    }
+    Reply::Text(format!("Echo: {}", turn.last_user))
+}
+
+fn reply_tokens(r: &Reply) -> u64 {
+    match r {
+        Reply::Text(t) => words(t).max(1),
+        Reply::Tool { args, .. } => 5 + args.to_string().len() as u64 / 4,
+    }
+}
+
+fn text_pieces(t: &str) -> Vec<String> {
+    t.split_inclusive(' ').map(str::to_string).collect()
+}
+
+fn record(shared: &Shared, path: String, headers: &HeaderMap, body: &Value) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    if let Ok(mut l) = shared.log.lock() {
+        l.push(Recorded {
+            path,
+            headers,
+            body: body.clone(),
+        });
+    }
+}
+
+async fn pre(sc: &Script) {
+    if sc.hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    if sc.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(sc.delay_ms)).await;
+    }
+}
+
+/// SSE frames as a body that honours `#tokdelay`, `#cut` and `#stall`.
+fn sse_body(frames: Vec<String>, sc: &Script) -> Response {
+    let tokdelay = Duration::from_millis(sc.tokdelay_ms);
+    let cut = sc.cut;
+    let stall = sc.stall;
+    let s = stream::iter(frames.into_iter().enumerate()).then(move |(i, f)| async move {
+        if cut == Some(i) {
+            // Let what was sent so far reach the client before the connection drops.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut by script"));
+        }
+        if stall == Some(i) {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        if i > 0 && !tokdelay.is_zero() {
+            tokio::time::sleep(tokdelay).await;
+        }
+        Ok::<_, std::io::Error>(Bytes::from(f))
+    });
+    // After a cut, nothing more is sent and the connection is dropped.
+    let s = s.take_while(|r| futures_util::future::ready(r.is_ok())).chain(stream::iter(
+        cut.map(|_| Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut"))),
+    ));
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(s))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn data(v: &Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+fn json_response(status: StatusCode, v: Value) -> Response {
+    let mut r = (status, axum::Json(v)).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+// ---------- OpenAI ----------
+
+async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return json_response(StatusCode::BAD_REQUEST, json!({"error": {"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": null, "code": null}}));
+    };
+    record(&shared, "/openai/v1/chat/completions".into(), &headers, &req);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {API_KEY}")) {
+        return json_response(StatusCode::UNAUTHORIZED, json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}));
+    }
+    let msgs = req["messages"].as_array().cloned().unwrap_or_default();
+    let last = msgs.last().cloned().unwrap_or(Value::Null);
+    let last_user = msgs
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(|m| text_of(&m["content"]))
+        .unwrap_or_default();
+    let forced = req["tool_choice"]["function"]["name"].as_str();
+    let tool = req["tools"].as_array().and_then(|tools| {
+        let t = match forced {
+            Some(n) => tools.iter().find(|t| t["function"]["name"] == n),
+            None => tools.first(),
+        }?;
+        Some((t["function"]["name"].as_str()?.to_string(), t["function"]["parameters"].clone()))
+    });
+    let turn = Turn {
+        tool_result: (last["role"] == "tool").then(|| text_of(&last["content"])),
+        tool: if req["tool_choice"] == "none" { None } else { tool },
+        json_schema: (req["response_format"]["type"] == "json_schema")
+            .then(|| req["response_format"]["json_schema"]["schema"].clone()),
+        last_user,
+    };
+    let sc = script(&turn.last_user);
+    pre(&sc).await;
+    if let Some(code) = sc.fail {
+        return json_response(status(code), json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}));
+    }
+    let r = reply(&turn);
+    let model = req["model"].as_str().unwrap_or("fake").to_string();
+    let prompt = words(&turn.last_user) + 10;
+    let completion = reply_tokens(&r);
+    let reasoning = if sc.think { 7 } else { 0 };
+    let usage = json!({
+        "prompt_tokens": prompt, "completion_tokens": completion + reasoning, "total_tokens": prompt + completion + reasoning,
+        "prompt_tokens_details": {"cached_tokens": sc.cached.min(prompt), "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+    });
+    let finish = match &r {
+        Reply::Tool { .. } => "tool_calls",
+        Reply::Text(_) => "stop",
+    };
+    if req["stream"] != true {
+        let message = match &r {
+            Reply::Text(t) => json!({"role": "assistant", "content": t, "refusal": null}),
+            Reply::Tool { id, name, args } => json!({"role": "assistant", "content": null, "refusal": null,
+                "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]}),
+        };
+        return json_response(StatusCode::OK, json!({
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
+            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+            "usage": usage, "system_fingerprint": "fp_fake"
+        }));
+    }
+    let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+        "model": model, "system_fingerprint": "fp_fake", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
+    let mut frames = vec![data(&chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null))];
+    match &r {
+        Reply::Text(t) => {
+            for (i, p) in text_pieces(t).into_iter().enumerate() {
+                if sc.midstream_error && i == 1 {
+                    frames.push(data(&json!({"error": {"message": "The server had an error while processing your request.", "type": "server_error"}})));
+                    return sse_body(frames, &sc);
+                }
+                frames.push(data(&chunk(json!({"content": p}), Value::Null)));
+            }
+        }
+        Reply::Tool { id, name, args } => {
+            let a = args.to_string();
+            let (a1, a2) = a.split_at(a.len() / 2);
+            frames.push(data(&chunk(json!({"tool_calls": [{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}), Value::Null)));
+            frames.push(data(&chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": a1}}]}), Value::Null)));
+            frames.push(data(&chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": a2}}]}), Value::Null)));
+        }
+    }
+    frames.push(data(&chunk(json!({}), json!(finish))));
+    if req["stream_options"]["include_usage"] == true {
+        frames.push(data(&json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": model, "choices": [], "usage": usage})));
+    }
+    frames.push("data: [DONE]\n\n".into());
+    sse_body(frames, &sc)
+}
+
+// ---------- Anthropic ----------
+
+fn anthropic_error(code: u16) -> Response {
+    let kind = match code {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        429 => "rate_limit_error",
+        529 => "overloaded_error",
+        _ => "api_error",
+    };
+    json_response(status(code), json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}}))
+}
+
+async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return anthropic_error(400);
+    };
+    record(&shared, "/anthropic/v1/messages".into(), &headers, &req);
+    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    if h("x-api-key") != API_KEY {
+        return anthropic_error(401);
+    }
+    // Requests the real API would reject.
+    if h("anthropic-version").is_empty() || !req["max_tokens"].is_u64() || !req["messages"].is_array() {
+        return anthropic_error(400);
+    }
+    let msgs = req["messages"].as_array().cloned().unwrap_or_default();
+    let last_blocks = msgs.last().map(|m| m["content"].clone()).unwrap_or(Value::Null);
+    let tool_result = last_blocks.as_array().and_then(|bs| {
+        bs.iter()
+            .find(|b| b["type"] == "tool_result")
+            .map(|b| text_of(&b["content"]))
+    });
+    let last_user = msgs
+        .iter()
+        .rev()
+        .filter(|m| m["role"] == "user")
+        .map(|m| text_of(&m["content"]))
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
+    let forced = (req["tool_choice"]["type"] == "tool").then(|| req["tool_choice"]["name"].as_str()).flatten();
+    let tool = req["tools"].as_array().and_then(|tools| {
+        let t = match forced {
+            Some(n) => tools.iter().find(|t| t["name"] == n),
+            None => tools.first(),
+        }?;
+        Some((t["name"].as_str()?.to_string(), t["input_schema"].clone()))
+    });
+    let turn = Turn {
+        // A forced tool is called even right after a tool result (that is how structured
+        // output is asked for).
+        tool_result: if forced.is_some() { None } else { tool_result },
+        tool: if req["tool_choice"]["type"] == "none" { None } else { tool },
+        json_schema: None,
+        last_user,
+    };
+    let sc = script(&turn.last_user);
+    pre(&sc).await;
+    if let Some(code) = sc.fail {
+        return anthropic_error(code);
+    }
+    let r = reply(&turn);
+    let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
+    let cached = sc.cached;
+    let input = words(&turn.last_user) + 10;
+    let output = reply_tokens(&r) + if sc.think { 7 } else { 0 };
+    let thinking = sc.think && req["thinking"]["type"] == "enabled";
+    let stop = match &r {
+        Reply::Tool { .. } => "tool_use",
+        Reply::Text(_) => "end_turn",
+    };
+    let usage = json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached});
+    if req["stream"] != true {
+        let mut content = vec![];
+        if thinking {
+            content.push(json!({"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake=="}));
+        }
+        content.push(match &r {
+            Reply::Text(t) => json!({"type": "text", "text": t}),
+            Reply::Tool { id, name, args } => json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": args}),
+        });
+        return json_response(StatusCode::OK, json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}));
+    }
+    let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
+    let mut frames = vec![ev("message_start", json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+        "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached}}}))];
+    let mut idx = 0;
+    if thinking {
+        frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
+        frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think."}})));
+        frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig-fake=="}})));
+        frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+        idx = 1;
+    }
+    frames.push(ev("ping", json!({"type": "ping"})));
+    match &r {
+        Reply::Text(t) => {
+            frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": idx, "content_block": {"type": "text", "text": ""}})));
+            for (i, p) in text_pieces(t).into_iter().enumerate() {
+                if sc.midstream_error && i == 1 {
+                    frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
+                    return sse_body(frames, &sc);
+                }
+                frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": p}})));
+            }
+        }
+        Reply::Tool { id, name, args } => {
+            frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": idx, "content_block": {"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": {}}})));
+            let a = args.to_string();
+            let (a1, a2) = a.split_at(a.len() / 2);
+            for part in ["", a1, a2] {
+                frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": idx, "delta": {"type": "input_json_delta", "partial_json": part}})));
+            }
+        }
+    }
+    frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": idx})));
+    frames.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": output}})));
+    frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    sse_body(frames, &sc)
+}
+
+// ---------- Gemini ----------
+
+fn gemini_error(code: u16) -> Response {
+    let st = match code {
+        400 => "INVALID_ARGUMENT",
+        401 | 403 => "PERMISSION_DENIED",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        _ => "INTERNAL",
+    };
+    json_response(status(code), json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}}))
+}
+
+async fn gemini(
+    State(shared): State<Shared>,
+    Path(action): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return gemini_error(400);
+    };
+    record(&shared, format!("/gemini/v1beta/models/{action}"), &headers, &req);
+    if headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some(API_KEY) {
+        return gemini_error(403);
+    }
+    let Some((_model, method)) = action.split_once(':') else {
+        return gemini_error(404);
+    };
+    let streaming = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return gemini_error(404),
+    };
+    let contents = req["contents"].as_array().cloned().unwrap_or_default();
+    let last_parts = contents.last().map(|c| c["parts"].clone()).unwrap_or(Value::Null);
+    let tool_result = last_parts.as_array().and_then(|ps| {
+        ps.iter()
+            .find_map(|p| p.get("functionResponse").map(|fr| fr["response"].to_string()))
+    });
+    let last_user = contents
+        .iter()
+        .rev()
+        .filter(|c| c["role"] == "user")
+        .map(|c| text_of(&c["parts"]))
+        .find(|t| !t.is_empty())
+        .unwrap_or_default();
+    let mode = req["toolConfig"]["functionCallingConfig"]["mode"].as_str().unwrap_or("AUTO");
+    let allowed = req["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0].as_str();
+    let tool = req["tools"][0]["functionDeclarations"].as_array().and_then(|ds| {
+        let d = match allowed {
+            Some(n) => ds.iter().find(|d| d["name"] == n),
+            None => ds.first(),
+        }?;
+        let schema = d.get("parametersJsonSchema").or_else(|| d.get("parameters")).cloned().unwrap_or(json!({}));
+        Some((d["name"].as_str()?.to_string(), schema))
+    });
+    let gen = &req["generationConfig"];
+    let turn = Turn {
+        tool_result,
+        tool: if mode == "NONE" { None } else { tool },
+        json_schema: (gen["responseMimeType"] == "application/json")
+            .then(|| gen.get("responseJsonSchema").cloned().unwrap_or(json!({"type": "object"}))),
+        last_user,
+    };
+    let sc = script(&turn.last_user);
+    pre(&sc).await;
+    if let Some(code) = sc.fail {
+        return gemini_error(code);
+    }
+    let r = reply(&turn);
+    let prompt = words(&turn.last_user) + 10;
+    let out = reply_tokens(&r);
+    let thoughts = if sc.think { 7 } else { 0 };
+    let usage = json!({"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out + thoughts,
+        "thoughtsTokenCount": thoughts, "cachedContentTokenCount": sc.cached});
+    let resp = |parts: Value, finish: Option<&str>, usage: Option<&Value>| {
+        let mut cand = json!({"content": {"parts": parts, "role": "model"}, "index": 0});
+        if let Some(f) = finish {
+            cand["finishReason"] = json!(f);
+        }
+        let mut v = json!({"candidates": [cand], "modelVersion": "gemini-fake", "responseId": "resp-fake"});
+        if let Some(u) = usage {
+            v["usageMetadata"] = u.clone();
+        }
+        v
+    };
+    let mut thought_parts = vec![];
+    if sc.think {
+        thought_parts.push(json!({"text": "Let me think.", "thought": true}));
+    }
+    if !streaming {
+        let mut parts = thought_parts;
+        parts.push(match &r {
+            Reply::Text(t) => json!({"text": t}),
+            Reply::Tool { name, args, .. } => json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": "gsig-fake"}),
+        });
+        return json_response(StatusCode::OK, resp(json!(parts), Some("STOP"), Some(&usage)));
+    }
+    if q.get("alt").map(String::as_str) != Some("sse") {
+        return gemini_error(400);
+    }
+    let mut frames = vec![];
+    if !thought_parts.is_empty() {
+        frames.push(data(&resp(json!(thought_parts), None, None)));
+    }
+    match &r {
+        Reply::Text(t) => {
+            let pieces = text_pieces(t);
+            let n = pieces.len();
+            for (i, p) in pieces.into_iter().enumerate() {
+                if sc.midstream_error && i == 1 {
+                    frames.push(data(&json!({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})));
+                    return sse_body(frames, &sc);
+                }
+                let last = i + 1 == n;
+                frames.push(data(&resp(json!([{"text": p}]), last.then_some("STOP"), last.then_some(&usage))));
+            }
+        }
+        Reply::Tool { name, args, .. } => {
+            frames.push(data(&resp(json!([{"functionCall": {"name": name, "args": args}, "thoughtSignature": "gsig-fake"}]), Some("STOP"), Some(&usage))));
+        }
+    }
+    sse_body(frames, &sc)
+}

@@ -1,0 +1,191 @@
+use serde_json::Value;
+use std::net::SocketAddr;
+use switchyard_server::auth::KeyRing;
+use switchyard_server::{AppState, ConfigFile};
+use switchyard_testkit::{FakeUpstream, API_KEY};
+
+pub const KEY: &str = "sk-sy-v1-test";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub upstream: FakeUpstream,
+    pub http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The three fake provider families, one model each, plus a model whose first endpoint is
+/// dead (nothing listens there) so that fallback is visible.
+pub fn config(upstream: &FakeUpstream, server: &str) -> String {
+    format!(
+        r#"
+default_catalog = false
+[server]
+{server}
+
+[[providers]]
+slug = "fake-openai"
+name = "Fake OpenAI"
+protocol = "openai"
+base_url = "{openai}"
+api_key_env = "FAKE_KEY"
+
+[[providers]]
+slug = "fake-anthropic"
+name = "Fake Anthropic"
+protocol = "anthropic"
+base_url = "{anthropic}"
+api_key_env = "FAKE_KEY"
+
+[[providers]]
+slug = "fake-gemini"
+name = "Fake Gemini"
+protocol = "gemini"
+base_url = "{gemini}"
+api_key_env = "FAKE_KEY"
+
+[[providers]]
+slug = "dead"
+name = "Dead Provider"
+protocol = "openai"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+id = "fake/gpt"
+name = "Fake GPT"
+context_length = 128000
+endpoints = [{{ provider = "fake-openai", upstream_id = "gpt-fake", prompt = "0.000001", completion = "0.000002", input_cache_read = "0.0000001" }}]
+
+[[models]]
+id = "fake/claude"
+name = "Fake Claude"
+context_length = 200000
+endpoints = [{{ provider = "fake-anthropic", upstream_id = "claude-fake", prompt = "0.000003", completion = "0.000015", input_cache_read = "0.0000003" }}]
+
+[[models]]
+id = "fake/gemini"
+name = "Fake Gemini"
+context_length = 1000000
+endpoints = [{{ provider = "fake-gemini", upstream_id = "gemini-fake", prompt = "0.0000003", completion = "0.0000025" }}]
+
+[[models]]
+id = "fake/fallback"
+name = "Fake Fallback"
+context_length = 1000
+endpoints = [
+  {{ provider = "dead", upstream_id = "x", prompt = "0.000009", completion = "0.000009" }},
+  {{ provider = "fake-anthropic", upstream_id = "claude-fake", prompt = "0.000003", completion = "0.000015" }},
+]
+
+[[models]]
+id = "fake/keyless"
+name = "Needs a key nobody set"
+context_length = 1000
+endpoints = [{{ provider = "fake-openai-unset", upstream_id = "x", prompt = "0", completion = "0" }}]
+
+[[providers]]
+slug = "fake-openai-unset"
+name = "Unset"
+protocol = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "NOBODY_SET_THIS"
+"#,
+        openai = upstream.base_url("openai"),
+        anthropic = upstream.base_url("anthropic"),
+        gemini = upstream.base_url("gemini"),
+    )
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with("keepalive_ms = 300\nfirst_byte_timeout_ms = 2000\nbetween_chunks_timeout_ms = 1000\nmax_body_bytes = 100000", false).await
+}
+
+pub async fn spawn_app_with(server: &str, demo: bool) -> TestApp {
+    let upstream = FakeUpstream::start().await.expect("fake upstream starts");
+    let file = ConfigFile::from_toml(&config(&upstream, server)).expect("test config parses");
+    let cfg = file
+        .load(demo, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
+        .expect("test config is valid");
+    let mut keys = KeyRing::default();
+    keys.add(KEY);
+    let state = AppState::new(cfg, keys).expect("state builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(switchyard_server::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        upstream,
+        http: reqwest::Client::new(),
+        _stop: tx,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn chat(&self, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn chat_json(&self, body: Value) -> (u16, Value) {
+        let r = self.chat(body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A streamed call: the HTTP status, every `data:` payload (parsed, `[DONE]` kept as a
+    /// string) and the comment lines.
+    pub async fn chat_stream(&self, mut body: Value) -> (u16, Vec<Value>, Vec<String>) {
+        body["stream"] = Value::Bool(true);
+        let r = self.chat(body).await;
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        let (mut data, mut comments) = (vec![], vec![]);
+        for frame in text.split("\n\n") {
+            for line in frame.lines() {
+                if let Some(d) = line.strip_prefix("data: ") {
+                    data.push(serde_json::from_str(d).unwrap_or(Value::String(d.to_string())));
+                } else if line.starts_with(':') {
+                    comments.push(line.to_string());
+                }
+            }
+        }
+        (status, data, comments)
+    }
+}
+
+pub fn user(text: &str) -> Value {
+    serde_json::json!([{"role": "user", "content": text}])
+}
+
+/// Concatenated `delta.content` of a stream.
+pub fn streamed_text(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+pub const MODELS: [&str; 3] = ["fake/gpt", "fake/claude", "fake/gemini"];
+
+/// Exact expected cost: prompt × price + completion × price, in the decimal the API prints.
+pub fn expected_cost(model: &str, usage: &Value) -> String {
+    let (p, c) = match model {
+        "fake/gpt" => ("0.000001", "0.000002"),
+        "fake/claude" | "fake/fallback" => ("0.000003", "0.000015"),
+        _ => ("0.0000003", "0.0000025"),
+    };
+    let price = |s: &str| switchyard_api::Money::parse(s).unwrap_or_default();
+    let n = |k: &str| usage[k].as_u64().unwrap_or(0);
+    (price(p).times(n("prompt_tokens")) + price(c).times(n("completion_tokens"))).to_string()
+}

@@ -1,0 +1,9 @@
+//! The one integration-test binary: the real app on port 0 in front of the testkit's fake
+//! providers, driven over HTTP as a client would.
+
+mod helpers;
+
+mod chat;
+mod errors;
+mod streaming;
+mod catalogue;
