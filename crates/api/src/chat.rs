@@ -431,7 +431,8 @@ pub struct ChatResponse {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Required (nullable) in OpenRouter's schema, so always written.
+    #[serde(default)]
     pub system_fingerprint: Option<String>,
     pub choices: Vec<Choice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -511,7 +512,7 @@ pub struct ChatChunk {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub system_fingerprint: Option<String>,
     pub choices: Vec<ChunkChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -603,7 +604,8 @@ mod tests {
 
     #[test]
     fn keeps_unknown_fields_and_strips_gateway_fields() {
-        let body = br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi","x_msg":1}],
+        let body =
+            br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi","x_msg":1}],
             "provider":{"order":["openai"]},"models":["a/b"],"new_param":{"k":true}}"#;
         let req = parse_chat_request(body).expect("parses");
         assert_eq!(req.messages[0].extra.get("x_msg"), Some(&Value::from(1)));
@@ -615,8 +617,9 @@ mod tests {
 
     #[test]
     fn error_names_the_field() {
-        let err = parse_chat_request(br#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#)
-            .expect_err("bad role");
+        let err =
+            parse_chat_request(br#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#)
+                .expect_err("bad role");
         assert!(err.contains("messages[0].role"), "{err}");
         let err = parse_chat_request(br#"{"model":"m","messages":[],"temperature":"hot"}"#)
             .expect_err("bad temperature");
@@ -639,7 +642,10 @@ mod tests {
         };
         assert_eq!(parts.len(), 4);
         assert_eq!(
-            parts[1].image_url.as_ref().and_then(|u| parse_data_url(&u.url)),
+            parts[1]
+                .image_url
+                .as_ref()
+                .and_then(|u| parse_data_url(&u.url)),
             Some(("image/png", "AAAA"))
         );
         assert!(parts[3].extra.contains_key("input_audio"));

@@ -169,18 +169,34 @@ mod tests {
 
     #[test]
     fn parses_and_prints_exactly() {
-        for s in ["0", "0.0000025", "3", "-1.5", "0.000000000001", "123456789.123"] {
+        for s in [
+            "0",
+            "0.0000025",
+            "3",
+            "-1.5",
+            "0.000000000001",
+            "123456789.123",
+        ] {
             assert_eq!(Money::parse(s).map(|m| m.to_string()), Ok(s.to_string()));
         }
-        assert_eq!(Money::parse("0.0000025000").map(|m| m.pico()), Ok(2_500_000));
+        assert_eq!(
+            Money::parse("0.0000025000").map(|m| m.pico()),
+            Ok(2_500_000)
+        );
         assert_eq!(Money::parse(".5").map(|m| m.to_string()), Ok("0.5".into()));
     }
 
     #[test]
     fn rejects_garbage_and_excess_precision() {
-        assert!(matches!(Money::parse("abc"), Err(MoneyError::NotDecimal(_))));
+        assert!(matches!(
+            Money::parse("abc"),
+            Err(MoneyError::NotDecimal(_))
+        ));
         assert!(matches!(Money::parse(""), Err(MoneyError::NotDecimal(_))));
-        assert!(matches!(Money::parse("1e-5"), Err(MoneyError::NotDecimal(_))));
+        assert!(matches!(
+            Money::parse("1e-5"),
+            Err(MoneyError::NotDecimal(_))
+        ));
         assert!(matches!(
             Money::parse("0.0000000000001"),
             Err(MoneyError::TooPrecise(_))

@@ -28,16 +28,19 @@ pub struct Context {
 
 impl Context {
     pub fn of(req: &ChatRequest) -> Context {
-        let json_tool = req.response_format.as_ref().and_then(|rf| match rf.kind.as_str() {
-            "json_schema" => Some(
-                rf.json_schema
-                    .as_ref()
-                    .map(|s| s.name.clone())
-                    .unwrap_or_else(|| "json_response".into()),
-            ),
-            "json_object" => Some("json_response".into()),
-            _ => None,
-        });
+        let json_tool = req
+            .response_format
+            .as_ref()
+            .and_then(|rf| match rf.kind.as_str() {
+                "json_schema" => Some(
+                    rf.json_schema
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_else(|| "json_response".into()),
+                ),
+                "json_object" => Some("json_response".into()),
+                _ => None,
+            });
         Context { json_tool }
     }
 }
@@ -105,11 +108,17 @@ fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesReques
             Role::System | Role::Developer => {
                 system.extend(content_blocks(m.content.as_ref(), i)?);
             }
-            Role::User => push_turn(&mut messages, "user", content_blocks(m.content.as_ref(), i)?),
+            Role::User => push_turn(
+                &mut messages,
+                "user",
+                content_blocks(m.content.as_ref(), i)?,
+            ),
             Role::Assistant => push_turn(&mut messages, "assistant", assistant_blocks(m, i)?),
             Role::Tool => {
                 let id = m.tool_call_id.clone().ok_or_else(|| {
-                    ProviderError::Unsupported(format!("messages[{i}].tool_call_id is required for a tool message"))
+                    ProviderError::Unsupported(format!(
+                        "messages[{i}].tool_call_id is required for a tool message"
+                    ))
                 })?;
                 let text = m.text_content();
                 push_turn(
@@ -135,7 +144,10 @@ fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesReques
             }
             tool.insert(
                 "input_schema".into(),
-                t.function.parameters.clone().unwrap_or_else(|| json!({"type": "object"})),
+                t.function
+                    .parameters
+                    .clone()
+                    .unwrap_or_else(|| json!({"type": "object"})),
             );
             if let Some(cc) = &t.cache_control {
                 tool.insert("cache_control".into(), cc.clone());
@@ -226,7 +238,9 @@ fn content_blocks(content: Option<&Content>, i: usize) -> Result<Vec<Value>, Pro
     content
         .parts()
         .iter()
-        .filter(|p| !(p.kind == "text" && p.text.as_deref() == Some("") && p.cache_control.is_none()))
+        .filter(|p| {
+            !(p.kind == "text" && p.text.as_deref() == Some("") && p.cache_control.is_none())
+        })
         .map(|p| part_block(p, i))
         .collect()
 }
@@ -235,7 +249,11 @@ fn part_block(p: &ContentPart, i: usize) -> Result<Value, ProviderError> {
     let mut block = match p.kind.as_str() {
         "text" => json!({"type": "text", "text": p.text.clone().unwrap_or_default()}),
         "image_url" => {
-            let url = p.image_url.as_ref().map(|u| u.url.as_str()).unwrap_or_default();
+            let url = p
+                .image_url
+                .as_ref()
+                .map(|u| u.url.as_str())
+                .unwrap_or_default();
             json!({"type": "image", "source": source(url)})
         }
         "file" => {
@@ -243,7 +261,11 @@ fn part_block(p: &ContentPart, i: usize) -> Result<Value, ProviderError> {
                 .file
                 .as_ref()
                 .and_then(|f| f.file_data.as_deref())
-                .ok_or_else(|| ProviderError::Unsupported(format!("messages[{i}]: file parts need `file.file_data`")))?;
+                .ok_or_else(|| {
+                    ProviderError::Unsupported(format!(
+                        "messages[{i}]: file parts need `file.file_data`"
+                    ))
+                })?;
             json!({"type": "document", "source": source(data)})
         }
         other => {
@@ -298,7 +320,9 @@ fn assistant_blocks(m: &Message, i: usize) -> Result<Vec<Value>, ProviderError> 
                 ))
             })?
         };
-        blocks.push(json!({"type": "tool_use", "id": tc.id, "name": tc.function.name, "input": input}));
+        blocks.push(
+            json!({"type": "tool_use", "id": tc.id, "name": tc.function.name, "input": input}),
+        );
     }
     Ok(blocks)
 }
@@ -355,7 +379,9 @@ impl AnUsage {
         self.cache_creation_input_tokens = newer
             .cache_creation_input_tokens
             .or(self.cache_creation_input_tokens);
-        self.cache_read_input_tokens = newer.cache_read_input_tokens.or(self.cache_read_input_tokens);
+        self.cache_read_input_tokens = newer
+            .cache_read_input_tokens
+            .or(self.cache_read_input_tokens);
     }
 
     /// Anthropic's `input_tokens` excludes cache reads and writes; ours includes them.
@@ -602,7 +628,8 @@ impl Decoder for StreamDecoder {
                         BlockKind::Tool(n)
                     }
                     "redacted_thinking" => {
-                        let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, index);
+                        let mut d =
+                            ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, index);
                         d.data = b.data.clone();
                         out.push(choice(Delta {
                             reasoning_details: Some(vec![d]),
@@ -646,7 +673,8 @@ impl Decoder for StreamDecoder {
                         ..Default::default()
                     })),
                     (Some("thinking_delta"), _) => {
-                        let mut detail = ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
+                        let mut detail =
+                            ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
                         detail.text = d.thinking.clone();
                         out.push(choice(Delta {
                             reasoning: d.thinking,
@@ -655,7 +683,8 @@ impl Decoder for StreamDecoder {
                         }));
                     }
                     (Some("signature_delta"), _) => {
-                        let mut detail = ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
+                        let mut detail =
+                            ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
                         detail.text = Some(String::new());
                         detail.signature = d.signature;
                         out.push(choice(Delta {
@@ -741,7 +770,11 @@ mod tests {
         assert_eq!(v["max_tokens"], 100);
         assert_eq!(v["stop_sequences"][0], "END");
         let msgs = v["messages"].as_array().cloned().unwrap_or_default();
-        assert_eq!(msgs.len(), 3, "tool result and next user turn merge: {msgs:?}");
+        assert_eq!(
+            msgs.len(),
+            3,
+            "tool result and next user turn merge: {msgs:?}"
+        );
         assert_eq!(msgs[0]["content"][1]["source"]["type"], "base64");
         assert_eq!(msgs[0]["content"][1]["source"]["media_type"], "image/png");
         assert_eq!(msgs[0]["content"][2]["source"]["type"], "url");
@@ -750,7 +783,10 @@ mod tests {
         assert_eq!(msgs[2]["content"][0]["type"], "tool_result");
         assert_eq!(msgs[2]["content"][0]["tool_use_id"], "toolu_1");
         assert_eq!(msgs[2]["content"][1]["text"], "thanks");
-        assert_eq!(v["tools"][0]["input_schema"]["properties"]["city"]["type"], "string");
+        assert_eq!(
+            v["tools"][0]["input_schema"]["properties"]["city"]["type"],
+            "string"
+        );
         assert_eq!(v["tool_choice"]["type"], "any");
         assert_eq!(v["tool_choice"]["disable_parallel_tool_use"], true);
     }
@@ -778,7 +814,10 @@ mod tests {
               "json_schema":{"name":"answer","schema":{"type":"object","properties":{"n":{"type":"integer"}}}}}}"#,
         );
         assert_eq!(v["tool_choice"], json!({"type":"tool","name":"answer"}));
-        assert_eq!(v["tools"][0]["input_schema"]["properties"]["n"]["type"], "integer");
+        assert_eq!(
+            v["tools"][0]["input_schema"]["properties"]["n"]["type"],
+            "integer"
+        );
         let ctx = Context {
             json_tool: Some("answer".into()),
         };
@@ -793,30 +832,62 @@ mod tests {
     #[test]
     fn decodes_recorded_responses() {
         let ctx = Context::default();
-        let t = decode_response(include_bytes!("../fixtures/anthropic__anthropic-text.json"), &ctx).expect("text");
-        assert!(t.choices[0].message.content.as_deref().is_some_and(|s| !s.is_empty()));
+        let t = decode_response(
+            include_bytes!("../fixtures/anthropic__anthropic-text.json"),
+            &ctx,
+        )
+        .expect("text");
+        assert!(t.choices[0]
+            .message
+            .content
+            .as_deref()
+            .is_some_and(|s| !s.is_empty()));
         assert_eq!(t.choices[0].finish_reason, Some(FinishReason::Stop));
         assert!(t.usage.prompt > 0 && t.usage.completion > 0);
 
-        let th = decode_response(include_bytes!("../fixtures/anthropic__anthropic-clear-thinking.1.json"), &ctx)
-            .expect("thinking");
+        let th = decode_response(
+            include_bytes!("../fixtures/anthropic__anthropic-clear-thinking.1.json"),
+            &ctx,
+        )
+        .expect("thinking");
         let m = &th.choices[0].message;
         assert_eq!(m.reasoning.as_deref(), Some("925 divided by 5 = 185"));
         let d = m.reasoning_details.clone().unwrap_or_default();
-        assert!(d[0].signature.as_deref().is_some_and(|s| s.starts_with("Er4B")));
+        assert!(d[0]
+            .signature
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Er4B")));
         assert_eq!(th.usage.prompt, 69);
 
-        let tool = decode_response(include_bytes!("../fixtures/anthropic__anthropic-json-tool.1.json"), &ctx)
-            .expect("tool");
+        let tool = decode_response(
+            include_bytes!("../fixtures/anthropic__anthropic-json-tool.1.json"),
+            &ctx,
+        )
+        .expect("tool");
         assert_eq!(tool.choices[0].finish_reason, Some(FinishReason::ToolCalls));
-        let calls = tool.choices[0].message.tool_calls.clone().unwrap_or_default();
+        let calls = tool.choices[0]
+            .message
+            .tool_calls
+            .clone()
+            .unwrap_or_default();
         assert!(serde_json::from_str::<Value>(&calls[0].function.arguments).is_ok());
 
-        decode_response(include_bytes!("../fixtures/anthropic__anthropic-web-fetch-tool.error.json"), &ctx)
-            .expect("server tool blocks are skipped, not fatal");
+        decode_response(
+            include_bytes!("../fixtures/anthropic__anthropic-web-fetch-tool.error.json"),
+            &ctx,
+        )
+        .expect("server tool blocks are skipped, not fatal");
     }
 
-    fn collect(evs: &[StreamEvent]) -> (String, String, Vec<ToolCallDelta>, Option<TokenUsage>, Vec<FinishReason>) {
+    fn collect(
+        evs: &[StreamEvent],
+    ) -> (
+        String,
+        String,
+        Vec<ToolCallDelta>,
+        Option<TokenUsage>,
+        Vec<FinishReason>,
+    ) {
         let (mut text, mut reasoning, mut tools, mut usage, mut finish) =
             (String::new(), String::new(), vec![], None, vec![]);
         for e in evs {
@@ -837,21 +908,38 @@ mod tests {
     #[test]
     fn decodes_every_recorded_stream() {
         let recorded = [
-            chunks_as_sse(include_str!("../fixtures/anthropic__anthropic-text.chunks.txt"), true),
-            chunks_as_sse(include_str!("../fixtures/anthropic__anthropic-json-tool.1.chunks.txt"), true),
-            chunks_as_sse(include_str!("../fixtures/anthropic__anthropic-clear-thinking.1.chunks.txt"), true),
+            chunks_as_sse(
+                include_str!("../fixtures/anthropic__anthropic-text.chunks.txt"),
+                true,
+            ),
+            chunks_as_sse(
+                include_str!("../fixtures/anthropic__anthropic-json-tool.1.chunks.txt"),
+                true,
+            ),
+            chunks_as_sse(
+                include_str!("../fixtures/anthropic__anthropic-clear-thinking.1.chunks.txt"),
+                true,
+            ),
             include_str!("../fixtures/anthropic__anthropic-streaming.md.basic.sse.txt").to_string(),
-            include_str!("../fixtures/anthropic__anthropic-streaming.md.tool-use.sse.txt").to_string(),
-            include_str!("../fixtures/anthropic__anthropic-streaming.md.extended-thinking.sse.txt").to_string(),
+            include_str!("../fixtures/anthropic__anthropic-streaming.md.tool-use.sse.txt")
+                .to_string(),
+            include_str!("../fixtures/anthropic__anthropic-streaming.md.extended-thinking.sse.txt")
+                .to_string(),
         ];
         for (i, sse) in recorded.iter().enumerate() {
             let mut d = StreamDecoder::default();
             let evs = run_decoder(&mut d, sse).unwrap_or_else(|e| panic!("stream {i}: {e}"));
             assert!(d.is_done(), "stream {i} reaches message_stop");
             let (text, _, tools, usage, finish) = collect(&evs);
-            assert!(!text.is_empty() || !tools.is_empty(), "stream {i} has output");
+            assert!(
+                !text.is_empty() || !tools.is_empty(),
+                "stream {i} has output"
+            );
             // The documentation transcripts (3..) elide some usage numbers; the recordings do not.
-            assert!(usage.is_some_and(|u| i >= 3 || (u.prompt > 0 && u.completion > 0)), "stream {i} usage");
+            assert!(
+                usage.is_some_and(|u| i >= 3 || (u.prompt > 0 && u.completion > 0)),
+                "stream {i} usage"
+            );
             assert_eq!(finish.len(), 1, "stream {i} finishes once");
         }
         // Tool call arguments reassemble into valid JSON under one index.
@@ -865,7 +953,14 @@ mod tests {
             .filter_map(|t| t.function.as_ref().and_then(|f| f.arguments.clone()))
             .collect();
         assert!(serde_json::from_str::<Value>(&args).is_ok(), "{args}");
-        assert!(tools[0].id.is_some() && tools[0].function.as_ref().and_then(|f| f.name.clone()).is_some());
+        assert!(
+            tools[0].id.is_some()
+                && tools[0]
+                    .function
+                    .as_ref()
+                    .and_then(|f| f.name.clone())
+                    .is_some()
+        );
         // Thinking arrives as reasoning, with the signature kept.
         let mut d = StreamDecoder::default();
         let evs = run_decoder(&mut d, &recorded[5]).expect("thinking stream");
@@ -879,6 +974,8 @@ mod tests {
     fn error_event_is_an_error() {
         let sse = include_str!("../fixtures/anthropic__anthropic-streaming.md.error.sse.txt");
         let err = run_decoder(&mut StreamDecoder::default(), sse).expect_err("error event");
-        assert!(matches!(err, ProviderError::StreamError { ref kind, .. } if kind == "overloaded_error"));
+        assert!(
+            matches!(err, ProviderError::StreamError { ref kind, .. } if kind == "overloaded_error")
+        );
     }
 }

@@ -92,7 +92,9 @@ impl UpstreamClient {
         }
         let built = build(target, req, true)?;
         let decoder: Box<dyn Decoder> = match target.protocol {
-            Protocol::Anthropic => Box::new(anthropic::StreamDecoder::new(anthropic::Context::of(req))),
+            Protocol::Anthropic => {
+                Box::new(anthropic::StreamDecoder::new(anthropic::Context::of(req)))
+            }
             Protocol::Gemini => Box::new(gemini::StreamDecoder::default()),
             Protocol::Openai | Protocol::Simulated => Box::new(openai::StreamDecoder::default()),
         };
@@ -134,7 +136,11 @@ impl UpstreamClient {
 }
 
 /// The HTTP request for a networked protocol.
-pub fn build(target: Target<'_>, req: &ChatRequest, stream: bool) -> Result<HttpRequest, ProviderError> {
+pub fn build(
+    target: Target<'_>,
+    req: &ChatRequest,
+    stream: bool,
+) -> Result<HttpRequest, ProviderError> {
     match target.protocol {
         Protocol::Openai => openai::build_request(target, req, stream),
         Protocol::Anthropic => anthropic::build_request(target, req, stream),
@@ -156,7 +162,11 @@ struct StreamState {
     finished: bool,
 }
 
-fn decode_stream(resp: reqwest::Response, decoder: Box<dyn Decoder>, idle: Duration) -> EventStream {
+fn decode_stream(
+    resp: reqwest::Response,
+    decoder: Box<dyn Decoder>,
+    idle: Duration,
+) -> EventStream {
     let state = StreamState {
         body: resp.bytes_stream().boxed(),
         sse: SseDecoder::new(),

@@ -21,9 +21,13 @@ pub fn build_request(
     req: &ChatRequest,
     stream: bool,
 ) -> Result<HttpRequest, ProviderError> {
-    let body = serde_json::to_vec(&encode(req)?).map_err(|e| ProviderError::Unsupported(e.to_string()))?;
+    let body =
+        serde_json::to_vec(&encode(req)?).map_err(|e| ProviderError::Unsupported(e.to_string()))?;
     let path = if stream {
-        format!("models/{}:streamGenerateContent?alt=sse", target.upstream_model)
+        format!(
+            "models/{}:streamGenerateContent?alt=sse",
+            target.upstream_model
+        )
     } else {
         format!("models/{}:generateContent", target.upstream_model)
     };
@@ -79,8 +83,11 @@ fn encode(req: &ChatRequest) -> Result<Value, ProviderError> {
                             ))
                         })?
                     };
-                    let mut part = json!({"functionCall": {"name": tc.function.name, "args": args}});
-                    if let (Some(sig), Value::Object(p)) = (signatures.get(tc.id.as_str()), &mut part) {
+                    let mut part =
+                        json!({"functionCall": {"name": tc.function.name, "args": args}});
+                    if let (Some(sig), Value::Object(p)) =
+                        (signatures.get(tc.id.as_str()), &mut part)
+                    {
                         p.insert("thoughtSignature".into(), json!(sig));
                     }
                     ps.push(part);
@@ -146,7 +153,9 @@ fn encode(req: &ChatRequest) -> Result<Value, ProviderError> {
             ToolChoice::Mode(m) if m == "none" => json!({"mode": "NONE"}),
             ToolChoice::Mode(m) if m == "required" => json!({"mode": "ANY"}),
             ToolChoice::Mode(_) => json!({"mode": "AUTO"}),
-            ToolChoice::Named(n) => json!({"mode": "ANY", "allowedFunctionNames": [n.function.name]}),
+            ToolChoice::Named(n) => {
+                json!({"mode": "ANY", "allowedFunctionNames": [n.function.name]})
+            }
         };
         body.insert("toolConfig".into(), json!({"functionCallingConfig": cfg}));
     }
@@ -161,7 +170,10 @@ fn encode(req: &ChatRequest) -> Result<Value, ProviderError> {
     set("topP", req.top_p.map(|v| json!(v)));
     set("topK", req.top_k.map(|v| json!(v)));
     set("maxOutputTokens", req.max_output_tokens().map(|v| json!(v)));
-    set("stopSequences", req.stop.as_ref().map(|s| json!(s.to_vec())));
+    set(
+        "stopSequences",
+        req.stop.as_ref().map(|s| json!(s.to_vec())),
+    );
     set("seed", req.seed.map(|v| json!(v)));
     set("presencePenalty", req.presence_penalty.map(|v| json!(v)));
     set("frequencyPenalty", req.frequency_penalty.map(|v| json!(v)));
@@ -347,7 +359,11 @@ fn pieces(parts: Vec<Part>, next_call: &mut u32) -> Pieces {
             let id = fc.id.unwrap_or_else(|| format!("call_{}", *next_call));
             *next_call += 1;
             if let Some(sig) = p.thought_signature {
-                let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, out.details.len() as u32);
+                let mut d = ReasoningDetail::new(
+                    "reasoning.encrypted",
+                    REASONING_FORMAT,
+                    out.details.len() as u32,
+                );
                 d.id = Some(id.clone());
                 d.data = Some(sig);
                 out.details.push(d);
@@ -357,7 +373,11 @@ fn pieces(parts: Vec<Part>, next_call: &mut u32) -> Pieces {
             continue;
         }
         if let Some(sig) = p.thought_signature {
-            let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, out.details.len() as u32);
+            let mut d = ReasoningDetail::new(
+                "reasoning.encrypted",
+                REASONING_FORMAT,
+                out.details.len() as u32,
+            );
             d.data = Some(sig);
             out.details.push(d);
         }
@@ -390,7 +410,10 @@ pub fn decode_response(body: &[u8]) -> Result<Completion, ProviderError> {
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let p = pieces(c.content.map(|c| c.parts).unwrap_or_default(), &mut next_call);
+            let p = pieces(
+                c.content.map(|c| c.parts).unwrap_or_default(),
+                &mut next_call,
+            );
             let has_calls = !p.calls.is_empty();
             Choice {
                 index: c.index.unwrap_or(i as u32),
@@ -436,7 +459,10 @@ pub fn decode_response(body: &[u8]) -> Result<Completion, ProviderError> {
     }
     Ok(Completion {
         choices,
-        usage: resp.usage_metadata.map(|u| u.canonical()).unwrap_or_default(),
+        usage: resp
+            .usage_metadata
+            .map(|u| u.canonical())
+            .unwrap_or_default(),
         upstream_id: resp.response_id,
         system_fingerprint: None,
     })
@@ -470,7 +496,10 @@ impl Decoder for StreamDecoder {
         }
         for (i, c) in resp.candidates.into_iter().enumerate() {
             let first_call = self.next_call;
-            let p = pieces(c.content.map(|c| c.parts).unwrap_or_default(), &mut self.next_call);
+            let p = pieces(
+                c.content.map(|c| c.parts).unwrap_or_default(),
+                &mut self.next_call,
+            );
             let has_calls = !p.calls.is_empty() || self.next_call > 0;
             let delta = Delta {
                 role: (!self.started).then(|| "assistant".to_string()),
@@ -554,14 +583,32 @@ mod tests {
         );
         assert_eq!(v["systemInstruction"]["parts"][0]["text"], "Be brief.");
         assert_eq!(v["contents"][0]["role"], "user");
-        assert_eq!(v["contents"][0]["parts"][1]["inlineData"]["mimeType"], "image/jpeg");
+        assert_eq!(
+            v["contents"][0]["parts"][1]["inlineData"]["mimeType"],
+            "image/jpeg"
+        );
         assert_eq!(v["contents"][1]["role"], "model");
-        assert_eq!(v["contents"][1]["parts"][0]["functionCall"]["args"]["city"], "Paris");
+        assert_eq!(
+            v["contents"][1]["parts"][0]["functionCall"]["args"]["city"],
+            "Paris"
+        );
         assert_eq!(v["contents"][1]["parts"][0]["thoughtSignature"], "SIG");
-        assert_eq!(v["contents"][2]["parts"][0]["functionResponse"]["name"], "get_weather");
-        assert_eq!(v["contents"][2]["parts"][0]["functionResponse"]["response"]["temp"], 18);
-        assert_eq!(v["tools"][0]["functionDeclarations"][0]["name"], "get_weather");
-        assert_eq!(v["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0], "get_weather");
+        assert_eq!(
+            v["contents"][2]["parts"][0]["functionResponse"]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            v["contents"][2]["parts"][0]["functionResponse"]["response"]["temp"],
+            18
+        );
+        assert_eq!(
+            v["tools"][0]["functionDeclarations"][0]["name"],
+            "get_weather"
+        );
+        assert_eq!(
+            v["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0],
+            "get_weather"
+        );
         let g = &v["generationConfig"];
         assert_eq!(g["maxOutputTokens"], 50);
         assert_eq!(g["stopSequences"][0], "END");
@@ -580,22 +627,32 @@ mod tests {
 
     #[test]
     fn decodes_recorded_responses() {
-        let t = decode_response(include_bytes!("../fixtures/gemini__google-text.json")).expect("text");
-        assert!(t.choices[0].message.content.as_deref().is_some_and(|s| !s.is_empty()));
+        let t =
+            decode_response(include_bytes!("../fixtures/gemini__google-text.json")).expect("text");
+        assert!(t.choices[0]
+            .message
+            .content
+            .as_deref()
+            .is_some_and(|s| !s.is_empty()));
         assert_eq!(t.choices[0].finish_reason, Some(FinishReason::Stop));
 
-        let tool = decode_response(include_bytes!("../fixtures/gemini__google-tool-call.json")).expect("tool");
+        let tool = decode_response(include_bytes!("../fixtures/gemini__google-tool-call.json"))
+            .expect("tool");
         let m = &tool.choices[0].message;
         let calls = m.tool_calls.clone().unwrap_or_default();
         assert_eq!(calls[0].function.name, "weather");
-        assert_eq!(calls[0].function.arguments, r#"{"location":"San Francisco"}"#);
+        assert_eq!(
+            calls[0].function.arguments,
+            r#"{"location":"San Francisco"}"#
+        );
         assert_eq!(tool.choices[0].finish_reason, Some(FinishReason::ToolCalls));
         let sig = m.reasoning_details.clone().unwrap_or_default();
         assert_eq!(sig[0].id.as_deref(), Some(calls[0].id.as_str()));
         assert_eq!(tool.usage.reasoning, 893);
         assert_eq!(tool.usage.completion, 15 + 893);
 
-        let r = decode_response(include_bytes!("../fixtures/gemini__google-reasoning.json")).expect("reasoning");
+        let r = decode_response(include_bytes!("../fixtures/gemini__google-reasoning.json"))
+            .expect("reasoning");
         assert!(r.usage.reasoning > 0);
     }
 
@@ -622,8 +679,11 @@ mod tests {
                 .count();
             assert_eq!(finishes, 1);
         }
-        let sse = chunks_as_sse(include_str!("../fixtures/gemini__google-tool-call.chunks.txt"), false)
-            .replace("data: [DONE]\n\n", "");
+        let sse = chunks_as_sse(
+            include_str!("../fixtures/gemini__google-tool-call.chunks.txt"),
+            false,
+        )
+        .replace("data: [DONE]\n\n", "");
         let evs = run_decoder(&mut StreamDecoder::default(), &sse).expect("decodes");
         assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
             if c.finish_reason == Some(FinishReason::ToolCalls))));
@@ -633,7 +693,10 @@ mod tests {
     fn blocked_prompt_is_content_filter() {
         let c = decode_response(br#"{"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{"promptTokenCount":4}}"#)
             .expect("decodes");
-        assert_eq!(c.choices[0].finish_reason, Some(FinishReason::ContentFilter));
+        assert_eq!(
+            c.choices[0].finish_reason,
+            Some(FinishReason::ContentFilter)
+        );
         assert_eq!(c.choices[0].native_finish_reason.as_deref(), Some("SAFETY"));
     }
 }

@@ -35,7 +35,9 @@ pub fn build_request(
     }
     if stream {
         body.stream = Some(true);
-        let opts = body.stream_options.get_or_insert_with(StreamOptions::default);
+        let opts = body
+            .stream_options
+            .get_or_insert_with(StreamOptions::default);
         opts.include_usage = Some(true);
     } else {
         body.stream = None;
@@ -341,7 +343,11 @@ impl Decoder for StreamDecoder {
                 role: c.delta.role,
                 content,
                 refusal: c.delta.refusal,
-                reasoning: c.delta.reasoning.or(c.delta.reasoning_content).or(part_reasoning),
+                reasoning: c
+                    .delta
+                    .reasoning
+                    .or(c.delta.reasoning_content)
+                    .or(part_reasoning),
                 reasoning_details: c.delta.reasoning_details,
                 tool_calls: tool_calls.filter(|t| !t.is_empty()),
             };
@@ -379,7 +385,11 @@ fn stream_error(err: &Value) -> ProviderError {
         kind: err
             .get("type")
             .or_else(|| err.get("code"))
-            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
             .unwrap_or_else(|| "error".into()),
         message: err
             .get("message")
@@ -434,10 +444,17 @@ mod tests {
     fn outbound_matches_recorded_openai_requests() {
         // The cassettes hold the exact bodies real clients sent to api.openai.com; passing them
         // through must not change a field.
-        for name in ["chat-basic", "chat-tools", "chat-parallel-tools", "chat-reasoning"] {
+        for name in [
+            "chat-basic",
+            "chat-tools",
+            "chat-parallel-tools",
+            "chat-reasoning",
+        ] {
             let c = cassette(name);
-            let req = parse_chat_request(c.request_body.as_bytes()).expect("cassette request parses");
-            let http = build_request(target(&SimulationConfig::default()), &req, false).expect("builds");
+            let req =
+                parse_chat_request(c.request_body.as_bytes()).expect("cassette request parses");
+            let http =
+                build_request(target(&SimulationConfig::default()), &req, false).expect("builds");
             let mut sent: Value = serde_json::from_slice(&http.body).unwrap_or_default();
             let mut recorded: Value = serde_json::from_str(&c.request_body).unwrap_or_default();
             sent["model"] = Value::Null;
@@ -448,18 +465,32 @@ mod tests {
 
     #[test]
     fn decodes_recorded_responses() {
-        let c = decode_response(include_bytes!("../fixtures/openai__openai-text.json")).expect("text");
-        assert!(c.choices[0].message.content.as_deref().is_some_and(|t| !t.is_empty()));
+        let c =
+            decode_response(include_bytes!("../fixtures/openai__openai-text.json")).expect("text");
+        assert!(c.choices[0]
+            .message
+            .content
+            .as_deref()
+            .is_some_and(|t| !t.is_empty()));
         assert_eq!(c.choices[0].finish_reason, Some(FinishReason::Stop));
         assert!(c.usage.prompt > 0 && c.usage.completion > 0);
 
-        let tools = decode_response(cassette("chat-parallel-tools").response_body.as_bytes()).expect("tools");
-        let calls = tools.choices[0].message.tool_calls.clone().unwrap_or_default();
+        let tools = decode_response(cassette("chat-parallel-tools").response_body.as_bytes())
+            .expect("tools");
+        let calls = tools.choices[0]
+            .message
+            .tool_calls
+            .clone()
+            .unwrap_or_default();
         assert!(!calls.is_empty(), "tool calls kept");
-        assert_eq!(tools.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(
+            tools.choices[0].finish_reason,
+            Some(FinishReason::ToolCalls)
+        );
         assert!(serde_json::from_str::<Value>(&calls[0].function.arguments).is_ok());
 
-        let reasoning = decode_response(cassette("chat-reasoning").response_body.as_bytes()).expect("reasoning");
+        let reasoning = decode_response(cassette("chat-reasoning").response_body.as_bytes())
+            .expect("reasoning");
         assert!(reasoning.usage.reasoning > 0);
 
         for name in ["chat-basic", "chat-tools"] {
@@ -469,12 +500,23 @@ mod tests {
 
     #[test]
     fn decodes_compatible_providers_reasoning_shapes() {
-        let ds = decode_response(include_bytes!("../fixtures/deepseek__deepseek-reasoning.json")).expect("deepseek");
+        let ds = decode_response(include_bytes!(
+            "../fixtures/deepseek__deepseek-reasoning.json"
+        ))
+        .expect("deepseek");
         assert!(ds.choices[0].message.reasoning.is_some());
-        let mi = decode_response(include_bytes!("../fixtures/mistral__mistral-reasoning.json")).expect("mistral");
+        let mi = decode_response(include_bytes!(
+            "../fixtures/mistral__mistral-reasoning.json"
+        ))
+        .expect("mistral");
         assert_eq!(mi.choices[0].message.content.as_deref(), Some("2 + 2 = 4"));
-        assert!(mi.choices[0].message.reasoning.as_deref().is_some_and(|r| r.contains("2+2")));
-        let groq = decode_response(include_bytes!("../fixtures/groq__groq-reasoning.json")).expect("groq");
+        assert!(mi.choices[0]
+            .message
+            .reasoning
+            .as_deref()
+            .is_some_and(|r| r.contains("2+2")));
+        let groq =
+            decode_response(include_bytes!("../fixtures/groq__groq-reasoning.json")).expect("groq");
         assert!(groq.choices[0].message.reasoning.is_some());
     }
 
@@ -489,9 +531,14 @@ mod tests {
             });
             // Only the request that asked for usage got it back.
             if name.contains("usage") {
-                assert!(usage.is_some_and(|u| u.completion > 0 && u.reasoning > 0), "{name} usage");
+                assert!(
+                    usage.is_some_and(|u| u.completion > 0 && u.reasoning > 0),
+                    "{name} usage"
+                );
             }
-            assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c) if c.finish_reason.is_some())));
+            assert!(evs
+                .iter()
+                .any(|e| matches!(e, StreamEvent::Choice(c) if c.finish_reason.is_some())));
         }
         for fixture in [
             include_str!("../fixtures/xai__xai-tool-call.chunks.txt"),
@@ -523,6 +570,8 @@ mod tests {
             "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n",
         )
         .expect_err("error chunk");
-        assert!(matches!(err, ProviderError::StreamError { ref message, .. } if message == "overloaded"));
+        assert!(
+            matches!(err, ProviderError::StreamError { ref message, .. } if message == "overloaded")
+        );
     }
 }

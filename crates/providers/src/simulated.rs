@@ -92,7 +92,9 @@ pub fn example_for_schema(schema: &Value) -> Value {
             }
             Value::Object(obj)
         }
-        Some("array") => json!([example_for_schema(schema.get("items").unwrap_or(&json!({"type":"string"})))]),
+        Some("array") => json!([example_for_schema(
+            schema.get("items").unwrap_or(&json!({"type":"string"}))
+        )]),
         Some("integer") => json!(42),
         Some("number") => json!(4.2),
         Some("boolean") => json!(true),
@@ -117,7 +119,12 @@ fn plan(req: &ChatRequest, model: &str) -> Plan {
             _ => tools.first(),
         };
         if let Some(t) = chosen {
-            let args = example_for_schema(t.function.parameters.as_ref().unwrap_or(&json!({"type":"object"})));
+            let args = example_for_schema(
+                t.function
+                    .parameters
+                    .as_ref()
+                    .unwrap_or(&json!({"type":"object"})),
+            );
             return Plan::Tool {
                 name: t.function.name.clone(),
                 arguments: args.to_string(),
@@ -134,7 +141,9 @@ fn plan(req: &ChatRequest, model: &str) -> Plan {
         }
     }
     let asked = last_user_text(req);
-    let seed = asked.bytes().fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
+    let seed = asked
+        .bytes()
+        .fold(0usize, |a, b| a.wrapping_mul(31).wrapping_add(b as usize));
     let mut text = format!("(Simulated answer from {model}.)");
     for i in 0..4 {
         text.push(' ');
@@ -174,7 +183,8 @@ fn injected_failure(req: &ChatRequest, cfg: &SimulationConfig) -> Option<Provide
     };
     Some(ProviderError::Status {
         status,
-        body: json!({"error": {"message": "simulated provider failure", "code": status}}).to_string(),
+        body: json!({"error": {"message": "simulated provider failure", "code": status}})
+            .to_string(),
         retry_after: (status == 429).then_some(Duration::from_secs(1)),
     })
 }
@@ -231,8 +241,10 @@ pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completio
         }
     };
     let tps = u64::from(target.simulation.tokens_per_second.max(1));
-    tokio::time::sleep(first_token_delay(req, target.simulation) + Duration::from_millis(completion * 1000 / tps))
-        .await;
+    tokio::time::sleep(
+        first_token_delay(req, target.simulation) + Duration::from_millis(completion * 1000 / tps),
+    )
+    .await;
     Ok(Completion {
         choices: vec![Choice {
             index: 0,
@@ -329,7 +341,10 @@ pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream
         }
     }
     if !cut {
-        items.push((Duration::ZERO, Ok(StreamEvent::Usage(usage(req, completion)))));
+        items.push((
+            Duration::ZERO,
+            Ok(StreamEvent::Usage(usage(req, completion))),
+        ));
     }
     Ok(stream::iter(items)
         .then(|(wait, item)| async move {
@@ -359,19 +374,41 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn answers_streams_and_fails_on_request() {
         let sim = SimulationConfig::default();
-        let req = parse_chat_request(br#"{"messages":[{"role":"user","content":"hello"}]}"#).expect("valid");
+        let req = parse_chat_request(br#"{"messages":[{"role":"user","content":"hello"}]}"#)
+            .expect("valid");
         let c = complete(target(&sim), &req).await.expect("answers");
-        assert!(c.choices[0].message.content.as_deref().is_some_and(|t| t.contains("Simulated")));
+        assert!(c.choices[0]
+            .message
+            .content
+            .as_deref()
+            .is_some_and(|t| t.contains("Simulated")));
         assert!(c.usage.prompt > 0 && c.usage.completion > 0);
 
-        let evs: Vec<_> = stream(target(&sim), &req).await.expect("streams").collect().await;
+        let evs: Vec<_> = stream(target(&sim), &req)
+            .await
+            .expect("streams")
+            .collect()
+            .await;
         assert!(evs.iter().all(Result::is_ok));
-        assert!(matches!(evs.last(), Some(Ok(StreamEvent::Usage(u))) if u.completion == c.usage.completion));
+        assert!(
+            matches!(evs.last(), Some(Ok(StreamEvent::Usage(u))) if u.completion == c.usage.completion)
+        );
 
-        let bad = parse_chat_request(br#"{"messages":[{"role":"user","content":"x [simulate:error]"}]}"#).expect("valid");
-        assert!(matches!(complete(target(&sim), &bad).await, Err(ProviderError::Status { status: 503, .. })));
-        let cut = parse_chat_request(br#"{"messages":[{"role":"user","content":"x [simulate:cut]"}]}"#).expect("valid");
-        let evs: Vec<_> = stream(target(&sim), &cut).await.expect("starts").collect().await;
+        let bad =
+            parse_chat_request(br#"{"messages":[{"role":"user","content":"x [simulate:error]"}]}"#)
+                .expect("valid");
+        assert!(matches!(
+            complete(target(&sim), &bad).await,
+            Err(ProviderError::Status { status: 503, .. })
+        ));
+        let cut =
+            parse_chat_request(br#"{"messages":[{"role":"user","content":"x [simulate:cut]"}]}"#)
+                .expect("valid");
+        let evs: Vec<_> = stream(target(&sim), &cut)
+            .await
+            .expect("starts")
+            .collect()
+            .await;
         assert!(matches!(evs.last(), Some(Err(ProviderError::Truncated))));
     }
 
@@ -380,6 +417,9 @@ mod tests {
         let v = example_for_schema(&json!({"type":"object","properties":{
             "city":{"type":"string"},"n":{"type":"integer"},"tags":{"type":"array","items":{"type":"string"}},
             "unit":{"type":"string","enum":["c","f"]}}}));
-        assert_eq!(v, json!({"city":"Paris","n":42,"tags":["Paris"],"unit":"c"}));
+        assert_eq!(
+            v,
+            json!({"city":"Paris","n":42,"tags":["Paris"],"unit":"c"})
+        );
     }
 }

@@ -18,8 +18,14 @@ pub fn cassette(name: &str) -> Cassette {
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     let inter = &doc["interactions"][0];
     Cassette {
-        request_body: inter["request"]["body"].as_str().unwrap_or_default().to_string(),
-        response_body: inter["response"]["body"].as_str().unwrap_or_default().to_string(),
+        request_body: inter["request"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        response_body: inter["response"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 

@@ -1,7 +1,11 @@
 use switchyard_api::chat::FinishReason;
 
 pub(crate) fn join_url(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// OpenAI's words, and the loose variants some compatible servers use.

@@ -91,18 +91,54 @@ pub struct Catalog {
 }
 
 const OPENAI_PARAMS: &[&str] = &[
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty",
-    "presence_penalty", "logit_bias", "logprobs", "top_logprobs", "response_format",
-    "structured_outputs", "tools", "tool_choice", "parallel_tool_calls",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "response_format",
+    "structured_outputs",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
 ];
 const ANTHROPIC_PARAMS: &[&str] = &[
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "response_format",
-    "structured_outputs", "tools", "tool_choice", "parallel_tool_calls", "reasoning", "include_reasoning",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "response_format",
+    "structured_outputs",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "include_reasoning",
 ];
 const GEMINI_PARAMS: &[&str] = &[
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "seed",
-    "frequency_penalty", "presence_penalty", "response_format", "structured_outputs", "tools",
-    "tool_choice", "reasoning", "include_reasoning",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "response_format",
+    "structured_outputs",
+    "tools",
+    "tool_choice",
+    "reasoning",
+    "include_reasoning",
 ];
 
 fn default_params(p: Protocol) -> Vec<String> {
@@ -133,33 +169,62 @@ fn prices(at: &str, e: &EndpointConfig) -> Result<Prices, ConfigError> {
         completion: price(format!("{at}.completion"), &e.completion)?,
         request: opt_price(format!("{at}.request"), e.request.as_ref())?.unwrap_or_default(),
         image: opt_price(format!("{at}.image"), e.image.as_ref())?.unwrap_or_default(),
-        input_cache_read: opt_price(format!("{at}.input_cache_read"), e.input_cache_read.as_ref())?,
-        input_cache_write: opt_price(format!("{at}.input_cache_write"), e.input_cache_write.as_ref())?,
-        internal_reasoning: opt_price(format!("{at}.internal_reasoning"), e.internal_reasoning.as_ref())?,
+        input_cache_read: opt_price(
+            format!("{at}.input_cache_read"),
+            e.input_cache_read.as_ref(),
+        )?,
+        input_cache_write: opt_price(
+            format!("{at}.input_cache_write"),
+            e.input_cache_write.as_ref(),
+        )?,
+        internal_reasoning: opt_price(
+            format!("{at}.internal_reasoning"),
+            e.internal_reasoning.as_ref(),
+        )?,
     })
 }
 
 impl Catalog {
     /// Validates a catalogue. `env` looks up environment variables (API keys); a provider whose
     /// `api_key_env` is unset is inactive, and its endpoints are left out.
-    pub fn build(cfg: &CatalogConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Catalog, ConfigError> {
+    pub fn build(
+        cfg: &CatalogConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Catalog, ConfigError> {
         let mut providers: HashMap<&str, Option<Arc<Provider>>> = HashMap::new();
         let mut active = Vec::new();
         for (i, p) in cfg.providers.iter().enumerate() {
             let at = format!("providers[{i}]");
-            if p.slug.is_empty() || !p.slug.chars().all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c)) {
-                return Err(ConfigError::invalid(format!("{at}.slug"), "use letters, digits, '-', '_' or '.'"));
+            if p.slug.is_empty()
+                || !p
+                    .slug
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_/.".contains(c))
+            {
+                return Err(ConfigError::invalid(
+                    format!("{at}.slug"),
+                    "use letters, digits, '-', '_' or '.'",
+                ));
             }
             if providers.contains_key(p.slug.as_str()) {
-                return Err(ConfigError::invalid(format!("{at}.slug"), format!("`{}` is declared twice", p.slug)));
+                return Err(ConfigError::invalid(
+                    format!("{at}.slug"),
+                    format!("`{}` is declared twice", p.slug),
+                ));
             }
             if p.protocol != Protocol::Simulated
                 && !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://"))
             {
-                return Err(ConfigError::invalid(format!("{at}.base_url"), "must be an http:// or https:// URL"));
+                return Err(ConfigError::invalid(
+                    format!("{at}.base_url"),
+                    "must be an http:// or https:// URL",
+                ));
             }
             if p.simulation.is_some() && p.protocol != Protocol::Simulated {
-                return Err(ConfigError::invalid(format!("{at}.simulation"), "only for protocol = \"simulated\""));
+                return Err(ConfigError::invalid(
+                    format!("{at}.simulation"),
+                    "only for protocol = \"simulated\"",
+                ));
             }
             let api_key = match &p.api_key_env {
                 Some(var) => match env(var).filter(|v| !v.trim().is_empty()) {
@@ -177,7 +242,11 @@ impl Catalog {
                 protocol: p.protocol,
                 base_url: p.base_url.clone(),
                 api_key,
-                headers: p.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                headers: p
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 simulation: p.simulation.clone().unwrap_or_default(),
             });
             active.push(provider.clone());
@@ -189,17 +258,28 @@ impl Catalog {
         let mut inactive = std::collections::HashSet::new();
         for (i, m) in cfg.models.iter().enumerate() {
             let at = format!("models[{i}]");
-            let valid_id = m.id.split_once('/').is_some_and(|(a, s)| !a.is_empty() && !s.is_empty())
-                && !m.id.contains(char::is_whitespace)
-                && !m.id.contains(':');
+            let valid_id =
+                m.id.split_once('/')
+                    .is_some_and(|(a, s)| !a.is_empty() && !s.is_empty())
+                    && !m.id.contains(char::is_whitespace)
+                    && !m.id.contains(':');
             if !valid_id {
-                return Err(ConfigError::invalid(format!("{at}.id"), format!("`{}` must look like `author/slug`", m.id)));
+                return Err(ConfigError::invalid(
+                    format!("{at}.id"),
+                    format!("`{}` must look like `author/slug`", m.id),
+                ));
             }
             if by_id.contains_key(&m.id) {
-                return Err(ConfigError::invalid(format!("{at}.id"), format!("`{}` is declared twice", m.id)));
+                return Err(ConfigError::invalid(
+                    format!("{at}.id"),
+                    format!("`{}` is declared twice", m.id),
+                ));
             }
             if m.context_length == 0 {
-                return Err(ConfigError::invalid(format!("{at}.context_length"), "must be positive"));
+                return Err(ConfigError::invalid(
+                    format!("{at}.context_length"),
+                    "must be positive",
+                ));
             }
             let mut endpoints = Vec::new();
             for (j, e) in m.endpoints.iter().enumerate() {
@@ -219,7 +299,10 @@ impl Catalog {
                     Some(Some(p)) => p.clone(),
                 };
                 if e.upstream_id.is_empty() {
-                    return Err(ConfigError::invalid(format!("{eat}.upstream_id"), "must not be empty"));
+                    return Err(ConfigError::invalid(
+                        format!("{eat}.upstream_id"),
+                        "must not be empty",
+                    ));
                 }
                 endpoints.push(Arc::new(Endpoint {
                     model_id: m.id.clone(),
@@ -281,12 +364,18 @@ impl Catalog {
 
 impl ModelEntry {
     pub fn is_simulated(&self) -> bool {
-        self.endpoints.iter().all(|e| e.provider.protocol == Protocol::Simulated)
+        self.endpoints
+            .iter()
+            .all(|e| e.provider.protocol == Protocol::Simulated)
     }
 
     fn architecture(&self) -> Architecture {
         Architecture {
-            modality: format!("{}->{}", self.input_modalities.join("+"), self.output_modalities.join("+")),
+            modality: format!(
+                "{}->{}",
+                self.input_modalities.join("+"),
+                self.output_modalities.join("+")
+            ),
             input_modalities: self.input_modalities.clone(),
             output_modalities: self.output_modalities.clone(),
             tokenizer: self.tokenizer.clone(),
@@ -391,10 +480,20 @@ mod tests {
         let with_keys = Catalog::build(&cfg, &all_keys).expect("valid");
         assert_eq!(with_keys.models().len(), cfg.models.len());
         // Without keys, nothing is active: the default catalogue never calls out unasked.
-        assert!(Catalog::build(&cfg, &no_env).expect("valid").models().is_empty());
-        let demo = Catalog::build(&CatalogConfig::from_toml(DEMO_CATALOG).expect("parses"), &no_env).expect("valid");
+        assert!(Catalog::build(&cfg, &no_env)
+            .expect("valid")
+            .models()
+            .is_empty());
+        let demo = Catalog::build(
+            &CatalogConfig::from_toml(DEMO_CATALOG).expect("parses"),
+            &no_env,
+        )
+        .expect("valid");
         assert!(demo.models().len() >= 2);
-        assert!(demo.models().iter().all(|m| m.is_simulated() && m.name.contains("simulated")));
+        assert!(demo
+            .models()
+            .iter()
+            .all(|m| m.is_simulated() && m.name.contains("simulated")));
     }
 
     #[test]
@@ -403,7 +502,11 @@ mod tests {
         let only_groq = |v: &str| (v == "GROQ_API_KEY").then(|| "gsk".to_string());
         let cat = Catalog::build(&cfg, &only_groq).expect("valid");
         assert!(!cat.models().is_empty());
-        assert!(cat.models().iter().flat_map(|m| &m.endpoints).all(|e| e.provider.slug == "groq"));
+        assert!(cat
+            .models()
+            .iter()
+            .flat_map(|m| &m.endpoints)
+            .all(|e| e.provider.slug == "groq"));
         assert_eq!(format!("{:?}", cat.providers()[0].api_key), "Some(*****)");
     }
 
@@ -425,21 +528,42 @@ mod tests {
             prompt = "0.000001"
             completion = "cheap"
         "#;
-        let err = Catalog::build(&CatalogConfig::from_toml(bad_price).expect("parses"), &no_env)
-            .expect_err("bad price");
-        assert!(err.to_string().contains("models[0].endpoints[0].completion"), "{err}");
+        let err = Catalog::build(
+            &CatalogConfig::from_toml(bad_price).expect("parses"),
+            &no_env,
+        )
+        .expect_err("bad price");
+        assert!(
+            err.to_string()
+                .contains("models[0].endpoints[0].completion"),
+            "{err}"
+        );
 
-        let unknown_provider = bad_price.replace("provider = \"p\"", "provider = \"q\"").replace("cheap", "0.1");
-        let err = Catalog::build(&CatalogConfig::from_toml(&unknown_provider).expect("parses"), &no_env)
-            .expect_err("unknown provider");
-        assert!(err.to_string().contains("models[0].endpoints[0].provider"), "{err}");
+        let unknown_provider = bad_price
+            .replace("provider = \"p\"", "provider = \"q\"")
+            .replace("cheap", "0.1");
+        let err = Catalog::build(
+            &CatalogConfig::from_toml(&unknown_provider).expect("parses"),
+            &no_env,
+        )
+        .expect_err("unknown provider");
+        assert!(
+            err.to_string().contains("models[0].endpoints[0].provider"),
+            "{err}"
+        );
 
         let typo = bad_price.replace("upstream_id", "upstream_model");
         let err = CatalogConfig::from_toml(&typo).expect_err("unknown field");
         assert!(err.to_string().contains("upstream_model"), "{err}");
 
-        let bad_url = bad_price.replace("http://localhost:1", "localhost:1").replace("cheap", "0.1");
-        let err = Catalog::build(&CatalogConfig::from_toml(&bad_url).expect("parses"), &no_env).expect_err("url");
+        let bad_url = bad_price
+            .replace("http://localhost:1", "localhost:1")
+            .replace("cheap", "0.1");
+        let err = Catalog::build(
+            &CatalogConfig::from_toml(&bad_url).expect("parses"),
+            &no_env,
+        )
+        .expect_err("url");
         assert!(err.to_string().contains("providers[0].base_url"), "{err}");
     }
 }

@@ -96,13 +96,24 @@ mod tests {
     #[test]
     fn endpoints_then_fallback_models_in_order() {
         let m = r#""messages":[{"role":"user","content":"hi"}]"#;
-        assert_eq!(order(&format!(r#"{{"model":"x/one",{m}}}"#)), Ok(vec!["one".into(), "one-b".into()]));
         assert_eq!(
-            order(&format!(r#"{{"model":"x/two:nitro","models":["x/one","x/two"],{m}}}"#)),
+            order(&format!(r#"{{"model":"x/one",{m}}}"#)),
+            Ok(vec!["one".into(), "one-b".into()])
+        );
+        assert_eq!(
+            order(&format!(
+                r#"{{"model":"x/two:nitro","models":["x/one","x/two"],{m}}}"#
+            )),
             Ok(vec!["two".into(), "one".into(), "one-b".into()])
         );
-        assert_eq!(order(&format!(r#"{{"models":["x/two"],{m}}}"#)), Ok(vec!["two".into()]));
-        assert_eq!(order(&format!(r#"{{"model":"x/nope",{m}}}"#)), Err(PlanError::UnknownModel("x/nope".into())));
+        assert_eq!(
+            order(&format!(r#"{{"models":["x/two"],{m}}}"#)),
+            Ok(vec!["two".into()])
+        );
+        assert_eq!(
+            order(&format!(r#"{{"model":"x/nope",{m}}}"#)),
+            Err(PlanError::UnknownModel("x/nope".into()))
+        );
         assert_eq!(order(&format!(r#"{{{m}}}"#)), Err(PlanError::MissingModel));
     }
 }

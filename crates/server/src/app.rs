@@ -61,7 +61,10 @@ pub fn build_router(state: AppState) -> Router {
     let api = Router::new()
         .route("/chat/completions", post(routes::chat::chat_completions))
         .route("/models", get(routes::models::list))
-        .route("/models/{author}/{slug}/endpoints", get(routes::models::endpoints));
+        .route(
+            "/models/{author}/{slug}/endpoints",
+            get(routes::models::endpoints),
+        );
     Router::new()
         .nest("/api/v1", api.clone())
         .nest("/v1", api)
@@ -79,7 +82,10 @@ async fn request_id(req: Request, next: Next) -> Response {
         .get("x-request-id")
         .filter(|v| v.len() <= 128)
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&format!("req-{}", routes::random_alnum(20))).unwrap_or(HeaderValue::from_static("req")));
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&format!("req-{}", routes::random_alnum(20)))
+                .unwrap_or(HeaderValue::from_static("req"))
+        });
     let mut resp = next.run(req).await;
     resp.headers_mut().insert("x-request-id", id);
     resp

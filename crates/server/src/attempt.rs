@@ -87,14 +87,21 @@ where
     }
     match last {
         Some((provider, error)) => Err(GatewayError::Provider { provider, error }),
-        None => Err(GatewayError::Plan(switchyard_router::PlanError::NoProvider(
-            plan.requested.clone(),
-        ))),
+        None => Err(GatewayError::Plan(
+            switchyard_router::PlanError::NoProvider(plan.requested.clone()),
+        )),
     }
 }
 
-pub async fn complete(st: &AppState, plan: &Plan, req: &ChatRequest) -> Result<Served<Completion>, GatewayError> {
-    try_each(plan, |ep| async move { st.client.complete(ep.target(), req).await }).await
+pub async fn complete(
+    st: &AppState,
+    plan: &Plan,
+    req: &ChatRequest,
+) -> Result<Served<Completion>, GatewayError> {
+    try_each(plan, |ep| async move {
+        st.client.complete(ep.target(), req).await
+    })
+    .await
 }
 
 /// Opens a stream on the first endpoint that gets as far as its first event. A stream that

@@ -50,7 +50,30 @@ impl KeyRing {
 pub fn bearer(value: Option<&str>) -> Option<&str> {
     let v = value?.trim();
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// The key kept in `<data-dir>/api-key`, created (readable by the owner only) on first use,
+/// so a fresh install has a working key without any set-up and keeps it across restarts.
+pub fn load_or_create_key_file(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join("api-key");
+    match std::fs::read_to_string(&path) {
+        Ok(k) if !k.trim().is_empty() => return Ok(k.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let key = generate_key();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    std::io::Write::write_all(&mut opts.open(&path)?, format!("{key}\n").as_bytes())?;
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -76,24 +99,4 @@ mod tests {
         assert_eq!(bearer(Some("Bearer ")), None);
         assert_eq!(bearer(None), None);
     }
-}
-
-/// The key kept in `<data-dir>/api-key`, created (readable by the owner only) on first use,
-/// so a fresh install has a working key without any set-up and keeps it across restarts.
-pub fn load_or_create_key_file(data_dir: &std::path::Path) -> std::io::Result<String> {
-    let path = data_dir.join("api-key");
-    match std::fs::read_to_string(&path) {
-        Ok(k) if !k.trim().is_empty() => return Ok(k.trim().to_string()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    std::fs::create_dir_all(data_dir)?;
-    let key = generate_key();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    std::io::Write::write_all(&mut opts.open(&path)?, format!("{key}\n").as_bytes())?;
-    Ok(key)
 }

@@ -90,7 +90,10 @@ impl ServerSection {
         let positive = [
             ("server.connect_timeout_ms", self.connect_timeout_ms),
             ("server.first_byte_timeout_ms", self.first_byte_timeout_ms),
-            ("server.between_chunks_timeout_ms", self.between_chunks_timeout_ms),
+            (
+                "server.between_chunks_timeout_ms",
+                self.between_chunks_timeout_ms,
+            ),
             ("server.keepalive_ms", self.keepalive_ms),
             ("server.max_body_bytes", self.max_body_bytes as u64),
         ];
@@ -125,7 +128,11 @@ impl ConfigFile {
 
     /// Validates everything and builds the catalogue: the shipped catalogue (unless turned
     /// off), then the demo catalogue when `demo`, then this file's own entries.
-    pub fn load(self, demo: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn load(
+        self,
+        demo: bool,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         self.server.validate()?;
         let mut catalog = CatalogConfig::default();
         if self.default_catalog {
@@ -152,8 +159,14 @@ mod tests {
     #[test]
     fn example_configs_are_valid() {
         for (name, text) in [
-            ("switchyard.example.toml", include_str!("../../../examples/switchyard.example.toml")),
-            ("local-models.toml", include_str!("../../../examples/local-models.toml")),
+            (
+                "switchyard.example.toml",
+                include_str!("../../../examples/switchyard.example.toml"),
+            ),
+            (
+                "local-models.toml",
+                include_str!("../../../examples/local-models.toml"),
+            ),
         ] {
             let file = ConfigFile::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             file.load(false, &|_| Some("key".into()))

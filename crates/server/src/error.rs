@@ -85,12 +85,18 @@ impl GatewayError {
                     metadata["provider_code"] = json!(status);
                 }
                 match error {
-                    ProviderError::Timeout(_) => "Request timed out waiting for the provider".to_string(),
+                    ProviderError::Timeout(_) => {
+                        "Request timed out waiting for the provider".to_string()
+                    }
                     ProviderError::Unsupported(m) => m.clone(),
-                    ProviderError::Status { status, .. } if (400..500).contains(status) && *status != 429 => {
+                    ProviderError::Status { status, .. }
+                        if (400..500).contains(status) && *status != 429 =>
+                    {
                         "Provider returned error".to_string()
                     }
-                    ProviderError::Status { status: 429, .. } => "Provider is rate limited; retry later".to_string(),
+                    ProviderError::Status { status: 429, .. } => {
+                        "Provider is rate limited; retry later".to_string()
+                    }
                     _ => "Provider returned error".to_string(),
                 }
             }

@@ -4,7 +4,9 @@
 //! attach here.)
 
 use crate::attempt::Attempt;
-use switchyard_api::chat::{CompletionTokensDetails, CostDetails, FinishReason, PromptTokensDetails, Usage};
+use switchyard_api::chat::{
+    CompletionTokensDetails, CostDetails, FinishReason, PromptTokensDetails, Usage,
+};
 use switchyard_providers::TokenUsage;
 use switchyard_router::Endpoint;
 

@@ -31,23 +31,30 @@ const DONE: &[u8] = b"data: [DONE]\n\n";
 type Opening = BoxFuture<'static, Result<Served<OpenStream>, GatewayError>>;
 
 enum Start {
-    Opened(Served<OpenStream>),
+    Opened(Box<Served<OpenStream>>),
     Pending(Opening),
 }
 
-pub async fn respond(st: AppState, plan: Plan, req: ChatRequest, generation_id: String) -> Result<Response, GatewayError> {
+pub async fn respond(
+    st: AppState,
+    plan: Plan,
+    req: ChatRequest,
+    generation_id: String,
+) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
     let mut opening: Opening = Box::pin(attempt::open_stream(st.clone(), plan, req.clone()));
     let keepalive = Duration::from_millis(st.settings.keepalive_ms);
     let start = tokio::select! {
-        r = &mut opening => Start::Opened(r?),
+        r = &mut opening => Start::Opened(Box::new(r?)),
         _ = tokio::time::sleep(keepalive) => Start::Pending(opening),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(drive(st, req, generation_id, start, tx, started));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
     });
     Response::builder()
         .status(StatusCode::OK)
@@ -170,7 +177,8 @@ fn mid_stream_error(e: &ProviderError, provider: &str) -> ErrorBody {
         error: e.clone(),
     };
     let mut body = err.body();
-    if let (ProviderError::StreamError { message, .. }, false) = (e, err.status().is_server_error()) {
+    if let (ProviderError::StreamError { message, .. }, false) = (e, err.status().is_server_error())
+    {
         body.message = message.clone();
     }
     body
@@ -187,7 +195,7 @@ async fn drive(
     let out = Out { tx };
     let keepalive = Duration::from_millis(st.settings.keepalive_ms);
     let served = match start {
-        Start::Opened(s) => s,
+        Start::Opened(s) => *s,
         Start::Pending(mut opening) => {
             if !out.raw(KEEPALIVE).await {
                 return;
@@ -264,7 +272,11 @@ async fn drive(
     drop(rest);
 
     let (usage, estimated) = tally.usage(&req);
-    let finish = if failure.is_some() { Some(FinishReason::Error) } else { tally.finish };
+    let finish = if failure.is_some() {
+        Some(FinishReason::Error)
+    } else {
+        tally.finish
+    };
     let wire_usage = settle(&Settlement {
         generation_id: &frame.id,
         endpoint: &endpoint,
@@ -281,7 +293,8 @@ async fn drive(
     }
     if let Some(e) = failure {
         tracing::warn!(id = %frame.id, provider = %endpoint.provider.slug, error = %e, "stream failed mid-way");
-        out.chunk(&frame.error(mid_stream_error(&e, &endpoint.provider.name))).await;
+        out.chunk(&frame.error(mid_stream_error(&e, &endpoint.provider.name)))
+            .await;
         return;
     }
     let mut last = frame.chunk(vec![]);

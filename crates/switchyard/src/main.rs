@@ -22,7 +22,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the gateway.
-    #[command(after_help = "Provider keys are read from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, …; see catalog/default.toml). Gateway keys: SWITCHYARD_API_KEYS (comma-separated), or the key generated into <data-dir>/api-key on first start.")]
+    #[command(
+        after_help = "Provider keys are read from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, …; see catalog/default.toml). Gateway keys: SWITCHYARD_API_KEYS (comma-separated), or the key generated into <data-dir>/api-key on first start."
+    )]
     Serve {
         /// Configuration file (TOML); see examples/switchyard.example.toml.
         #[arg(long, short, value_name = "PATH")]
@@ -53,7 +55,8 @@ fn read_config(path: Option<&Path>) -> Result<ConfigFile, String> {
     match path {
         None => Ok(ConfigFile::default_with_catalog()),
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
             ConfigFile::from_toml(&text).map_err(|e| format!("{}: {e}", p.display()))
         }
     }
@@ -63,9 +66,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { path } => {
-            match read_config(Some(&path)).and_then(|f| f.load(false, &env).map_err(|e| format!("{}: {e}", path.display()))) {
+            match read_config(Some(&path)).and_then(|f| {
+                f.load(false, &env)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }) {
                 Ok(cfg) => {
-                    let endpoints: usize = cfg.catalog.models().iter().map(|m| m.endpoints.len()).sum();
+                    let endpoints: usize =
+                        cfg.catalog.models().iter().map(|m| m.endpoints.len()).sum();
                     println!(
                         "{}: OK ({} active models, {} active endpoints, {} active providers)",
                         path.display(),
@@ -81,7 +88,12 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { config, listen, data_dir, demo } => {
+        Command::Serve {
+            config,
+            listen,
+            data_dir,
+            demo,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
@@ -89,7 +101,10 @@ fn main() -> ExitCode {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");
@@ -107,7 +122,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>, data_dir: PathBuf, demo: bool) -> Result<(), String> {
+async fn serve(
+    config: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    data_dir: PathBuf,
+    demo: bool,
+) -> Result<(), String> {
     let file = read_config(config.as_deref())?;
     let cfg = file.load(demo, &env).map_err(|e| match &config {
         Some(p) => format!("{}: {e}", p.display()),
@@ -118,12 +138,20 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>, data_dir: Pa
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
 
     let mut keys = KeyRing::default();
-    for k in env("SWITCHYARD_API_KEYS").unwrap_or_default().split(',').filter(|k| !k.trim().is_empty()) {
+    for k in env("SWITCHYARD_API_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|k| !k.trim().is_empty())
+    {
         keys.add(k);
     }
     let key_note = if keys.is_empty() {
-        let key = load_or_create_key_file(&data_dir)
-            .map_err(|e| format!("cannot create the API key file in {}: {e}", data_dir.display()))?;
+        let key = load_or_create_key_file(&data_dir).map_err(|e| {
+            format!(
+                "cannot create the API key file in {}: {e}",
+                data_dir.display()
+            )
+        })?;
         keys.add(&key);
         format!("{key}   (kept in {})", data_dir.join("api-key").display())
     } else {
@@ -131,12 +159,22 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>, data_dir: Pa
     };
 
     let models = cfg.catalog.models().len();
-    let simulated = cfg.catalog.models().iter().filter(|m| m.is_simulated()).count();
+    let simulated = cfg
+        .catalog
+        .models()
+        .iter()
+        .filter(|m| m.is_simulated())
+        .count();
     if models == 0 {
-        tracing::warn!("no model is active: set a provider key (e.g. OPENAI_API_KEY) or start with --demo");
+        tracing::warn!(
+            "no model is active: set a provider key (e.g. OPENAI_API_KEY) or start with --demo"
+        );
     }
     if simulated > 0 {
-        tracing::warn!(simulated, "demo catalogue active: these models are SIMULATED in-process, not real LLMs");
+        tracing::warn!(
+            simulated,
+            "demo catalogue active: these models are SIMULATED in-process, not real LLMs"
+        );
     }
     let state = AppState::new(cfg, keys).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -144,7 +182,10 @@ async fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>, data_dir: Pa
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
 
-    println!("Switchyard {} listening on http://{local}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Switchyard {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
     println!("  base URL: http://{local}/api/v1   (also /v1)");
     println!("  API key:  {key_note}");
     println!("  models:   {models} active ({simulated} simulated)");

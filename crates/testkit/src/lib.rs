@@ -54,7 +54,12 @@ pub struct FakeUpstream {
 impl FakeUpstream {
     /// Starts on 127.0.0.1 and an ephemeral port; stops when dropped.
     pub async fn start() -> std::io::Result<FakeUpstream> {
-        Self::start_on("127.0.0.1:0".parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))).await
+        Self::start_on(
+            "127.0.0.1:0"
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+        )
+        .await
     }
 
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<FakeUpstream> {
@@ -87,7 +92,11 @@ impl FakeUpstream {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.shared
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     pub fn clear(&self) {
@@ -128,7 +137,12 @@ struct Script {
 fn directive(text: &str, name: &str) -> Option<String> {
     let tag = format!("#{name}:");
     let start = text.find(&tag)? + tag.len();
-    Some(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect())
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect(),
+    )
 }
 
 fn script(last_user: &str) -> Script {
@@ -150,7 +164,11 @@ fn script(last_user: &str) -> Script {
 #[derive(Debug, Clone)]
 enum Reply {
     Text(String),
-    Tool { id: String, name: String, args: Value },
+    Tool {
+        id: String,
+        name: String,
+        args: Value,
+    },
 }
 
 fn example(schema: &Value) -> Value {
@@ -160,12 +178,19 @@ fn example(schema: &Value) -> Value {
     match schema.get("type").and_then(Value::as_str) {
         Some("object") => {
             let mut o = serde_json::Map::new();
-            for (k, v) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            for (k, v) in schema
+                .get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
                 o.insert(k.clone(), example(v));
             }
             Value::Object(o)
         }
-        Some("array") => json!([example(schema.get("items").unwrap_or(&json!({"type": "string"})))]),
+        Some("array") => json!([example(
+            schema.get("items").unwrap_or(&json!({"type": "string"}))
+        )]),
         Some("integer") => json!(42),
         Some("number") => json!(4.5),
         Some("boolean") => json!(true),
@@ -247,7 +272,10 @@ fn sse_body(frames: Vec<String>, sc: &Script) -> Response {
         if cut == Some(i) {
             // Let what was sent so far reach the client before the connection drops.
             tokio::time::sleep(Duration::from_millis(50)).await;
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut by script"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "cut by script",
+            ));
         }
         if stall == Some(i) {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -258,9 +286,14 @@ fn sse_body(frames: Vec<String>, sc: &Script) -> Response {
         Ok::<_, std::io::Error>(Bytes::from(f))
     });
     // After a cut, nothing more is sent and the connection is dropped.
-    let s = s.take_while(|r| futures_util::future::ready(r.is_ok())).chain(stream::iter(
-        cut.map(|_| Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut"))),
-    ));
+    let s = s
+        .take_while(|r| futures_util::future::ready(r.is_ok()))
+        .chain(stream::iter(cut.map(|_| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "cut",
+            ))
+        })));
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from_stream(s))
@@ -274,7 +307,8 @@ fn data(v: &Value) -> String {
 fn json_response(status: StatusCode, v: Value) -> Response {
     let mut r = (status, axum::Json(v)).into_response();
     if status == StatusCode::TOO_MANY_REQUESTS {
-        r.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
     }
     r
 }
@@ -299,11 +333,24 @@ fn text_of(content: &Value) -> String {
 
 async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return json_response(StatusCode::BAD_REQUEST, json!({"error": {"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": null, "code": null}}));
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"error": {"message": "We could not parse the JSON body of your request.", "type": "invalid_request_error", "param": null, "code": null}}),
+        );
     };
-    record(&shared, "/openai/v1/chat/completions".into(), &headers, &req);
-    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {API_KEY}")) {
-        return json_response(StatusCode::UNAUTHORIZED, json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}));
+    record(
+        &shared,
+        "/openai/v1/chat/completions".into(),
+        &headers,
+        &req,
+    );
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {API_KEY}"))
+    {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+        );
     }
     let msgs = req["messages"].as_array().cloned().unwrap_or_default();
     let last = msgs.last().cloned().unwrap_or(Value::Null);
@@ -319,11 +366,18 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             Some(n) => tools.iter().find(|t| t["function"]["name"] == n),
             None => tools.first(),
         }?;
-        Some((t["function"]["name"].as_str()?.to_string(), t["function"]["parameters"].clone()))
+        Some((
+            t["function"]["name"].as_str()?.to_string(),
+            t["function"]["parameters"].clone(),
+        ))
     });
     let turn = Turn {
         tool_result: (last["role"] == "tool").then(|| text_of(&last["content"])),
-        tool: if req["tool_choice"] == "none" { None } else { tool },
+        tool: if req["tool_choice"] == "none" {
+            None
+        } else {
+            tool
+        },
         json_schema: (req["response_format"]["type"] == "json_schema")
             .then(|| req["response_format"]["json_schema"]["schema"].clone()),
         last_user,
@@ -331,7 +385,10 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     let sc = script(&turn.last_user);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        return json_response(status(code), json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}));
+        return json_response(
+            status(code),
+            json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
+        );
     }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("fake").to_string();
@@ -350,18 +407,28 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     if req["stream"] != true {
         let message = match &r {
             Reply::Text(t) => json!({"role": "assistant", "content": t, "refusal": null}),
-            Reply::Tool { id, name, args } => json!({"role": "assistant", "content": null, "refusal": null,
-                "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]}),
+            Reply::Tool { id, name, args } => {
+                json!({"role": "assistant", "content": null, "refusal": null,
+                "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]})
+            }
         };
-        return json_response(StatusCode::OK, json!({
-            "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
-            "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-            "usage": usage, "system_fingerprint": "fp_fake"
-        }));
+        return json_response(
+            StatusCode::OK,
+            json!({
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
+                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+                "usage": usage, "system_fingerprint": "fp_fake"
+            }),
+        );
     }
-    let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
-        "model": model, "system_fingerprint": "fp_fake", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]});
-    let mut frames = vec![data(&chunk(json!({"role": "assistant", "content": "", "refusal": null}), Value::Null))];
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+        "model": model, "system_fingerprint": "fp_fake", "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
+    };
+    let mut frames = vec![data(&chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        Value::Null,
+    ))];
     match &r {
         Reply::Text(t) => {
             for (i, p) in text_pieces(t).into_iter().enumerate() {
@@ -376,14 +443,22 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             let a = args.to_string();
             let (a1, a2) = a.split_at(a.len() / 2);
             frames.push(data(&chunk(json!({"tool_calls": [{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}), Value::Null)));
-            frames.push(data(&chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": a1}}]}), Value::Null)));
-            frames.push(data(&chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": a2}}]}), Value::Null)));
+            frames.push(data(&chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": a1}}]}),
+                Value::Null,
+            )));
+            frames.push(data(&chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": a2}}]}),
+                Value::Null,
+            )));
         }
     }
     frames.push(data(&chunk(json!({}), json!(finish))));
     if req["stream_options"]["include_usage"] == true {
-        frames.push(data(&json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
-            "model": model, "choices": [], "usage": usage})));
+        frames.push(data(
+            &json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": model, "choices": [], "usage": usage}),
+        ));
     }
     frames.push("data: [DONE]\n\n".into());
     sse_body(frames, &sc)
@@ -399,7 +474,10 @@ fn anthropic_error(code: u16) -> Response {
         529 => "overloaded_error",
         _ => "api_error",
     };
-    json_response(status(code), json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}}))
+    json_response(
+        status(code),
+        json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}}),
+    )
 }
 
 async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -407,16 +485,28 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         return anthropic_error(400);
     };
     record(&shared, "/anthropic/v1/messages".into(), &headers, &req);
-    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let h = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
     if h("x-api-key") != API_KEY {
         return anthropic_error(401);
     }
     // Requests the real API would reject.
-    if h("anthropic-version").is_empty() || !req["max_tokens"].is_u64() || !req["messages"].is_array() {
+    if h("anthropic-version").is_empty()
+        || !req["max_tokens"].is_u64()
+        || !req["messages"].is_array()
+    {
         return anthropic_error(400);
     }
     let msgs = req["messages"].as_array().cloned().unwrap_or_default();
-    let last_blocks = msgs.last().map(|m| m["content"].clone()).unwrap_or(Value::Null);
+    let last_blocks = msgs
+        .last()
+        .map(|m| m["content"].clone())
+        .unwrap_or(Value::Null);
     let tool_result = last_blocks.as_array().and_then(|bs| {
         bs.iter()
             .find(|b| b["type"] == "tool_result")
@@ -429,7 +519,9 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         .map(|m| text_of(&m["content"]))
         .find(|t| !t.is_empty())
         .unwrap_or_default();
-    let forced = (req["tool_choice"]["type"] == "tool").then(|| req["tool_choice"]["name"].as_str()).flatten();
+    let forced = (req["tool_choice"]["type"] == "tool")
+        .then(|| req["tool_choice"]["name"].as_str())
+        .flatten();
     let tool = req["tools"].as_array().and_then(|tools| {
         let t = match forced {
             Some(n) => tools.iter().find(|t| t["name"] == n),
@@ -441,7 +533,11 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         // A forced tool is called even right after a tool result (that is how structured
         // output is asked for).
         tool_result: if forced.is_some() { None } else { tool_result },
-        tool: if req["tool_choice"]["type"] == "none" { None } else { tool },
+        tool: if req["tool_choice"]["type"] == "none" {
+            None
+        } else {
+            tool
+        },
         json_schema: None,
         last_user,
     };
@@ -464,25 +560,36 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     if req["stream"] != true {
         let mut content = vec![];
         if thinking {
-            content.push(json!({"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake=="}));
+            content.push(
+                json!({"type": "thinking", "thinking": "Let me think.", "signature": "sig-fake=="}),
+            );
         }
         content.push(match &r {
             Reply::Text(t) => json!({"type": "text", "text": t}),
             Reply::Tool { id, name, args } => json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": args}),
         });
-        return json_response(StatusCode::OK, json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}));
+        return json_response(
+            StatusCode::OK,
+            json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}),
+        );
     }
     let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
-    let mut frames = vec![ev("message_start", json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+    let mut frames = vec![ev(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
         "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
-        "usage": {"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached}}}))];
+        "usage": {"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached}}}),
+    )];
     let mut idx = 0;
     if thinking {
         frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
         frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me think."}})));
         frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig-fake=="}})));
-        frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+        frames.push(ev(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ));
         idx = 1;
     }
     frames.push(ev("ping", json!({"type": "ping"})));
@@ -506,7 +613,10 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
             }
         }
     }
-    frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": idx})));
+    frames.push(ev(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": idx}),
+    ));
     frames.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": output}})));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
     sse_body(frames, &sc)
@@ -522,7 +632,10 @@ fn gemini_error(code: u16) -> Response {
         503 => "UNAVAILABLE",
         _ => "INTERNAL",
     };
-    json_response(status(code), json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}}))
+    json_response(
+        status(code),
+        json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}}),
+    )
 }
 
 async fn gemini(
@@ -535,7 +648,12 @@ async fn gemini(
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return gemini_error(400);
     };
-    record(&shared, format!("/gemini/v1beta/models/{action}"), &headers, &req);
+    record(
+        &shared,
+        format!("/gemini/v1beta/models/{action}"),
+        &headers,
+        &req,
+    );
     if headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some(API_KEY) {
         return gemini_error(403);
     }
@@ -548,10 +666,15 @@ async fn gemini(
         _ => return gemini_error(404),
     };
     let contents = req["contents"].as_array().cloned().unwrap_or_default();
-    let last_parts = contents.last().map(|c| c["parts"].clone()).unwrap_or(Value::Null);
+    let last_parts = contents
+        .last()
+        .map(|c| c["parts"].clone())
+        .unwrap_or(Value::Null);
     let tool_result = last_parts.as_array().and_then(|ps| {
-        ps.iter()
-            .find_map(|p| p.get("functionResponse").map(|fr| fr["response"].to_string()))
+        ps.iter().find_map(|p| {
+            p.get("functionResponse")
+                .map(|fr| fr["response"].to_string())
+        })
     });
     let last_user = contents
         .iter()
@@ -560,22 +683,33 @@ async fn gemini(
         .map(|c| text_of(&c["parts"]))
         .find(|t| !t.is_empty())
         .unwrap_or_default();
-    let mode = req["toolConfig"]["functionCallingConfig"]["mode"].as_str().unwrap_or("AUTO");
+    let mode = req["toolConfig"]["functionCallingConfig"]["mode"]
+        .as_str()
+        .unwrap_or("AUTO");
     let allowed = req["toolConfig"]["functionCallingConfig"]["allowedFunctionNames"][0].as_str();
-    let tool = req["tools"][0]["functionDeclarations"].as_array().and_then(|ds| {
-        let d = match allowed {
-            Some(n) => ds.iter().find(|d| d["name"] == n),
-            None => ds.first(),
-        }?;
-        let schema = d.get("parametersJsonSchema").or_else(|| d.get("parameters")).cloned().unwrap_or(json!({}));
-        Some((d["name"].as_str()?.to_string(), schema))
-    });
+    let tool = req["tools"][0]["functionDeclarations"]
+        .as_array()
+        .and_then(|ds| {
+            let d = match allowed {
+                Some(n) => ds.iter().find(|d| d["name"] == n),
+                None => ds.first(),
+            }?;
+            let schema = d
+                .get("parametersJsonSchema")
+                .or_else(|| d.get("parameters"))
+                .cloned()
+                .unwrap_or(json!({}));
+            Some((d["name"].as_str()?.to_string(), schema))
+        });
     let gen = &req["generationConfig"];
     let turn = Turn {
         tool_result,
         tool: if mode == "NONE" { None } else { tool },
-        json_schema: (gen["responseMimeType"] == "application/json")
-            .then(|| gen.get("responseJsonSchema").cloned().unwrap_or(json!({"type": "object"}))),
+        json_schema: (gen["responseMimeType"] == "application/json").then(|| {
+            gen.get("responseJsonSchema")
+                .cloned()
+                .unwrap_or(json!({"type": "object"}))
+        }),
         last_user,
     };
     let sc = script(&turn.last_user);
@@ -594,7 +728,8 @@ async fn gemini(
         if let Some(f) = finish {
             cand["finishReason"] = json!(f);
         }
-        let mut v = json!({"candidates": [cand], "modelVersion": "gemini-fake", "responseId": "resp-fake"});
+        let mut v =
+            json!({"candidates": [cand], "modelVersion": "gemini-fake", "responseId": "resp-fake"});
         if let Some(u) = usage {
             v["usageMetadata"] = u.clone();
         }
@@ -610,7 +745,10 @@ async fn gemini(
             Reply::Text(t) => json!({"text": t}),
             Reply::Tool { name, args, .. } => json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": "gsig-fake"}),
         });
-        return json_response(StatusCode::OK, resp(json!(parts), Some("STOP"), Some(&usage)));
+        return json_response(
+            StatusCode::OK,
+            resp(json!(parts), Some("STOP"), Some(&usage)),
+        );
     }
     if q.get("alt").map(String::as_str) != Some("sse") {
         return gemini_error(400);
@@ -629,7 +767,11 @@ async fn gemini(
                     return sse_body(frames, &sc);
                 }
                 let last = i + 1 == n;
-                frames.push(data(&resp(json!([{"text": p}]), last.then_some("STOP"), last.then_some(&usage))));
+                frames.push(data(&resp(
+                    json!([{"text": p}]),
+                    last.then_some("STOP"),
+                    last.then_some(&usage),
+                )));
             }
         }
         Reply::Tool { name, args, .. } => {

@@ -5,7 +5,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub async fn list(State(st): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], st.models_json.clone()).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        st.models_json.clone(),
+    )
+        .into_response()
 }
 
 pub async fn endpoints(

@@ -1,8 +1,16 @@
 use crate::helpers::*;
 use serde_json::{json, Value};
 
-async fn post_raw(app: &TestApp, auth: Option<&str>, body: String) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut rb = app.http.post(app.url("/api/v1/chat/completions")).header("content-type", "application/json").body(body);
+async fn post_raw(
+    app: &TestApp,
+    auth: Option<&str>,
+    body: String,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut rb = app
+        .http
+        .post(app.url("/api/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(body);
     if let Some(a) = auth {
         rb = rb.header("authorization", a);
     }
@@ -14,7 +22,12 @@ async fn post_raw(app: &TestApp, auth: Option<&str>, body: String) -> (u16, Valu
 
 fn envelope(v: &Value, code: u16) {
     assert_eq!(v["error"]["code"], code, "{v}");
-    assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -27,7 +40,10 @@ async fn auth_failures_are_401_in_the_envelope() {
     let (s, v, _) = post_raw(&app, Some("Bearer sk-sy-v1-wrong"), body).await;
     assert_eq!(s, 401);
     envelope(&v, 401);
-    assert!(app.upstream.requests().is_empty(), "nothing reaches a provider without a valid key");
+    assert!(
+        app.upstream.requests().is_empty(),
+        "nothing reaches a provider without a valid key"
+    );
 }
 
 #[tokio::test]
@@ -37,15 +53,43 @@ async fn bad_requests_name_the_field() {
     let (s, v, _) = post_raw(&app, auth, "{not json".into()).await;
     assert_eq!(s, 400);
     envelope(&v, 400);
-    let (s, v, _) = post_raw(&app, auth, json!({"model": "fake/gpt", "messages": user("x"), "temperature": "warm"}).to_string()).await;
+    let (s, v, _) = post_raw(
+        &app,
+        auth,
+        json!({"model": "fake/gpt", "messages": user("x"), "temperature": "warm"}).to_string(),
+    )
+    .await;
     assert_eq!(s, 400);
-    assert!(v["error"]["message"].as_str().unwrap_or_default().contains("temperature"), "{v}");
-    let (s, v, _) = post_raw(&app, auth, json!({"model": "fake/gpt", "messages": [{"role": "robot", "content": "x"}]}).to_string()).await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("temperature"),
+        "{v}"
+    );
+    let (s, v, _) = post_raw(
+        &app,
+        auth,
+        json!({"model": "fake/gpt", "messages": [{"role": "robot", "content": "x"}]}).to_string(),
+    )
+    .await;
     assert_eq!(s, 400);
-    assert!(v["error"]["message"].as_str().unwrap_or_default().contains("messages[0].role"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("messages[0].role"),
+        "{v}"
+    );
     let (s, v, _) = post_raw(&app, auth, json!({"messages": user("x")}).to_string()).await;
     assert_eq!(s, 400);
-    assert!(v["error"]["message"].as_str().unwrap_or_default().contains("model"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("model"),
+        "{v}"
+    );
     // A tool result that answers no call cannot be translated for Gemini: the client's fault.
     let (s, v, _) = post_raw(&app, auth, json!({"model": "fake/gemini", "messages": [{"role": "tool", "tool_call_id": "nope", "content": "x"}]}).to_string()).await;
     assert_eq!(s, 400, "{v}");
@@ -54,11 +98,18 @@ async fn bad_requests_name_the_field() {
 #[tokio::test]
 async fn unknown_model_is_404_and_unconfigured_provider_503() {
     let app = spawn_app().await;
-    let (s, v) = app.chat_json(json!({"model": "nobody/nothing", "messages": user("x")})).await;
+    let (s, v) = app
+        .chat_json(json!({"model": "nobody/nothing", "messages": user("x")}))
+        .await;
     assert_eq!(s, 404);
     envelope(&v, 404);
-    assert!(v["error"]["message"].as_str().unwrap_or_default().contains("nobody/nothing"));
-    let (s, v) = app.chat_json(json!({"model": "fake/keyless", "messages": user("x")})).await;
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("nobody/nothing"));
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/keyless", "messages": user("x")}))
+        .await;
     assert_eq!(s, 503);
     envelope(&v, 503);
 }
@@ -67,7 +118,12 @@ async fn unknown_model_is_404_and_unconfigured_provider_503() {
 async fn oversized_body_is_413() {
     let app = spawn_app().await;
     let big = "x".repeat(200_000);
-    let (s, v, _) = post_raw(&app, Some("Bearer sk-sy-v1-test"), json!({"model": "fake/gpt", "messages": user(&big)}).to_string()).await;
+    let (s, v, _) = post_raw(
+        &app,
+        Some("Bearer sk-sy-v1-test"),
+        json!({"model": "fake/gpt", "messages": user(&big)}).to_string(),
+    )
+    .await;
     assert_eq!(s, 413);
     envelope(&v, 413);
 }
@@ -76,20 +132,34 @@ async fn oversized_body_is_413() {
 async fn provider_errors_are_502_with_provider_and_raw() {
     let app = spawn_app().await;
     for model in MODELS {
-        let (s, v) = app.chat_json(json!({"model": model, "messages": user("hi #fail:500")})).await;
+        let (s, v) = app
+            .chat_json(json!({"model": model, "messages": user("hi #fail:500")}))
+            .await;
         assert_eq!(s, 502, "{model}: {v}");
         envelope(&v, 502);
-        assert!(v["error"]["metadata"]["provider_name"].as_str().is_some_and(|p| p.starts_with("Fake")));
-        assert!(v["error"]["metadata"]["raw"].as_str().is_some_and(|r| r.contains("scripted failure 500")), "{v}");
+        assert!(v["error"]["metadata"]["provider_name"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("Fake")));
+        assert!(
+            v["error"]["metadata"]["raw"]
+                .as_str()
+                .is_some_and(|r| r.contains("scripted failure 500")),
+            "{v}"
+        );
     }
 }
 
 #[tokio::test]
 async fn rate_limits_pass_through_with_retry_after() {
     let app = spawn_app().await;
-    let r = app.chat(json!({"model": "fake/claude", "messages": user("hi #fail:429")})).await;
+    let r = app
+        .chat(json!({"model": "fake/claude", "messages": user("hi #fail:429")}))
+        .await;
     assert_eq!(r.status(), 429);
-    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
     let v: Value = r.json().await.unwrap_or(Value::Null);
     envelope(&v, 429);
 }
@@ -97,7 +167,9 @@ async fn rate_limits_pass_through_with_retry_after() {
 #[tokio::test]
 async fn upstream_timeout_is_504() {
     let app = spawn_app().await;
-    let (s, v) = app.chat_json(json!({"model": "fake/gpt", "messages": user("hi #hang")})).await;
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/gpt", "messages": user("hi #hang")}))
+        .await;
     assert_eq!(s, 504, "{v}");
     envelope(&v, 504);
 }
@@ -105,7 +177,12 @@ async fn upstream_timeout_is_504() {
 #[tokio::test]
 async fn unknown_routes_are_404_in_the_envelope() {
     let app = spawn_app().await;
-    let r = app.http.get(app.url("/api/v1/nothing-here")).send().await.expect("sent");
+    let r = app
+        .http
+        .get(app.url("/api/v1/nothing-here"))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), 404);
     assert!(r.headers().contains_key("x-request-id"));
     let v: Value = r.json().await.unwrap_or(Value::Null);

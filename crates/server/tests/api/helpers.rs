@@ -108,7 +108,9 @@ pub async fn spawn_app_with(server: &str, demo: bool) -> TestApp {
     let mut keys = KeyRing::default();
     keys.add(KEY);
     let state = AppState::new(cfg, keys).expect("state builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(switchyard_server::serve(listener, state, async {

@@ -3,7 +3,7 @@
 
 mod helpers;
 
+mod catalogue;
 mod chat;
 mod errors;
 mod streaming;
-mod catalogue;

@@ -15,18 +15,39 @@ fn final_usage(chunks: &[Value]) -> Value {
 async fn streams_text_then_usage_then_done_on_every_family() {
     let app = spawn_app().await;
     for model in MODELS {
-        let (status, chunks, _) = app.chat_stream(json!({"model": model, "messages": user("hello streaming world")})).await;
+        let (status, chunks, _) = app
+            .chat_stream(json!({"model": model, "messages": user("hello streaming world")}))
+            .await;
         assert_eq!(status, 200, "{model}");
-        assert_eq!(streamed_text(&chunks), "Echo: hello streaming world", "{model}");
+        assert_eq!(
+            streamed_text(&chunks),
+            "Echo: hello streaming world",
+            "{model}"
+        );
         let objs: Vec<_> = chunks.iter().filter(|c| c.is_object()).collect();
-        assert!(objs.iter().all(|c| c["object"] == "chat.completion.chunk" && c["model"] == model));
+        assert!(objs
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk" && c["model"] == model));
         let id = objs[0]["id"].as_str().unwrap_or_default();
-        assert!(id.starts_with("gen-") && objs.iter().all(|c| c["id"] == id), "one id per stream");
-        let finishes: Vec<_> = objs.iter().filter_map(|c| c["choices"][0]["finish_reason"].as_str()).collect();
+        assert!(
+            id.starts_with("gen-") && objs.iter().all(|c| c["id"] == id),
+            "one id per stream"
+        );
+        let finishes: Vec<_> = objs
+            .iter()
+            .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+            .collect();
         assert_eq!(finishes, vec!["stop"], "{model}");
         let usage = final_usage(&chunks);
-        assert!(usage["completion_tokens"].as_u64() > Some(0), "{model}: {usage}");
-        assert_eq!(usage["cost"].as_f64(), expected_cost(model, &usage).parse::<f64>().ok(), "{model}");
+        assert!(
+            usage["completion_tokens"].as_u64() > Some(0),
+            "{model}: {usage}"
+        );
+        assert_eq!(
+            usage["cost"].as_f64(),
+            expected_cost(model, &usage).parse::<f64>().ok(),
+            "{model}"
+        );
     }
 }
 
@@ -36,18 +57,36 @@ async fn streamed_tool_calls_reassemble_on_every_family() {
     let tools = json!([{"type": "function", "function": {"name": "get_weather",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
     for model in MODELS {
-        let (status, chunks, _) = app.chat_stream(json!({"model": model, "messages": user("Weather?"), "tools": tools})).await;
+        let (status, chunks, _) = app
+            .chat_stream(json!({"model": model, "messages": user("Weather?"), "tools": tools}))
+            .await;
         assert_eq!(status, 200);
         let deltas: Vec<&Value> = chunks
             .iter()
             .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].as_array())
             .flatten()
             .collect();
-        assert!(deltas.iter().all(|d| d["index"] == 0), "{model}: one call, index 0");
-        assert!(deltas[0]["id"].is_string() && deltas[0]["function"]["name"] == "get_weather", "{model}");
-        let args: String = deltas.iter().filter_map(|d| d["function"]["arguments"].as_str()).collect();
-        assert_eq!(serde_json::from_str::<Value>(&args).ok(), Some(json!({"city": "Paris"})), "{model}: {args}");
-        let finish: Vec<_> = chunks.iter().filter_map(|c| c["choices"][0]["finish_reason"].as_str()).collect();
+        assert!(
+            deltas.iter().all(|d| d["index"] == 0),
+            "{model}: one call, index 0"
+        );
+        assert!(
+            deltas[0]["id"].is_string() && deltas[0]["function"]["name"] == "get_weather",
+            "{model}"
+        );
+        let args: String = deltas
+            .iter()
+            .filter_map(|d| d["function"]["arguments"].as_str())
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).ok(),
+            Some(json!({"city": "Paris"})),
+            "{model}: {args}"
+        );
+        let finish: Vec<_> = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+            .collect();
         assert_eq!(finish, vec!["tool_calls"], "{model}");
         final_usage(&chunks);
     }
@@ -63,10 +102,22 @@ async fn failure_after_first_token_ends_with_an_error_chunk() {
                 .await;
             assert_eq!(status, 200, "{model} {script}");
             let last = chunks.last().cloned().unwrap_or(Value::Null);
-            assert_eq!(last["choices"][0]["finish_reason"], "error", "{model} {script}: {chunks:?}");
-            assert!(last["error"]["code"].as_u64().is_some() && last["error"]["message"].is_string(), "{last}");
-            assert!(!chunks.contains(&Value::String("[DONE]".into())), "a failed stream does not claim completion");
-            assert!(!streamed_text(&chunks).is_empty(), "the text before the failure was delivered");
+            assert_eq!(
+                last["choices"][0]["finish_reason"], "error",
+                "{model} {script}: {chunks:?}"
+            );
+            assert!(
+                last["error"]["code"].as_u64().is_some() && last["error"]["message"].is_string(),
+                "{last}"
+            );
+            assert!(
+                !chunks.contains(&Value::String("[DONE]".into())),
+                "a failed stream does not claim completion"
+            );
+            assert!(
+                !streamed_text(&chunks).is_empty(),
+                "the text before the failure was delivered"
+            );
         }
     }
 }
@@ -81,7 +132,10 @@ async fn stalled_stream_times_out_with_an_error_chunk() {
     let last = chunks.last().cloned().unwrap_or(Value::Null);
     assert_eq!(last["choices"][0]["finish_reason"], "error", "{chunks:?}");
     assert_eq!(last["error"]["code"], 504);
-    assert!(comments.iter().any(|c| c == ": OPENROUTER PROCESSING"), "keep-alives while stalled");
+    assert!(
+        comments.iter().any(|c| c == ": OPENROUTER PROCESSING"),
+        "keep-alives while stalled"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +145,10 @@ async fn keepalive_comments_while_waiting_for_the_first_token() {
         .chat_stream(json!({"model": "fake/claude", "messages": user("slow one #delay:900")}))
         .await;
     assert_eq!(status, 200);
-    assert!(comments.iter().any(|c| c == ": OPENROUTER PROCESSING"), "{comments:?}");
+    assert!(
+        comments.iter().any(|c| c == ": OPENROUTER PROCESSING"),
+        "{comments:?}"
+    );
     assert_eq!(streamed_text(&chunks), "Echo: slow one #delay:900");
     final_usage(&chunks);
 }
@@ -99,7 +156,9 @@ async fn keepalive_comments_while_waiting_for_the_first_token() {
 #[tokio::test]
 async fn stream_that_fails_everywhere_before_starting_gets_a_real_status() {
     let app = spawn_app().await;
-    let r = app.chat(json!({"model": "fake/gemini", "stream": true, "messages": user("x #fail:503")})).await;
+    let r = app
+        .chat(json!({"model": "fake/gemini", "stream": true, "messages": user("x #fail:503")}))
+        .await;
     assert_eq!(r.status(), 502);
     assert!(r.headers().contains_key("x-generation-id"));
     let v: Value = r.json().await.unwrap_or(Value::Null);
@@ -110,7 +169,9 @@ async fn stream_that_fails_everywhere_before_starting_gets_a_real_status() {
 #[tokio::test]
 async fn streaming_falls_back_before_the_first_token() {
     let app = spawn_app().await;
-    let (status, chunks, _) = app.chat_stream(json!({"model": "fake/fallback", "messages": user("hi")})).await;
+    let (status, chunks, _) = app
+        .chat_stream(json!({"model": "fake/fallback", "messages": user("hi")}))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(chunks[0]["provider"], "Fake Anthropic");
     assert_eq!(streamed_text(&chunks), "Echo: hi");
@@ -124,5 +185,10 @@ async fn slow_failure_after_keepalives_is_an_error_chunk() {
         .await;
     assert_eq!(status, 200, "committed once keep-alives started");
     assert!(!comments.is_empty());
-    assert_eq!(chunks.last().map(|c| c["choices"][0]["finish_reason"].clone()), Some(json!("error")));
+    assert_eq!(
+        chunks
+            .last()
+            .map(|c| c["choices"][0]["finish_reason"].clone()),
+        Some(json!("error"))
+    );
 }
