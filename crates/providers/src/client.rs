@@ -1,7 +1,7 @@
 //! The one pooled upstream HTTP client, and the driver that runs any protocol's conversion
 //! functions over it with connect / first-byte / between-chunk timeouts.
 
-use crate::error::{parse_retry_after, ProviderError, TimeoutKind};
+use crate::error::{parse_retry_after, retry_after_from_body, ProviderError, TimeoutKind};
 use crate::sse::SseDecoder;
 use crate::util::body_excerpt;
 use crate::{anthropic, gemini, openai, simulated, Completion, Decoder, HttpRequest, Protocol};
@@ -126,11 +126,11 @@ impl UpstreamClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
         );
-        let body = resp.bytes().await.unwrap_or_default();
+        let body = body_excerpt(&resp.bytes().await.unwrap_or_default());
         Err(ProviderError::Status {
             status: status.as_u16(),
-            body: body_excerpt(&body),
-            retry_after,
+            retry_after: retry_after.or_else(|| retry_after_from_body(&body)),
+            body,
         })
     }
 }

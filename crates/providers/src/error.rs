@@ -43,23 +43,17 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// May another endpoint be tried? Everything that is not the client's fault.
+    /// May another endpoint be tried? Yes unless the request itself is at fault: an upstream
+    /// 401/403/404 means our key or model mapping is wrong there, not the client's request.
     pub fn is_retryable(&self) -> bool {
-        match self {
-            ProviderError::Status { status, .. } => {
-                matches!(status, 408 | 409 | 425 | 429) || *status >= 500
-            }
-            ProviderError::Unsupported(_) => false,
-            _ => true,
-        }
+        !self.is_client_fault()
     }
 
-    /// Whether the fault lies with the request itself (4xx other than rate limits / timeouts).
+    /// Whether the provider judged the request itself invalid (400, 413, 422), or it cannot be
+    /// expressed in the provider's protocol at all.
     pub fn is_client_fault(&self) -> bool {
         match self {
-            ProviderError::Status { status, .. } => {
-                (400..500).contains(status) && !matches!(status, 408 | 409 | 425 | 429)
-            }
+            ProviderError::Status { status, .. } => matches!(status, 400 | 413 | 422),
             ProviderError::Unsupported(_) => true,
             _ => false,
         }
@@ -76,4 +70,79 @@ pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64)
+}
+
+/// The human-readable message in a provider's error body: OpenAI's and Google's
+/// `{"error":{"message"}}`, Anthropic's `{"type":"error","error":{"message"}}`.
+pub fn error_message(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let err = v.get("error")?;
+    err.get("message")
+        .and_then(|m| m.as_str())
+        .or_else(|| err.as_str())
+        .map(str::to_string)
+}
+
+/// Google puts the retry delay in the body (`google.rpc.RetryInfo`, e.g. `"34.4s"`).
+pub fn retry_after_from_body(body: &str) -> Option<Duration> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.pointer("/error/details")?
+        .as_array()?
+        .iter()
+        .find_map(|d| d.get("retryDelay")?.as_str())
+        .and_then(|s| parse_retry_after(s.strip_suffix('s')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::cassette;
+
+    #[test]
+    fn reads_every_recorded_error_body() {
+        let openai_quota = include_str!("../fixtures/openai__openai-error.1.json");
+        assert!(error_message(openai_quota)
+            .is_some_and(|m| m.starts_with("You exceeded your current quota")));
+        let legacy =
+            include_str!("../fixtures/openai__reasoning-model-legacy-parameter-error.json");
+        assert!(error_message(legacy).is_some_and(|m| m.contains("max_completion_tokens")));
+        for name in ["chat-bad-request", "chat-no-messages", "chat-unknown-model"] {
+            let body = cassette(name).response_body;
+            assert!(
+                error_message(&body).is_some_and(|m| !m.is_empty()),
+                "{name}: {body}"
+            );
+        }
+        let anthropic =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        assert_eq!(error_message(anthropic).as_deref(), Some("Overloaded"));
+        let google = include_str!("../fixtures/gemini__google-429-retry-info.json");
+        assert_eq!(
+            error_message(google).as_deref(),
+            Some("You exceeded your current quota, please check your plan.")
+        );
+        assert_eq!(
+            retry_after_from_body(google),
+            Some(Duration::from_millis(34_400))
+        );
+        assert_eq!(error_message("<html>bad gateway</html>"), None);
+    }
+
+    #[test]
+    fn classifies_retryable_failures() {
+        let status = |s| ProviderError::Status {
+            status: s,
+            body: String::new(),
+            retry_after: None,
+        };
+        for s in [401, 403, 404, 408, 429, 500, 502, 503, 529] {
+            assert!(status(s).is_retryable(), "{s}");
+        }
+        for s in [400, 413, 422] {
+            assert!(!status(s).is_retryable(), "{s}");
+        }
+        assert!(status(400).is_client_fault() && !status(429).is_client_fault());
+        assert!(ProviderError::Timeout(TimeoutKind::FirstByte).is_retryable());
+        assert!(!ProviderError::Unsupported("x".into()).is_retryable());
+    }
 }

@@ -26,6 +26,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -43,6 +44,36 @@ pub struct Recorded {
 #[derive(Clone, Default)]
 struct Shared {
     log: Arc<Mutex<Vec<Recorded>>>,
+    /// Requests whose caller went away before the answer was fully sent.
+    abandoned: Arc<AtomicUsize>,
+}
+
+/// Counts an abandoned request when dropped before `finish()`: the handler future (or the
+/// streamed body) is dropped exactly when the caller closes the connection.
+struct Watch {
+    abandoned: Arc<AtomicUsize>,
+    finished: bool,
+}
+
+impl Watch {
+    fn new(shared: &Shared) -> Watch {
+        Watch {
+            abandoned: shared.abandoned.clone(),
+            finished: false,
+        }
+    }
+
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 pub struct FakeUpstream {
@@ -97,6 +128,11 @@ impl FakeUpstream {
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default()
+    }
+
+    /// How many requests were abandoned by the caller (the gateway) before completion.
+    pub fn abandoned(&self) -> usize {
+        self.shared.abandoned.load(Ordering::SeqCst)
     }
 
     pub fn clear(&self) {
@@ -264,7 +300,7 @@ async fn pre(sc: &Script) {
 }
 
 /// SSE frames as a body that honours `#tokdelay`, `#cut` and `#stall`.
-fn sse_body(frames: Vec<String>, sc: &Script) -> Response {
+fn sse_body(frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
     let tokdelay = Duration::from_millis(sc.tokdelay_ms);
     let cut = sc.cut;
     let stall = sc.stall;
@@ -383,8 +419,10 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         last_user,
     };
     let sc = script(&turn.last_user);
+    let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
+        watch.finish();
         return json_response(
             status(code),
             json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
@@ -405,6 +443,7 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         Reply::Text(_) => "stop",
     };
     if req["stream"] != true {
+        watch.finish();
         let message = match &r {
             Reply::Text(t) => json!({"role": "assistant", "content": t, "refusal": null}),
             Reply::Tool { id, name, args } => {
@@ -434,7 +473,7 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             for (i, p) in text_pieces(t).into_iter().enumerate() {
                 if sc.midstream_error && i == 1 {
                     frames.push(data(&json!({"error": {"message": "The server had an error while processing your request.", "type": "server_error"}})));
-                    return sse_body(frames, &sc);
+                    return sse_body(frames, &sc, watch);
                 }
                 frames.push(data(&chunk(json!({"content": p}), Value::Null)));
             }
@@ -461,7 +500,7 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         ));
     }
     frames.push("data: [DONE]\n\n".into());
-    sse_body(frames, &sc)
+    sse_body(frames, &sc, watch)
 }
 
 // ---------- Anthropic ----------
@@ -542,8 +581,10 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         last_user,
     };
     let sc = script(&turn.last_user);
+    let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
+        watch.finish();
         return anthropic_error(code);
     }
     let r = reply(&turn);
@@ -558,6 +599,7 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     };
     let usage = json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached});
     if req["stream"] != true {
+        watch.finish();
         let mut content = vec![];
         if thinking {
             content.push(
@@ -599,7 +641,7 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
             for (i, p) in text_pieces(t).into_iter().enumerate() {
                 if sc.midstream_error && i == 1 {
                     frames.push(ev("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})));
-                    return sse_body(frames, &sc);
+                    return sse_body(frames, &sc, watch);
                 }
                 frames.push(ev("content_block_delta", json!({"type": "content_block_delta", "index": idx, "delta": {"type": "text_delta", "text": p}})));
             }
@@ -619,7 +661,7 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     ));
     frames.push(ev("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": output}})));
     frames.push(ev("message_stop", json!({"type": "message_stop"})));
-    sse_body(frames, &sc)
+    sse_body(frames, &sc, watch)
 }
 
 // ---------- Gemini ----------
@@ -713,8 +755,10 @@ async fn gemini(
         last_user,
     };
     let sc = script(&turn.last_user);
+    let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
+        watch.finish();
         return gemini_error(code);
     }
     let r = reply(&turn);
@@ -740,6 +784,7 @@ async fn gemini(
         thought_parts.push(json!({"text": "Let me think.", "thought": true}));
     }
     if !streaming {
+        watch.finish();
         let mut parts = thought_parts;
         parts.push(match &r {
             Reply::Text(t) => json!({"text": t}),
@@ -764,7 +809,7 @@ async fn gemini(
             for (i, p) in pieces.into_iter().enumerate() {
                 if sc.midstream_error && i == 1 {
                     frames.push(data(&json!({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})));
-                    return sse_body(frames, &sc);
+                    return sse_body(frames, &sc, watch);
                 }
                 let last = i + 1 == n;
                 frames.push(data(&resp(
@@ -778,5 +823,5 @@ async fn gemini(
             frames.push(data(&resp(json!([{"functionCall": {"name": name, "args": args}, "thoughtSignature": "gsig-fake"}]), Some("STOP"), Some(&usage))));
         }
     }
-    sse_body(frames, &sc)
+    sse_body(frames, &sc, watch)
 }

@@ -192,3 +192,34 @@ async fn slow_failure_after_keepalives_is_an_error_chunk() {
         Some(json!("error"))
     );
 }
+
+#[tokio::test]
+async fn a_client_that_disconnects_cancels_the_upstream_request() {
+    let app = spawn_app().await;
+    // Streamed: read the first chunk, then hang up.
+    let long = "word ".repeat(40);
+    let mut r = app
+        .chat(json!({"model": "fake/claude", "stream": true, "messages": user(&format!("{long} #tokdelay:50"))}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let first = r.chunk().await.expect("body readable");
+    assert!(first.is_some());
+    drop(r);
+    // Non-streamed: give up while the provider is still thinking.
+    let slow = app.chat(json!({"model": "fake/gpt", "messages": user("think long #delay:3000")}));
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), slow)
+            .await
+            .is_err()
+    );
+    let mut waited = 0;
+    while app.upstream.abandoned() < 2 && waited < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        app.upstream.abandoned(),
+        2,
+        "both upstream requests were cancelled"
+    );
+}
