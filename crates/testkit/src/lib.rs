@@ -330,6 +330,14 @@ fn sse_body(frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
                 "cut",
             ))
         })));
+    let mut watch = Some(watch);
+    let s = s.chain(stream::poll_fn(move |_| {
+        // Reached only when every frame went out: the stream was not abandoned.
+        if let Some(w) = watch.take() {
+            w.finish();
+        }
+        std::task::Poll::Ready(None)
+    }));
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from_stream(s))
