@@ -49,6 +49,9 @@ async fn streams_text_then_usage_then_done_on_every_family() {
             "{model}"
         );
     }
+    // Streams read to the end are not counted as abandoned (the instrument the
+    // cancellation test relies on).
+    assert_eq!(app.upstream.abandoned(), 0);
 }
 
 #[tokio::test]
