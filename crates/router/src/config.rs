@@ -127,20 +127,22 @@ impl CatalogConfig {
         toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
     }
 
-    /// Appends another catalogue; a later model with an id already present replaces it, a
-    /// later provider with a known slug replaces that provider.
-    pub fn merge(&mut self, other: CatalogConfig) {
-        for p in other.providers {
-            match self.providers.iter_mut().find(|x| x.slug == p.slug) {
-                Some(slot) => *slot = p,
-                None => self.providers.push(p),
-            }
-        }
-        for m in other.models {
-            match self.models.iter_mut().find(|x| x.id == m.id) {
-                Some(slot) => *slot = m,
-                None => self.models.push(m),
-            }
-        }
+    /// This catalogue over `base`: entries here come first and keep their positions (so an
+    /// error names the same `models[i]` as the file it came from); entries of `base` follow,
+    /// except those replaced here (same model id or provider slug).
+    pub fn over(mut self, base: CatalogConfig) -> CatalogConfig {
+        let providers: Vec<_> = base
+            .providers
+            .into_iter()
+            .filter(|p| !self.providers.iter().any(|x| x.slug == p.slug))
+            .collect();
+        let models: Vec<_> = base
+            .models
+            .into_iter()
+            .filter(|m| !self.models.iter().any(|x| x.id == m.id))
+            .collect();
+        self.providers.extend(providers);
+        self.models.extend(models);
+        self
     }
 }

@@ -134,17 +134,18 @@ impl ConfigFile {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         self.server.validate()?;
-        let mut catalog = CatalogConfig::default();
+        let mut base = CatalogConfig::default();
         if self.default_catalog {
-            catalog.merge(CatalogConfig::from_toml(DEFAULT_CATALOG)?);
+            base = CatalogConfig::from_toml(DEFAULT_CATALOG)?;
         }
         if demo {
-            catalog.merge(CatalogConfig::from_toml(DEMO_CATALOG)?);
+            base = CatalogConfig::from_toml(DEMO_CATALOG)?.over(base);
         }
-        catalog.merge(CatalogConfig {
+        let catalog = CatalogConfig {
             providers: self.providers,
             models: self.models,
-        });
+        }
+        .over(base);
         Ok(Config {
             server: self.server,
             catalog: Catalog::build(&catalog, env)?,
