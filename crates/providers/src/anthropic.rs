@@ -979,3 +979,60 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+    use crate::testutil::SchemaSet;
+    use switchyard_api::chat::parse_chat_request;
+
+    /// Requests covering every feature the adapter translates; each encoded body must conform
+    /// to `CreateMessageParams` in Anthropic's published OpenAPI spec.
+    const CASES: &[&str] = &[
+        r#"{"messages":[{"role":"user","content":"hi"}]}"#,
+        r#"{"messages":[{"role":"system","content":[{"type":"text","text":"sys","cache_control":{"type":"ephemeral"}}]},
+            {"role":"developer","content":"dev"},
+            {"role":"user","content":[{"type":"text","text":"look"},
+              {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBOR"}},
+              {"type":"image_url","image_url":{"url":"https://example.com/a.jpg"}},
+              {"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBER"}}]}],
+           "max_tokens":50,"temperature":0.5,"top_p":0.9,"top_k":40,"stop":["X"],"user":"u-1","stream":true}"#,
+        r#"{"messages":[{"role":"user","content":"w?"},
+            {"role":"assistant","content":"checking","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"w","arguments":"{\"c\":\"P\"}"}},
+              {"id":"toolu_2","type":"function","function":{"name":"w","arguments":""}}]},
+            {"role":"tool","tool_call_id":"toolu_1","content":"18C"},{"role":"tool","tool_call_id":"toolu_2","content":"19C"}],
+           "tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object","properties":{"c":{"type":"string"}}}},"cache_control":{"type":"ephemeral"}}],
+           "tool_choice":{"type":"function","function":{"name":"w"}},"parallel_tool_calls":false}"#,
+        r#"{"messages":[{"role":"user","content":"q"}],"tools":[{"type":"function","function":{"name":"w"}}],"tool_choice":"none"}"#,
+        r#"{"messages":[{"role":"user","content":"q"}],"tools":[{"type":"function","function":{"name":"w"}}],"tool_choice":"auto"}"#,
+        r#"{"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a","reasoning_details":[
+              {"type":"reasoning.text","text":"t","signature":"s","format":"anthropic-claude-v1"},
+              {"type":"reasoning.encrypted","data":"d","format":"anthropic-claude-v1"}]},{"role":"user","content":"again"}],
+           "reasoning":{"max_tokens":2048},"max_tokens":1000}"#,
+        r#"{"messages":[{"role":"user","content":"q"}],"response_format":{"type":"json_schema","json_schema":{"name":"out","schema":{"type":"object"}}}}"#,
+        r#"{"messages":[{"role":"user","content":"q"}],"response_format":{"type":"json_object"}}"#,
+    ];
+
+    #[test]
+    fn encoded_requests_conform_to_the_published_schema() {
+        let doc: Value = serde_json::from_str(include_str!(
+            "../fixtures/anthropic__create-message-params.schema.json"
+        ))
+        .expect("schema parses");
+        let set = SchemaSet {
+            schemas: doc["schemas"].as_object().cloned().unwrap_or_default(),
+        };
+        for (i, case) in CASES.iter().enumerate() {
+            let req = parse_chat_request(case.as_bytes()).expect("case parses");
+            let body = serde_json::to_value(
+                encode("claude-sonnet-4-5", &req, req.is_stream()).expect("encodes"),
+            )
+            .unwrap_or_default();
+            let errs = set.validate("CreateMessageParams", &body);
+            assert!(errs.is_empty(), "case {i}: {errs:#?}\n{body:#}");
+        }
+        // The checker itself catches a bad body.
+        let bad = json!({"model": "m", "max_tokens": "many", "messages": [], "bogus": 1});
+        assert!(set.validate("CreateMessageParams", &bad).len() >= 2);
+    }
+}

@@ -700,3 +700,49 @@ mod tests {
         assert_eq!(c.choices[0].native_finish_reason.as_deref(), Some("SAFETY"));
     }
 }
+
+#[cfg(test)]
+mod spec_tests {
+    use super::*;
+    use crate::testutil::ProtoSet;
+    use switchyard_api::chat::parse_chat_request;
+
+    /// Every field the adapter writes must exist in Google's published v1beta protos (as
+    /// proto3 JSON names).
+    #[test]
+    fn encoded_requests_use_only_fields_of_the_published_protos() {
+        let protos = ProtoSet::parse(&[
+            include_str!("../fixtures/gemini__generative_service.proto"),
+            include_str!("../fixtures/gemini__content.proto"),
+        ]);
+        assert!(protos
+            .messages
+            .get("Part")
+            .is_some_and(|p| p.contains_key("inlineData") && p.contains_key("thoughtSignature")));
+        let cases = [
+            r#"{"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"t"},
+                {"type":"image_url","image_url":{"url":"data:image/png;base64,AA"}},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}],
+               "temperature":0.1,"top_p":0.5,"top_k":3,"max_tokens":9,"stop":["x"],"seed":1,"presence_penalty":0.1,"frequency_penalty":0.2}"#,
+            r#"{"messages":[{"role":"user","content":"w"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{}"}}],
+                "reasoning_details":[{"type":"reasoning.encrypted","data":"S","id":"c1","format":"google-gemini-v1"}]},
+                {"role":"tool","tool_call_id":"c1","content":"ok"}],
+               "tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object"}}}],"tool_choice":"required",
+               "response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"type":"object"}}},"reasoning":{"effort":"low"}}"#,
+            r#"{"messages":[{"role":"user","content":"q"}],"tool_choice":{"type":"function","function":{"name":"w"}},
+               "tools":[{"type":"function","function":{"name":"w"}}],"reasoning":{"enabled":false}}"#,
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let body =
+                encode(&parse_chat_request(case.as_bytes()).expect("parses")).expect("encodes");
+            let unknown = protos.unknown_fields("GenerateContentRequest", &body, "$");
+            assert!(unknown.is_empty(), "case {i}: {unknown:#?}\n{body:#}");
+        }
+        let bad = json!({"contents": [{"role": "user", "parts": [{"txt": "x"}]}], "generation_config": {}});
+        assert_eq!(
+            protos
+                .unknown_fields("GenerateContentRequest", &bad, "$")
+                .len(),
+            2
+        );
+    }
+}
