@@ -115,6 +115,7 @@ pub async fn open_stream(
         let st = st.clone();
         let req = req.clone();
         async move {
+            let req = crate::forward::for_endpoint(&req, &ep.supported_parameters);
             let mut rest = st.client.stream(ep.target(), &req).await?;
             match rest.next().await {
                 Some(Ok(first)) => Ok(OpenStream { first, rest }),

@@ -6,6 +6,7 @@
 //! - [`attempt`]: the attempt loop over the planned endpoints (fallback before the first token).
 //! - [`stream`]: canonical stream events → OpenRouter-style SSE (keep-alives, final usage
 //!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
+//! - [`forward`]: the request as one endpoint may see it (unsupported knobs dropped).
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`auth`], [`config`], [`error`]: keys, the configuration file, the error envelope.
 
@@ -14,6 +15,7 @@ pub mod attempt;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod forward;
 pub mod routes;
 pub mod settle;
 pub mod stream;
