@@ -3,7 +3,7 @@
 //! and structured output is asked for with one forced tool whose input is the JSON answer.
 
 use crate::sse::SseEvent;
-use crate::util::join_url;
+use crate::util::{join_url, tool_arguments};
 use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -310,16 +310,7 @@ fn assistant_blocks(m: &Message, i: usize) -> Result<Vec<Value>, ProviderError> 
     }
     blocks.extend(content_blocks(m.content.as_ref(), i)?);
     for tc in m.tool_calls.iter().flatten() {
-        let input: Value = if tc.function.arguments.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&tc.function.arguments).map_err(|e| {
-                ProviderError::Unsupported(format!(
-                    "messages[{i}].tool_calls: arguments of `{}` are not valid JSON: {e}",
-                    tc.function.name
-                ))
-            })?
-        };
+        let input = tool_arguments(i, tc)?;
         blocks.push(
             json!({"type": "tool_use", "id": tc.id, "name": tc.function.name, "input": input}),
         );

@@ -4,7 +4,7 @@
 //! signatures ride in `reasoning_details` (format `google-gemini-v1`) keyed by tool-call id.
 
 use crate::sse::SseEvent;
-use crate::util::join_url;
+use crate::util::{join_url, tool_arguments};
 use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -73,16 +73,7 @@ fn encode(req: &ChatRequest) -> Result<Value, ProviderError> {
                 let mut ps = parts(m.content.as_ref(), i)?;
                 for tc in m.tool_calls.iter().flatten() {
                     call_names.insert(tc.id.as_str(), tc.function.name.as_str());
-                    let args: Value = if tc.function.arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&tc.function.arguments).map_err(|e| {
-                            ProviderError::Unsupported(format!(
-                                "messages[{i}].tool_calls: arguments of `{}` are not valid JSON: {e}",
-                                tc.function.name
-                            ))
-                        })?
-                    };
+                    let args = tool_arguments(i, tc)?;
                     let mut part =
                         json!({"functionCall": {"name": tc.function.name, "args": args}});
                     if let (Some(sig), Value::Object(p)) =

@@ -27,3 +27,20 @@ pub(crate) fn body_excerpt(body: &[u8]) -> String {
         None => s.into_owned(),
     }
 }
+
+/// A tool call's JSON `arguments` as a value, for protocols that take an object (an empty
+/// string means no arguments). Bad JSON is the client's error, naming the message.
+pub(crate) fn tool_arguments(
+    i: usize,
+    call: &switchyard_api::chat::ToolCall,
+) -> Result<serde_json::Value, crate::ProviderError> {
+    if call.function.arguments.trim().is_empty() {
+        return Ok(serde_json::json!({}));
+    }
+    serde_json::from_str(&call.function.arguments).map_err(|e| {
+        crate::ProviderError::Unsupported(format!(
+            "messages[{i}].tool_calls: arguments of `{}` are not valid JSON: {e}",
+            call.function.name
+        ))
+    })
+}
