@@ -58,7 +58,7 @@ pub struct ChatRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<Value>,
+    pub provider: Option<crate::routing::ProviderPreferences>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

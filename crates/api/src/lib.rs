@@ -5,10 +5,12 @@
 //! - [`models`]: the catalogue as `GET /models` and `GET /models/{author}/{slug}/endpoints` show it.
 //! - [`error`]: the error envelope.
 //! - [`money`]: exact amounts of USD.
+//! - [`routing`]: the `provider` preferences object.
 
 pub mod chat;
 pub mod error;
 pub mod models;
 pub mod money;
+pub mod routing;
 
 pub use money::{DecimalString, Money};

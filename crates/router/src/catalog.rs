@@ -7,6 +7,7 @@ use std::sync::Arc;
 use switchyard_api::models::{
     Architecture, EndpointsResponse, Model, ModelEndpoints, ModelLinks, PublicEndpoint, TopProvider,
 };
+use switchyard_api::routing::DataCollection;
 use switchyard_api::Money;
 use switchyard_providers::simulated::SimulationConfig;
 use switchyard_providers::{Protocol, Target};
@@ -39,10 +40,16 @@ pub struct Provider {
     pub api_key: Option<Secret>,
     pub headers: Vec<(String, String)>,
     pub simulation: SimulationConfig,
+    pub data_collection: DataCollection,
+    pub zdr: bool,
 }
 
 #[derive(Debug)]
 pub struct Endpoint {
+    /// Position among all endpoints of the catalogue (health and stats are kept by it).
+    pub index: usize,
+    /// What routing preferences match: the provider slug, or a suffixed tag.
+    pub tag: String,
     pub model_id: String,
     pub model_name: String,
     pub provider: Arc<Provider>,
@@ -55,6 +62,30 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// OpenRouter's slug matching: `together` matches `together` and `together/turbo`;
+    /// `together/turbo` matches only that; display names match too. Case-insensitive.
+    pub fn matches(&self, slug: &str) -> bool {
+        let s = slug.trim();
+        let tag = self.tag.as_str();
+        tag.eq_ignore_ascii_case(s)
+            || (tag.len() > s.len() && tag[..s.len()].eq_ignore_ascii_case(s) && tag.as_bytes()[s.len()] == b'/')
+            || self.provider.slug.eq_ignore_ascii_case(s)
+            || self.provider.name.eq_ignore_ascii_case(s)
+    }
+
+    /// Prompt + completion price per token: what "cheapest" means.
+    pub fn unit_price(&self) -> Money {
+        self.prices.prompt.saturating_add(self.prices.completion)
+    }
+
+    pub fn is_free(&self) -> bool {
+        self.prices.prompt.is_zero() && self.prices.completion.is_zero() && self.prices.request.is_zero()
+    }
+
+    pub fn supports(&self, param: &str) -> bool {
+        self.supported_parameters.iter().any(|p| p == param)
+    }
+
     pub fn target(&self) -> Target<'_> {
         Target {
             protocol: self.provider.protocol,
@@ -84,6 +115,7 @@ pub struct ModelEntry {
 #[derive(Debug, Default)]
 pub struct Catalog {
     models: Vec<Arc<ModelEntry>>,
+    endpoint_count: usize,
     /// Declared models none of whose providers is active (no key set): 503, not 404.
     inactive: std::collections::HashSet<String>,
     by_id: HashMap<String, usize>,
@@ -248,6 +280,8 @@ impl Catalog {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
                 simulation: p.simulation.clone().unwrap_or_default(),
+                data_collection: p.data_collection.unwrap_or(DataCollection::Allow),
+                zdr: p.zdr,
             });
             active.push(provider.clone());
             providers.insert(&p.slug, Some(provider));
@@ -256,6 +290,7 @@ impl Catalog {
         let mut models = Vec::new();
         let mut by_id = HashMap::new();
         let mut inactive = std::collections::HashSet::new();
+        let mut endpoint_count = 0;
         for (i, m) in cfg.models.iter().enumerate() {
             let at = format!("models[{i}]");
             let valid_id =
@@ -304,7 +339,10 @@ impl Catalog {
                         "must not be empty",
                     ));
                 }
+                endpoint_count += 1;
                 endpoints.push(Arc::new(Endpoint {
+                    index: endpoint_count - 1,
+                    tag: e.tag.clone().unwrap_or_else(|| provider.slug.clone()),
                     model_id: m.id.clone(),
                     model_name: m.name.clone(),
                     prices: prices(&eat, e)?,
@@ -338,6 +376,7 @@ impl Catalog {
         }
         Ok(Catalog {
             models,
+            endpoint_count,
             inactive,
             by_id,
             providers: active,
@@ -355,6 +394,11 @@ impl Catalog {
 
     pub fn models(&self) -> &[Arc<ModelEntry>] {
         &self.models
+    }
+
+    /// How many active endpoints there are (indices run from 0 to this).
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoint_count
     }
 
     pub fn providers(&self) -> &[Arc<Provider>] {
@@ -422,7 +466,8 @@ impl ModelEntry {
         }
     }
 
-    pub fn endpoints_api(&self) -> EndpointsResponse {
+    /// `stats` gives the live statistics of an endpoint by its index.
+    pub fn endpoints_api(&self, stats: &dyn Fn(usize) -> crate::health::Stats) -> EndpointsResponse {
         EndpointsResponse {
             data: ModelEndpoints {
                 id: self.id.clone(),
@@ -433,7 +478,8 @@ impl ModelEntry {
                 endpoints: self
                     .endpoints
                     .iter()
-                    .map(|e| PublicEndpoint {
+                    .map(|e| (e, stats(e.index)))
+                    .map(|(e, st)| PublicEndpoint {
                         name: format!("{} | {}", e.provider.name, e.upstream_id),
                         model_id: self.id.clone(),
                         model_name: self.name.clone(),
@@ -446,12 +492,12 @@ impl ModelEntry {
                         max_prompt_tokens: Some(e.context_length),
                         supported_parameters: e.supported_parameters.clone(),
                         status: 0,
-                        uptime_last_5m: None,
-                        uptime_last_30m: None,
-                        uptime_last_1d: None,
+                        uptime_last_5m: st.uptime_5m,
+                        uptime_last_30m: st.uptime_30m,
+                        uptime_last_1d: st.uptime_1d,
                         supports_implicit_caching: e.prices.input_cache_read.is_some(),
-                        latency_last_30m: None,
-                        throughput_last_30m: None,
+                        latency_last_30m: st.latency_30m,
+                        throughput_last_30m: st.throughput_30m,
                     })
                     .collect(),
             },

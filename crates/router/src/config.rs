@@ -35,6 +35,13 @@ pub struct ProviderConfig {
     /// For `protocol = "simulated"`: pace and failure rate.
     #[serde(default)]
     pub simulation: Option<SimulationConfig>,
+    /// Whether the provider may retain or train on prompts (`allow`) or not (`deny`).
+    /// Unstated means `allow`, so `provider.data_collection: "deny"` never trusts a guess.
+    #[serde(default)]
+    pub data_collection: Option<switchyard_api::routing::DataCollection>,
+    /// Zero data retention.
+    #[serde(default)]
+    pub zdr: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -103,6 +110,10 @@ pub struct EndpointConfig {
     pub supported_parameters: Option<Vec<String>>,
     #[serde(default)]
     pub quantization: Option<String>,
+    /// Slug that `provider.order` / `only` / `ignore` match; defaults to the provider's slug.
+    /// A suffixed tag (`together/turbo`) is also matched by its base slug (`together`).
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,17 +3,22 @@
 //!
 //! - [`config`]: the TOML shape of a catalogue, as operators write it.
 //! - [`catalog`]: the validated, in-memory catalogue the hot path reads, and its public JSON.
+//! - [`health`]: live latency / throughput / uptime per endpoint, and the circuit breaker.
 //! - [`pricing`]: exact cost of a generation from an endpoint's prices.
 //! - [`plan`]: model resolution and endpoint ordering.
 
 pub mod catalog;
 pub mod config;
+pub mod health;
 pub mod plan;
 pub mod pricing;
+pub mod sticky;
 
 pub use catalog::{Catalog, Endpoint, ModelEntry, Provider, Secret};
 pub use config::{CatalogConfig, ConfigError};
-pub use plan::{plan, Plan, PlanError};
+pub use health::HealthBook;
+pub use plan::{plan, Plan, PlanContext, PlanError};
+pub use sticky::StickyTable;
 pub use pricing::{Cost, Prices};
 
 /// The default catalogue shipped with the binary: real providers, activated by their keys.

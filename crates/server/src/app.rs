@@ -1,5 +1,5 @@
 use crate::auth::KeyRing;
-use crate::config::{Config, ServerSection};
+use crate::config::{Config, RoutingSection, ServerSection};
 use crate::error::GatewayError;
 use crate::routes;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -13,7 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 use switchyard_api::models::ModelList;
 use switchyard_providers::UpstreamClient;
-use switchyard_router::Catalog;
+use switchyard_router::{Catalog, HealthBook, StickyTable};
 use tokio::net::TcpListener;
 
 /// Everything a request needs, shared and read-only on the hot path.
@@ -25,6 +25,9 @@ pub struct Inner {
     pub client: UpstreamClient,
     pub keys: KeyRing,
     pub settings: ServerSection,
+    pub routing: RoutingSection,
+    pub health: HealthBook,
+    pub sticky: StickyTable,
     /// `GET /models` never changes while running, so it is rendered once.
     pub models_json: Bytes,
 }
@@ -37,6 +40,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    pub fn plan_context(&self) -> switchyard_router::PlanContext<'_> {
+        switchyard_router::PlanContext {
+            catalog: &self.catalog,
+            health: &self.health,
+            sticky: &self.sticky,
+        }
+    }
+
     pub fn new(config: Config, keys: KeyRing) -> Result<AppState, GatewayError> {
         let client = UpstreamClient::new(config.server.timeouts())
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
@@ -46,7 +57,14 @@ impl AppState {
         let models_json = serde_json::to_vec(&list)
             .map_err(|e| GatewayError::Internal(e.to_string()))?
             .into();
+        let health = HealthBook::new(
+            config.catalog.endpoint_count(),
+            std::time::Duration::from_millis(config.routing.probe_interval_ms),
+        );
         Ok(AppState(Arc::new(Inner {
+            health,
+            sticky: StickyTable::default(),
+            routing: config.routing,
             catalog: config.catalog,
             client,
             keys,

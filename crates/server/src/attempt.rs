@@ -42,7 +42,22 @@ fn status_of(e: &ProviderError) -> u16 {
     }
 }
 
-async fn try_each<T, F, Fut>(plan: &Plan, mut call: F) -> Result<Served<T>, GatewayError>
+/// Failures that are the provider's count against its health (and a `Retry-After` keeps it
+/// back); a request the provider rightly refused does not.
+fn record_failure(st: &AppState, ep: &Endpoint, e: &ProviderError) {
+    if e.is_client_fault() {
+        return;
+    }
+    let retry_after = match e {
+        ProviderError::Status { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    if let Some(h) = st.health.get(ep.index) {
+        h.record_failure(retry_after);
+    }
+}
+
+async fn try_each<T, F, Fut>(st: &AppState, plan: &Plan, mut call: F) -> Result<Served<T>, GatewayError>
 where
     F: FnMut(Arc<Endpoint>) -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
@@ -70,6 +85,7 @@ where
             }
             Err(e) => {
                 tracing::info!(provider = %ep.provider.slug, model = %ep.model_id, error = %e, "attempt failed");
+                record_failure(st, ep, &e);
                 attempts.push(Attempt {
                     provider: ep.provider.name.clone(),
                     model: ep.model_id.clone(),
@@ -98,10 +114,22 @@ pub async fn complete(
     plan: &Plan,
     req: &ChatRequest,
 ) -> Result<Served<Completion>, GatewayError> {
-    try_each(plan, |ep| async move {
-        st.client.complete(ep.target(), req).await
+    let started = std::time::Instant::now();
+    let served = try_each(st, plan, |ep| async move {
+        let req = crate::forward::for_endpoint(req, &ep.supported_parameters);
+        st.client.complete(ep.target(), &req).await
     })
-    .await
+    .await?;
+    // A whole answer: its latency stands for time to first token, an upper bound.
+    let took = served
+        .attempts
+        .last()
+        .map(|a| std::time::Duration::from_millis(a.latency_ms))
+        .unwrap_or_else(|| started.elapsed());
+    if let Some(h) = st.health.get(served.endpoint.index) {
+        h.record_success(took, served.value.usage.completion, took);
+    }
+    Ok(served)
 }
 
 /// Opens a stream on the first endpoint that gets as far as its first event. A stream that
@@ -111,7 +139,7 @@ pub async fn open_stream(
     plan: Plan,
     req: Arc<ChatRequest>,
 ) -> Result<Served<OpenStream>, GatewayError> {
-    try_each(&plan, |ep| {
+    try_each(&st, &plan, |ep| {
         let st = st.clone();
         let req = req.clone();
         async move {
@@ -125,4 +153,54 @@ pub async fn open_stream(
         }
     })
     .await
+}
+
+/// Per-request facts the response and the bookkeeping need beyond the request body.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    pub generation_id: String,
+    /// The conversation key for sticky routing.
+    pub conversation: Option<String>,
+    /// `X-OpenRouter-Metadata: enabled`: explain the routing in `openrouter_metadata`.
+    pub metadata: bool,
+}
+
+/// A conversation served by an endpoint with cheaper cache reads stays there.
+pub fn remember(st: &AppState, ep: &Endpoint, info: &RequestInfo) {
+    let cheaper_reads = ep.prices.input_cache_read.is_some_and(|r| r < ep.prices.prompt);
+    if let (true, Some(key)) = (cheaper_reads, info.conversation.as_deref()) {
+        st.sticky.put(&ep.model_id, key, ep.index);
+    }
+}
+
+/// OpenRouter's `openrouter_metadata`: what was asked for, what was available, what was tried.
+pub fn metadata(plan: &Plan, served: Option<&Endpoint>, attempts: &[Attempt]) -> serde_json::Value {
+    let available: Vec<_> = plan
+        .endpoints
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "provider": e.provider.name,
+                "model": e.model_id,
+                "selected": served.is_some_and(|s| s.index == e.index),
+            })
+        })
+        .collect();
+    let attempts: Vec<_> = attempts
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "provider": a.provider, "model": a.model, "status": a.status,
+                "latency": a.latency_ms, "error": a.error,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "requested": plan.requested,
+        "strategy": plan.strategy,
+        "sticky": plan.sticky,
+        "attempt": attempts.len(),
+        "endpoints": {"total": plan.available, "available": available},
+        "attempts": attempts,
+    })
 }

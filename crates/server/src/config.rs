@@ -13,6 +13,8 @@ use switchyard_router::{Catalog, CatalogConfig, ConfigError, DEFAULT_CATALOG, DE
 pub struct ConfigFile {
     #[serde(default)]
     pub server: ServerSection,
+    #[serde(default)]
+    pub routing: RoutingSection,
     /// Include the shipped catalogue of real providers (each active only when its key is set).
     #[serde(default = "yes")]
     pub default_catalog: bool,
@@ -106,10 +108,43 @@ impl ServerSection {
     }
 }
 
+/// Routing behaviour beyond what each request asks for.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSection {
+    /// How long a failing endpoint's circuit stays open before one probe request is let
+    /// through.
+    #[serde(default = "default_probe_ms")]
+    pub probe_interval_ms: u64,
+    /// Hedge every request (race the next endpoint when the first is slower than its p95
+    /// time to first token). Requests can turn it on or off with `provider.hedge`.
+    #[serde(default)]
+    pub hedge: bool,
+    /// Continue a stream on the next endpoint when its upstream dies mid-way; requests can
+    /// opt out with `provider.midstream_failover: false`.
+    #[serde(default = "yes")]
+    pub midstream_failover: bool,
+}
+
+fn default_probe_ms() -> u64 {
+    30_000
+}
+
+impl Default for RoutingSection {
+    fn default() -> Self {
+        RoutingSection {
+            probe_interval_ms: default_probe_ms(),
+            hedge: false,
+            midstream_failover: true,
+        }
+    }
+}
+
 /// A loaded, validated configuration.
 #[derive(Debug)]
 pub struct Config {
     pub server: ServerSection,
+    pub routing: RoutingSection,
     pub catalog: Catalog,
 }
 
@@ -134,6 +169,9 @@ impl ConfigFile {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         self.server.validate()?;
+        if self.routing.probe_interval_ms == 0 {
+            return Err(ConfigError::invalid("routing.probe_interval_ms", "must be greater than 0"));
+        }
         let mut base = CatalogConfig::default();
         if self.default_catalog {
             base = CatalogConfig::from_toml(DEFAULT_CATALOG)?;
@@ -148,6 +186,7 @@ impl ConfigFile {
         .over(base);
         Ok(Config {
             server: self.server,
+            routing: self.routing,
             catalog: Catalog::build(&catalog, env)?,
         })
     }

@@ -42,6 +42,8 @@ impl GatewayError {
             GatewayError::Plan(PlanError::MissingModel) => StatusCode::BAD_REQUEST,
             GatewayError::Plan(PlanError::UnknownModel(_)) => StatusCode::NOT_FOUND,
             GatewayError::Plan(PlanError::NoProvider(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Plan(PlanError::NoEndpoints { .. }) => StatusCode::NOT_FOUND,
+            GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::NotFound => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -66,6 +68,9 @@ impl GatewayError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
+            GatewayError::Plan(PlanError::AllDown { retry_after_secs, .. }) => {
+                Some(Duration::from_secs(*retry_after_secs))
+            }
             GatewayError::Provider {
                 error: ProviderError::Status { retry_after, .. },
                 ..
@@ -101,6 +106,10 @@ impl GatewayError {
                 }
             }
             GatewayError::Internal(_) => "Internal server error".to_string(),
+            GatewayError::Plan(PlanError::NoEndpoints { message, missing }) => {
+                metadata["missing"] = json!(missing);
+                format!("{message} To learn more about provider routing, see the README's \"Routing\" section.")
+            }
             other => other.to_string(),
         };
         ErrorBody {

@@ -39,7 +39,7 @@ pub async fn respond(
     st: AppState,
     plan: Plan,
     req: ChatRequest,
-    generation_id: String,
+    info: RequestInfo,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);

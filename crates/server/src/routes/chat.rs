@@ -29,6 +29,13 @@ pub async fn chat_completions(
     resp
 }
 
+/// `X-OpenRouter-Metadata: enabled` (or the legacy experimental header).
+fn metadata_requested(headers: &HeaderMap) -> bool {
+    ["x-openrouter-metadata", "x-openrouter-experimental-metadata"]
+        .iter()
+        .any(|h| headers.get(*h).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("enabled")))
+}
+
 pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<(), GatewayError> {
     let value = headers.get("authorization").and_then(|v| v.to_str().ok());
     let key = bearer(value).ok_or(GatewayError::MissingKey)?;
@@ -55,12 +62,25 @@ async fn handle(
         }
     })?;
     let req = parse_chat_request(&body).map_err(GatewayError::BadRequest)?;
-    let plan = switchyard_router::plan(&st.catalog, &req)?;
+    let session_header = headers.get("x-session-id").and_then(|v| v.to_str().ok());
+    let info = attempt::RequestInfo {
+        generation_id: id.clone(),
+        conversation: switchyard_router::sticky::conversation_key(&req, session_header),
+        metadata: metadata_requested(headers),
+    };
+    let plan = {
+        let mut rng = rand::thread_rng();
+        switchyard_router::plan(&st.plan_context(), &req, info.conversation.as_deref(), &mut rng)?
+    };
     if req.is_stream() {
-        return stream::respond(st, plan, req, id).await;
+        return stream::respond(st, plan, req, info).await;
     }
 
     let served = attempt::complete(&st, &plan, &req).await?;
+    attempt::remember(&st, &served.endpoint, &info);
+    let openrouter_metadata = info
+        .metadata
+        .then(|| attempt::metadata(&plan, Some(&served.endpoint), &served.attempts));
     let ep = &served.endpoint;
     let c = served.value;
     let usage = settle(&Settlement {
@@ -83,7 +103,7 @@ async fn handle(
         system_fingerprint: c.system_fingerprint,
         choices: c.choices,
         usage: Some(usage),
-        openrouter_metadata: None,
+        openrouter_metadata,
     };
     Ok(axum::Json(resp).into_response())
 }

@@ -316,3 +316,20 @@ async fn demo_mode_answers_with_labelled_simulated_models() {
         .await;
     assert_eq!(status, 502, "{v}");
 }
+
+#[tokio::test]
+async fn parameters_an_endpoint_does_not_support_are_dropped_not_fatal() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let body = json!({"model": "fake/gpt", "messages": user("hi"), "top_k": 5, "min_p": 0.1, "seed": 3,
+            "user": "alice@example.com", "stream": stream});
+        let r = app.chat(body).await;
+        assert_eq!(r.status(), 200);
+        let _ = r.text().await;
+        let sent = app.upstream.requests().pop().map(|r| r.body).unwrap_or_default();
+        assert!(sent.get("top_k").is_none() && sent.get("min_p").is_none(), "stream={stream}: {sent}");
+        assert_eq!(sent["seed"], 3, "supported parameters stay");
+        let user = sent["user"].as_str().unwrap_or_default();
+        assert!(user.starts_with("user-") && !user.contains("alice"), "end-user ids are hashed: {user}");
+    }
+}
