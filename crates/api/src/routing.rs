@@ -170,7 +170,12 @@ mod tests {
         assert_eq!(p.sort.map(|s| s.partition()), Some(Partition::None));
         assert_eq!(p.preferred_min_throughput.and_then(|t| t.p50), Some(50.0));
         assert_eq!(p.preferred_max_latency.and_then(|t| t.p90), Some(2.5));
-        assert_eq!(p.max_price.and_then(|m| m.completion).map(|m| m.to_string()), Some("2.5".into()));
+        assert_eq!(
+            p.max_price
+                .and_then(|m| m.completion)
+                .map(|m| m.to_string()),
+            Some("2.5".into())
+        );
         assert_eq!(p.data_collection, Some(DataCollection::Deny));
         let s: ProviderPreferences = serde_json::from_str(r#"{"sort":"price"}"#).expect("parses");
         assert_eq!(s.sort.and_then(|s| s.by()), Some(SortBy::Price));

@@ -68,7 +68,9 @@ impl Endpoint {
         let s = slug.trim();
         let tag = self.tag.as_str();
         tag.eq_ignore_ascii_case(s)
-            || (tag.len() > s.len() && tag[..s.len()].eq_ignore_ascii_case(s) && tag.as_bytes()[s.len()] == b'/')
+            || (tag.len() > s.len()
+                && tag[..s.len()].eq_ignore_ascii_case(s)
+                && tag.as_bytes()[s.len()] == b'/')
             || self.provider.slug.eq_ignore_ascii_case(s)
             || self.provider.name.eq_ignore_ascii_case(s)
     }
@@ -79,7 +81,9 @@ impl Endpoint {
     }
 
     pub fn is_free(&self) -> bool {
-        self.prices.prompt.is_zero() && self.prices.completion.is_zero() && self.prices.request.is_zero()
+        self.prices.prompt.is_zero()
+            && self.prices.completion.is_zero()
+            && self.prices.request.is_zero()
     }
 
     pub fn supports(&self, param: &str) -> bool {
@@ -467,7 +471,10 @@ impl ModelEntry {
     }
 
     /// `stats` gives the live statistics of an endpoint by its index.
-    pub fn endpoints_api(&self, stats: &dyn Fn(usize) -> crate::health::Stats) -> EndpointsResponse {
+    pub fn endpoints_api(
+        &self,
+        stats: &dyn Fn(usize) -> crate::health::Stats,
+    ) -> EndpointsResponse {
         EndpointsResponse {
             data: ModelEndpoints {
                 id: self.id.clone(),

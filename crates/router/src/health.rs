@@ -36,9 +36,13 @@ pub enum Availability {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Breaker {
     Closed,
-    Open { until: Instant },
+    Open {
+        until: Instant,
+    },
     /// A probe was let through at `since`; until it reports, no other request is.
-    HalfOpen { since: Instant },
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -80,8 +84,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn percentiles(samples: &VecDeque<(Instant, f64)>, since: Instant, scale: f64) -> Option<PercentileStats> {
-    let mut v: Vec<f64> = samples.iter().filter(|(t, _)| *t >= since).map(|(_, x)| *x * scale).collect();
+fn percentiles(
+    samples: &VecDeque<(Instant, f64)>,
+    since: Instant,
+    scale: f64,
+) -> Option<PercentileStats> {
+    let mut v: Vec<f64> = samples
+        .iter()
+        .filter(|(t, _)| *t >= since)
+        .map(|(_, x)| *x * scale)
+        .collect();
     if v.is_empty() {
         return None;
     }
@@ -134,11 +146,19 @@ impl EndpointHealth {
             }
             _ => st.minutes.push_back((m, u32::from(ok), u32::from(!ok))),
         }
-        while st.minutes.front().is_some_and(|f| f.0 + MINUTES_PER_DAY <= m) {
+        while st
+            .minutes
+            .front()
+            .is_some_and(|f| f.0 + MINUTES_PER_DAY <= m)
+        {
             st.minutes.pop_front();
         }
         st.recent.push_back((now, ok));
-        while st.recent.front().is_some_and(|(t, _)| now.duration_since(*t) > OUTAGE_WINDOW) {
+        while st
+            .recent
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > OUTAGE_WINDOW)
+        {
             st.recent.pop_front();
         }
     }
@@ -152,7 +172,11 @@ impl EndpointHealth {
             st.breaker = Breaker::Closed;
             push(&mut st.latency_ms, now, ttft.as_secs_f64() * 1000.0);
             if tokens > 1 && generation > Duration::from_millis(1) {
-                push(&mut st.throughput, now, tokens as f64 / generation.as_secs_f64());
+                push(
+                    &mut st.throughput,
+                    now,
+                    tokens as f64 / generation.as_secs_f64(),
+                );
             }
         });
     }
@@ -201,7 +225,11 @@ impl EndpointHealth {
             if st.cooldown_until.is_some_and(|t| now < t) {
                 return Availability::Unstable;
             }
-            while st.recent.front().is_some_and(|(t, _)| now.duration_since(*t) > OUTAGE_WINDOW) {
+            while st
+                .recent
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > OUTAGE_WINDOW)
+            {
                 st.recent.pop_front();
             }
             let failures = st.recent.iter().filter(|(_, ok)| !ok).count();
@@ -223,7 +251,9 @@ impl EndpointHealth {
                     .minutes
                     .iter()
                     .filter(|(b, _, _)| b + mins > m)
-                    .fold((0u64, 0u64), |(o, f), (_, a, b)| (o + u64::from(*a), f + u64::from(*b)));
+                    .fold((0u64, 0u64), |(o, f), (_, a, b)| {
+                        (o + u64::from(*a), f + u64::from(*b))
+                    });
                 (ok + fail > 0).then(|| 100.0 * ok as f64 / (ok + fail) as f64)
             };
             Stats {
@@ -241,9 +271,16 @@ impl EndpointHealth {
     /// p95 time to first token over 5 minutes: when to start a hedge.
     pub fn ttft_p95(&self) -> Option<Duration> {
         let now = Instant::now();
-        let since = now.checked_sub(Duration::from_secs(300)).unwrap_or(self.epoch);
+        let since = now
+            .checked_sub(Duration::from_secs(300))
+            .unwrap_or(self.epoch);
         self.with(|st| {
-            let mut v: Vec<f64> = st.latency_ms.iter().filter(|(t, _)| *t >= since).map(|(_, x)| *x).collect();
+            let mut v: Vec<f64> = st
+                .latency_ms
+                .iter()
+                .filter(|(t, _)| *t >= since)
+                .map(|(_, x)| *x)
+                .collect();
             if v.len() < 5 {
                 return None;
             }
@@ -255,7 +292,10 @@ impl EndpointHealth {
 
 fn push(q: &mut VecDeque<(Instant, f64)>, now: Instant, v: f64) {
     q.push_back((now, v));
-    while q.len() > MAX_SAMPLES || q.front().is_some_and(|(t, _)| now.duration_since(*t) > SAMPLE_WINDOW) {
+    while q.len() > MAX_SAMPLES
+        || q.front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > SAMPLE_WINDOW)
+    {
         q.pop_front();
     }
 }
@@ -269,7 +309,9 @@ pub struct HealthBook {
 impl HealthBook {
     pub fn new(count: usize, probe_interval: Duration) -> HealthBook {
         HealthBook {
-            endpoints: (0..count).map(|_| EndpointHealth::new(probe_interval)).collect(),
+            endpoints: (0..count)
+                .map(|_| EndpointHealth::new(probe_interval))
+                .collect(),
         }
     }
 
@@ -291,14 +333,21 @@ mod tests {
         }
         assert_eq!(h.admit(), Availability::Open);
         tokio::time::advance(Duration::from_secs(31)).await;
-        assert_eq!(h.admit(), Availability::Probe, "one probe after the interval");
+        assert_eq!(
+            h.admit(),
+            Availability::Probe,
+            "one probe after the interval"
+        );
         assert_eq!(h.admit(), Availability::Open, "and only one");
         h.record_failure(None);
         assert_eq!(h.admit(), Availability::Open, "failed probe re-opens");
         tokio::time::advance(Duration::from_secs(31)).await;
         assert_eq!(h.admit(), Availability::Probe);
         h.record_success(Duration::from_millis(100), 50, Duration::from_secs(1));
-        assert!(matches!(h.admit(), Availability::Healthy | Availability::Unstable));
+        assert!(matches!(
+            h.admit(),
+            Availability::Healthy | Availability::Unstable
+        ));
     }
 
     #[tokio::test(start_paused = true)]
@@ -319,18 +368,39 @@ mod tests {
         let h = EndpointHealth::new(Duration::from_secs(30));
         assert_eq!(h.stats(), Stats::default());
         for ms in 1..=100u64 {
-            h.record_success(Duration::from_millis(ms * 10), 100, Duration::from_millis(ms * 10));
+            h.record_success(
+                Duration::from_millis(ms * 10),
+                100,
+                Duration::from_millis(ms * 10),
+            );
         }
         h.record_failure(None);
         let s = h.stats();
-        let lat = s.latency_5m.unwrap_or(PercentileStats { p50: 0.0, p75: 0.0, p90: 0.0, p99: 0.0 });
-        assert!((lat.p50 - 0.5).abs() < 0.02 && (lat.p99 - 0.99).abs() < 0.02, "{lat:?}");
-        assert!(s.throughput_30m.is_some_and(|t| t.p50 > 150.0 && t.p50 < 250.0));
-        assert!(s.uptime_5m.is_some_and(|u| (u - 100.0 * 100.0 / 101.0).abs() < 1e-9));
-        assert!(h.ttft_p95().is_some_and(|d| d >= Duration::from_millis(900)));
+        let lat = s.latency_5m.unwrap_or(PercentileStats {
+            p50: 0.0,
+            p75: 0.0,
+            p90: 0.0,
+            p99: 0.0,
+        });
+        assert!(
+            (lat.p50 - 0.5).abs() < 0.02 && (lat.p99 - 0.99).abs() < 0.02,
+            "{lat:?}"
+        );
+        assert!(s
+            .throughput_30m
+            .is_some_and(|t| t.p50 > 150.0 && t.p50 < 250.0));
+        assert!(s
+            .uptime_5m
+            .is_some_and(|u| (u - 100.0 * 100.0 / 101.0).abs() < 1e-9));
+        assert!(h
+            .ttft_p95()
+            .is_some_and(|d| d >= Duration::from_millis(900)));
         tokio::time::advance(Duration::from_secs(6 * 60)).await;
         let s = h.stats();
-        assert!(s.latency_5m.is_none() && s.latency_30m.is_some(), "5-minute window slides");
+        assert!(
+            s.latency_5m.is_none() && s.latency_30m.is_some(),
+            "5-minute window slides"
+        );
         assert_eq!(s.uptime_5m, None);
     }
 }

@@ -18,8 +18,8 @@ pub use catalog::{Catalog, Endpoint, ModelEntry, Provider, Secret};
 pub use config::{CatalogConfig, ConfigError};
 pub use health::HealthBook;
 pub use plan::{plan, Plan, PlanContext, PlanError};
-pub use sticky::StickyTable;
 pub use pricing::{Cost, Prices};
+pub use sticky::StickyTable;
 
 /// The default catalogue shipped with the binary: real providers, activated by their keys.
 pub const DEFAULT_CATALOG: &str = include_str!("../../../catalog/default.toml");

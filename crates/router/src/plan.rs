@@ -25,7 +25,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use switchyard_api::chat::{ChatRequest, Content, ToolChoice};
-use switchyard_api::routing::{DataCollection, Partition, Percentiles, ProviderPreferences, SortBy};
+use switchyard_api::routing::{
+    DataCollection, Partition, Percentiles, ProviderPreferences, SortBy,
+};
 use switchyard_api::Money;
 
 #[derive(Debug, Clone)]
@@ -50,10 +52,16 @@ pub enum PlanError {
     NoProvider(String),
     /// 404 in OpenRouter's words, naming what no endpoint offers.
     #[error("{message}")]
-    NoEndpoints { message: String, missing: Vec<String> },
+    NoEndpoints {
+        message: String,
+        missing: Vec<String>,
+    },
     /// Every candidate's breaker is open.
     #[error("every provider of `{model}` is failing; retry in {retry_after_secs} s")]
-    AllDown { model: String, retry_after_secs: u64 },
+    AllDown {
+        model: String,
+        retry_after_secs: u64,
+    },
 }
 
 pub struct PlanContext<'a> {
@@ -112,27 +120,65 @@ impl Needs {
                 }
             }
         };
-        used(req.tools.as_ref().is_some_and(|t| !t.is_empty()), "tools", true, &mut n);
         used(
-            matches!(&req.tool_choice, Some(ToolChoice::Named(_))) || matches!(&req.tool_choice, Some(ToolChoice::Mode(m)) if m == "required"),
+            req.tools.as_ref().is_some_and(|t| !t.is_empty()),
+            "tools",
+            true,
+            &mut n,
+        );
+        used(
+            matches!(&req.tool_choice, Some(ToolChoice::Named(_)))
+                || matches!(&req.tool_choice, Some(ToolChoice::Mode(m)) if m == "required"),
             "tool_choice",
             true,
             &mut n,
         );
-        used(req.response_format.is_some(), "response_format", true, &mut n);
-        used(req.response_format.as_ref().is_some_and(|r| r.kind == "json_schema"), "structured_outputs", true, &mut n);
+        used(
+            req.response_format.is_some(),
+            "response_format",
+            true,
+            &mut n,
+        );
+        used(
+            req.response_format
+                .as_ref()
+                .is_some_and(|r| r.kind == "json_schema"),
+            "structured_outputs",
+            true,
+            &mut n,
+        );
         used(req.temperature.is_some(), "temperature", false, &mut n);
         used(req.top_p.is_some(), "top_p", false, &mut n);
         used(req.top_k.is_some(), "top_k", false, &mut n);
-        used(req.frequency_penalty.is_some(), "frequency_penalty", false, &mut n);
-        used(req.presence_penalty.is_some(), "presence_penalty", false, &mut n);
-        used(req.repetition_penalty.is_some(), "repetition_penalty", false, &mut n);
+        used(
+            req.frequency_penalty.is_some(),
+            "frequency_penalty",
+            false,
+            &mut n,
+        );
+        used(
+            req.presence_penalty.is_some(),
+            "presence_penalty",
+            false,
+            &mut n,
+        );
+        used(
+            req.repetition_penalty.is_some(),
+            "repetition_penalty",
+            false,
+            &mut n,
+        );
         used(req.seed.is_some(), "seed", false, &mut n);
         used(req.stop.is_some(), "stop", false, &mut n);
         used(req.logprobs == Some(true), "logprobs", false, &mut n);
         used(req.top_logprobs.is_some(), "top_logprobs", false, &mut n);
         used(req.reasoning.is_some(), "reasoning", false, &mut n);
-        used(req.parallel_tool_calls.is_some(), "parallel_tool_calls", false, &mut n);
+        used(
+            req.parallel_tool_calls.is_some(),
+            "parallel_tool_calls",
+            false,
+            &mut n,
+        );
         for m in &req.messages {
             if let Some(Content::Parts(parts)) = &m.content {
                 for p in parts {
@@ -147,7 +193,9 @@ impl Needs {
 
 fn supports(ep: &Endpoint, param: &str) -> bool {
     match param {
-        "response_format" | "structured_outputs" => ep.supports("response_format") || ep.supports("structured_outputs"),
+        "response_format" | "structured_outputs" => {
+            ep.supports("response_format") || ep.supports("structured_outputs")
+        }
         p => ep.supports(p),
     }
 }
@@ -178,15 +226,23 @@ impl Candidate {
     /// Lower is better: unstable endpoints last, then ones lacking preferred parameters,
     /// then ones below the performance preferences.
     fn tier(&self) -> (bool, bool, bool) {
-        (self.availability == Availability::Unstable, !self.preferred, !self.fast_enough)
+        (
+            self.availability == Availability::Unstable,
+            !self.preferred,
+            !self.fast_enough,
+        )
     }
 }
 
 fn max_price_ok(ep: &Endpoint, prefs: &ProviderPreferences) -> bool {
-    let Some(mp) = prefs.max_price else { return true };
+    let Some(mp) = prefs.max_price else {
+        return true;
+    };
     let per_million = |price: Money| price.times(1_000_000);
     mp.prompt.is_none_or(|m| per_million(ep.prices.prompt) <= m)
-        && mp.completion.is_none_or(|m| per_million(ep.prices.completion) <= m)
+        && mp
+            .completion
+            .is_none_or(|m| per_million(ep.prices.completion) <= m)
         && mp.request.is_none_or(|m| ep.prices.request <= m)
         && mp.image.is_none_or(|m| ep.prices.image <= m)
 }
@@ -197,7 +253,11 @@ fn allowed_by_prefs(ep: &Endpoint, prefs: &ProviderPreferences, variant: Variant
             return false;
         }
     }
-    if prefs.ignore.as_ref().is_some_and(|ig| ig.iter().any(|s| ep.matches(s))) {
+    if prefs
+        .ignore
+        .as_ref()
+        .is_some_and(|ig| ig.iter().any(|s| ep.matches(s)))
+    {
         return false;
     }
     if let Some(qs) = &prefs.quantizations {
@@ -206,7 +266,9 @@ fn allowed_by_prefs(ep: &Endpoint, prefs: &ProviderPreferences, variant: Variant
             return false;
         }
     }
-    if prefs.data_collection == Some(DataCollection::Deny) && ep.provider.data_collection != DataCollection::Deny {
+    if prefs.data_collection == Some(DataCollection::Deny)
+        && ep.provider.data_collection != DataCollection::Deny
+    {
         return false;
     }
     if prefs.zdr == Some(true) && !ep.provider.zdr {
@@ -300,7 +362,12 @@ fn order_group(
     rng: &mut dyn RngCore,
 ) -> (Vec<Candidate>, bool) {
     if let Some(order) = prefs.order.as_ref().filter(|o| !o.is_empty()) {
-        let pos = |c: &Candidate| order.iter().position(|s| c.ep.matches(s)).unwrap_or(usize::MAX);
+        let pos = |c: &Candidate| {
+            order
+                .iter()
+                .position(|s| c.ep.matches(s))
+                .unwrap_or(usize::MAX)
+        };
         cands.sort_by(|a, b| {
             pos(a)
                 .cmp(&pos(b))
@@ -315,7 +382,11 @@ fn order_group(
     match sort {
         Some(by) => cands.sort_by(|a, b| a.tier().cmp(&b.tier()).then_with(|| by_metric(a, b, by))),
         None => {
-            cands.sort_by(|a, b| a.tier().cmp(&b.tier()).then_with(|| a.ep.unit_price().cmp(&b.ep.unit_price())));
+            cands.sort_by(|a, b| {
+                a.tier()
+                    .cmp(&b.tier())
+                    .then_with(|| a.ep.unit_price().cmp(&b.ep.unit_price()))
+            });
             let best = cands.first().map(|c| c.tier());
             let n = cands.iter().take_while(|c| Some(c.tier()) == best).count();
             if n > 1 {
@@ -327,7 +398,10 @@ fn order_group(
     }
     let mut stuck = false;
     if let Some(idx) = sticky {
-        if let Some(i) = cands.iter().position(|c| c.ep.index == idx && c.availability != Availability::Unstable) {
+        if let Some(i) = cands
+            .iter()
+            .position(|c| c.ep.index == idx && c.availability != Availability::Unstable)
+        {
             let c = cands.remove(i);
             cands.insert(0, c);
             stuck = true;
@@ -351,7 +425,9 @@ pub fn plan(
             wanted.push(id);
         }
     }
-    let requested = split_variant(wanted.first().ok_or(PlanError::MissingModel)?).0.to_string();
+    let requested = split_variant(wanted.first().ok_or(PlanError::MissingModel)?)
+        .0
+        .to_string();
     let needs = Needs::of(req);
     let require = prefs.require_parameters == Some(true);
 
@@ -383,7 +459,9 @@ pub fn plan(
                 continue;
             }
             if let Some(mt) = needs.max_tokens {
-                if ep.max_completion_tokens.is_some_and(|m| u64::from(mt) > m) || u64::from(mt) > ep.context_length {
+                if ep.max_completion_tokens.is_some_and(|m| u64::from(mt) > m)
+                    || u64::from(mt) > ep.context_length
+                {
                     missing.insert("max_tokens".into());
                     continue;
                 }
@@ -404,7 +482,11 @@ pub fn plan(
             let stats = health.map(|h| h.stats()).unwrap_or_default();
             cands.push(Candidate {
                 preferred: needs.preferred.iter().all(|p| supports(ep, p)),
-                fast_enough: meets(&stats, prefs.preferred_min_throughput, prefs.preferred_max_latency),
+                fast_enough: meets(
+                    &stats,
+                    prefs.preferred_min_throughput,
+                    prefs.preferred_max_latency,
+                ),
                 ep: ep.clone(),
                 availability,
                 stats,
@@ -437,7 +519,8 @@ pub fn plan(
     }
 
     let explicit_sort = prefs.sort.and_then(|s| s.by());
-    let global = prefs.sort.is_some_and(|s| s.partition() == Partition::None) && explicit_sort.is_some();
+    let global =
+        prefs.sort.is_some_and(|s| s.partition() == Partition::None) && explicit_sort.is_some();
     let sort_for = |variant: Variant| {
         explicit_sort.or(match variant {
             Variant::Nitro => Some(SortBy::Throughput),
@@ -460,7 +543,8 @@ pub fn plan(
         endpoints.extend(ordered.into_iter().map(|c| c.ep));
     } else {
         for (i, (cands, variant, model)) in groups.into_iter().enumerate() {
-            let (ordered, stuck) = order_group(cands, prefs, sort_for(variant), sticky_for(&model.id), rng);
+            let (ordered, stuck) =
+                order_group(cands, prefs, sort_for(variant), sticky_for(&model.id), rng);
             sticky |= stuck && i == 0;
             endpoints.extend(ordered.into_iter().map(|c| c.ep));
         }
@@ -470,7 +554,11 @@ pub fn plan(
         let mut seen = BTreeSet::new();
         endpoints.retain(|e| seen.insert(e.model_id.clone()));
     }
-    let strategy = if wanted.len() > 1 { "fallback" } else { "direct" };
+    let strategy = if wanted.len() > 1 {
+        "fallback"
+    } else {
+        "direct"
+    };
     Ok(Plan {
         requested,
         endpoints,
@@ -529,7 +617,8 @@ mod tests {
     }
 
     fn world() -> World {
-        let catalog = Catalog::build(&CatalogConfig::from_toml(CAT).expect("parses"), &|_| None).expect("valid");
+        let catalog = Catalog::build(&CatalogConfig::from_toml(CAT).expect("parses"), &|_| None)
+            .expect("valid");
         let health = HealthBook::new(catalog.endpoint_count(), Duration::from_secs(30));
         World {
             catalog,
@@ -547,15 +636,26 @@ mod tests {
                 sticky: &self.sticky,
             };
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            plan(&ctx, &req, Some("conv"), &mut rng).map(|p| p.endpoints.iter().map(|e| e.upstream_id.clone()).collect())
+            plan(&ctx, &req, Some("conv"), &mut rng)
+                .map(|p| p.endpoints.iter().map(|e| e.upstream_id.clone()).collect())
         }
 
         fn plan(&self, extra: &str) -> Result<Vec<String>, PlanError> {
-            self.plan_with(&format!(r#"{{"model":"x/one","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#), 7)
+            self.plan_with(
+                &format!(
+                    r#"{{"model":"x/one","messages":[{{"role":"user","content":"hi"}}]{extra}}}"#
+                ),
+                7,
+            )
         }
 
         fn fail(&self, upstream: &str, times: u32) {
-            let ep = self.catalog.models().iter().flat_map(|m| &m.endpoints).find(|e| e.upstream_id == upstream);
+            let ep = self
+                .catalog
+                .models()
+                .iter()
+                .flat_map(|m| &m.endpoints)
+                .find(|e| e.upstream_id == upstream);
             if let Some(h) = ep.and_then(|e| self.health.get(e.index)) {
                 for _ in 0..times {
                     h.record_failure(None);
@@ -589,11 +689,18 @@ mod tests {
               { provider = "cheap", upstream_id = "cheap", prompt = "0.000001", completion = "0" },
             ]
         "#;
-        let catalog = Catalog::build(&CatalogConfig::from_toml(cat).expect("parses"), &|_| None).expect("valid");
+        let catalog = Catalog::build(&CatalogConfig::from_toml(cat).expect("parses"), &|_| None)
+            .expect("valid");
         let health = HealthBook::new(catalog.endpoint_count(), Duration::from_secs(30));
         let sticky = StickyTable::default();
-        let ctx = PlanContext { catalog: &catalog, health: &health, sticky: &sticky };
-        let req = parse_chat_request(br#"{"model":"x/m","messages":[{"role":"user","content":"hi"}]}"#).expect("valid");
+        let ctx = PlanContext {
+            catalog: &catalog,
+            health: &health,
+            sticky: &sticky,
+        };
+        let req =
+            parse_chat_request(br#"{"model":"x/m","messages":[{"role":"user","content":"hi"}]}"#)
+                .expect("valid");
         let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
         let n = 10_000;
         let mut cheap_first = 0;
@@ -605,35 +712,76 @@ mod tests {
             }
         }
         let share = cheap_first as f64 / n as f64;
-        assert!((share - 0.9).abs() <= 0.02, "cheap endpoint first in {share:.4} of requests");
+        assert!(
+            (share - 0.9).abs() <= 0.02,
+            "cheap endpoint first in {share:.4} of requests"
+        );
     }
 
     #[test]
     fn order_only_ignore_and_allow_fallbacks() {
         let w = world();
-        assert_eq!(w.plan(r#","provider":{"order":["b","a"]}"#), Ok(v(&["one-b", "one-a", "one-c"])));
-        assert_eq!(w.plan(r#","provider":{"order":["Beta"],"allow_fallbacks":false}"#), Ok(v(&["one-b"])));
-        assert_eq!(w.plan(r#","provider":{"only":["c"]}"#), Ok(v(&["one-c"])), "base slug matches a suffixed tag");
-        assert_eq!(w.plan(r#","provider":{"only":["c/turbo","a"],"sort":"price"}"#), Ok(v(&["one-a", "one-c"])));
-        assert_eq!(w.plan(r#","provider":{"ignore":["a","b"]}"#), Ok(v(&["one-c"])));
-        assert_eq!(w.plan(r#","provider":{"sort":"price","allow_fallbacks":false}"#), Ok(v(&["one-a"])));
-        let err = w.plan(r#","provider":{"only":["nobody"]}"#).expect_err("nothing left");
+        assert_eq!(
+            w.plan(r#","provider":{"order":["b","a"]}"#),
+            Ok(v(&["one-b", "one-a", "one-c"]))
+        );
+        assert_eq!(
+            w.plan(r#","provider":{"order":["Beta"],"allow_fallbacks":false}"#),
+            Ok(v(&["one-b"]))
+        );
+        assert_eq!(
+            w.plan(r#","provider":{"only":["c"]}"#),
+            Ok(v(&["one-c"])),
+            "base slug matches a suffixed tag"
+        );
+        assert_eq!(
+            w.plan(r#","provider":{"only":["c/turbo","a"],"sort":"price"}"#),
+            Ok(v(&["one-a", "one-c"]))
+        );
+        assert_eq!(
+            w.plan(r#","provider":{"ignore":["a","b"]}"#),
+            Ok(v(&["one-c"]))
+        );
+        assert_eq!(
+            w.plan(r#","provider":{"sort":"price","allow_fallbacks":false}"#),
+            Ok(v(&["one-a"]))
+        );
+        let err = w
+            .plan(r#","provider":{"only":["nobody"]}"#)
+            .expect_err("nothing left");
         assert!(matches!(err, PlanError::NoEndpoints { .. }), "{err:?}");
     }
 
     #[test]
     fn policy_filters_exclude() {
         let w = world();
-        assert_eq!(w.plan(r#","provider":{"data_collection":"deny","sort":"price"}"#), Ok(v(&["one-a", "one-c"])));
-        assert_eq!(w.plan(r#","provider":{"zdr":true}"#), Ok(v(&["one-a"])));
-        assert_eq!(w.plan(r#","provider":{"quantizations":["fp16","unknown"],"sort":"price"}"#), Ok(v(&["one-c", "one-b"])));
-        // $2 per million prompt tokens at most: excludes the $3 endpoint.
-        assert_eq!(w.plan(r#","provider":{"max_price":{"prompt":2},"sort":"price"}"#), Ok(v(&["one-a", "one-c"])));
         assert_eq!(
-            w.plan_with(r#"{"model":"x/two:free","messages":[{"role":"user","content":"hi"}]}"#, 1),
+            w.plan(r#","provider":{"data_collection":"deny","sort":"price"}"#),
+            Ok(v(&["one-a", "one-c"]))
+        );
+        assert_eq!(w.plan(r#","provider":{"zdr":true}"#), Ok(v(&["one-a"])));
+        assert_eq!(
+            w.plan(r#","provider":{"quantizations":["fp16","unknown"],"sort":"price"}"#),
+            Ok(v(&["one-c", "one-b"]))
+        );
+        // $2 per million prompt tokens at most: excludes the $3 endpoint.
+        assert_eq!(
+            w.plan(r#","provider":{"max_price":{"prompt":2},"sort":"price"}"#),
+            Ok(v(&["one-a", "one-c"]))
+        );
+        assert_eq!(
+            w.plan_with(
+                r#"{"model":"x/two:free","messages":[{"role":"user","content":"hi"}]}"#,
+                1
+            ),
             Ok(v(&["two-b"]))
         );
-        assert!(w.plan_with(r#"{"model":"x/one:free","messages":[{"role":"user","content":"hi"}]}"#, 1).is_err());
+        assert!(w
+            .plan_with(
+                r#"{"model":"x/one:free","messages":[{"role":"user","content":"hi"}]}"#,
+                1
+            )
+            .is_err());
     }
 
     #[test]
@@ -641,20 +789,36 @@ mod tests {
         let w = world();
         let tools = r#","tools":[{"type":"function","function":{"name":"f"}}]"#;
         // Without require_parameters, tool-capable endpoints come first; the other stays as a fallback.
-        let p = w.plan(&format!("{tools},\"provider\":{{\"sort\":\"price\"}}")).expect("plans");
+        let p = w
+            .plan(&format!("{tools},\"provider\":{{\"sort\":\"price\"}}"))
+            .expect("plans");
         assert_eq!(p, v(&["one-a", "one-c", "one-b"]));
         let w2 = world();
-        let p = w2.plan(&format!("{tools},\"provider\":{{\"order\":[\"b\"],\"require_parameters\":true}}")).expect("plans");
-        assert_eq!(p, v(&["one-a", "one-c"]), "b lacks tools: excluded, not just last");
+        let p = w2
+            .plan(&format!(
+                "{tools},\"provider\":{{\"order\":[\"b\"],\"require_parameters\":true}}"
+            ))
+            .expect("plans");
+        assert_eq!(
+            p,
+            v(&["one-a", "one-c"]),
+            "b lacks tools: excluded, not just last"
+        );
         let err = w
             .plan_with(
                 &format!(r#"{{"model":"x/two","messages":[{{"role":"user","content":"hi"}}]{tools},"provider":{{"require_parameters":true}}}}"#),
                 1,
             )
             .map(|_| ());
-        assert!(err.is_ok(), "x/two's endpoint has the default (tool-capable) parameters");
+        assert!(
+            err.is_ok(),
+            "x/two's endpoint has the default (tool-capable) parameters"
+        );
         // max_tokens beyond an endpoint's limit excludes it.
-        assert_eq!(w.plan(r#","max_tokens":5000,"provider":{"sort":"price"}"#), Ok(v(&["one-c", "one-b"])));
+        assert_eq!(
+            w.plan(r#","max_tokens":5000,"provider":{"sort":"price"}"#),
+            Ok(v(&["one-c", "one-b"]))
+        );
         // Images need a model that takes them.
         let img = r#"{"model":"x/two","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]}"#;
         match w.plan_with(img, 1) {
@@ -664,7 +828,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match w.plan(&format!("{tools},\"provider\":{{\"only\":[\"b\"],\"require_parameters\":true}}")) {
+        match w.plan(&format!(
+            "{tools},\"provider\":{{\"only\":[\"b\"],\"require_parameters\":true}}"
+        )) {
             Err(PlanError::NoEndpoints { message, .. }) => {
                 assert!(message.contains("tool use"), "{message}")
             }
@@ -693,24 +859,53 @@ mod tests {
     async fn unstable_last_open_breakers_out_all_down_503() {
         let w = world();
         w.fail("one-a", 2);
-        assert_eq!(w.plan(r#","provider":{"sort":"price"}"#), Ok(v(&["one-c", "one-b", "one-a"])), "outage: last");
+        assert_eq!(
+            w.plan(r#","provider":{"sort":"price"}"#),
+            Ok(v(&["one-c", "one-b", "one-a"])),
+            "outage: last"
+        );
         w.fail("one-a", BREAKER_FAILURES);
-        assert_eq!(w.plan(r#","provider":{"sort":"price"}"#), Ok(v(&["one-c", "one-b"])), "open: out");
+        assert_eq!(
+            w.plan(r#","provider":{"sort":"price"}"#),
+            Ok(v(&["one-c", "one-b"])),
+            "open: out"
+        );
         w.fail("one-b", BREAKER_FAILURES);
         w.fail("one-c", BREAKER_FAILURES);
         assert!(matches!(w.plan(""), Err(PlanError::AllDown { .. })));
         tokio::time::advance(Duration::from_secs(31)).await;
-        let probes = w.plan(r#","provider":{"sort":"price"}"#).expect("probes allowed");
-        assert_eq!(probes, v(&["one-a", "one-c", "one-b"]), "one probe each after the interval");
-        assert!(matches!(w.plan(""), Err(PlanError::AllDown { .. })), "and no second probe");
+        let probes = w
+            .plan(r#","provider":{"sort":"price"}"#)
+            .expect("probes allowed");
+        assert_eq!(
+            probes,
+            v(&["one-a", "one-c", "one-b"]),
+            "one probe each after the interval"
+        );
+        assert!(
+            matches!(w.plan(""), Err(PlanError::AllDown { .. })),
+            "and no second probe"
+        );
     }
 
     #[test]
     fn sticky_conversation_unless_order() {
         let w = world();
-        let c = w.catalog.model("x/one").map(|m| m.endpoints[2].index).unwrap_or(0);
+        let c = w
+            .catalog
+            .model("x/one")
+            .map(|m| m.endpoints[2].index)
+            .unwrap_or(0);
         w.sticky.put("x/one", "conv", c);
-        assert_eq!(w.plan(r#","provider":{"sort":"price"}"#).map(|p| p[0].clone()), Ok("one-c".into()));
-        assert_eq!(w.plan(r#","provider":{"order":["a"]}"#).map(|p| p[0].clone()), Ok("one-a".into()));
+        assert_eq!(
+            w.plan(r#","provider":{"sort":"price"}"#)
+                .map(|p| p[0].clone()),
+            Ok("one-c".into())
+        );
+        assert_eq!(
+            w.plan(r#","provider":{"order":["a"]}"#)
+                .map(|p| p[0].clone()),
+            Ok("one-a".into())
+        );
     }
 }

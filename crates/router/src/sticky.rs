@@ -15,14 +15,25 @@ const MAX_ENTRIES: usize = 100_000;
 /// The conversation a request belongs to: `session_id`, the `x-session-id` header,
 /// `prompt_cache_key`, or else a hash of the first system and first non-system message.
 pub fn conversation_key(req: &ChatRequest, header: Option<&str>) -> Option<String> {
-    if let Some(s) = req.session_id.as_deref().or(header).filter(|s| !s.is_empty()) {
+    if let Some(s) = req
+        .session_id
+        .as_deref()
+        .or(header)
+        .filter(|s| !s.is_empty())
+    {
         return Some(format!("s:{s}"));
     }
     if let Some(k) = req.extra.get("prompt_cache_key").and_then(|v| v.as_str()) {
         return Some(format!("k:{k}"));
     }
-    let system = req.messages.iter().find(|m| matches!(m.role, Role::System | Role::Developer));
-    let first = req.messages.iter().find(|m| !matches!(m.role, Role::System | Role::Developer))?;
+    let system = req
+        .messages
+        .iter()
+        .find(|m| matches!(m.role, Role::System | Role::Developer));
+    let first = req
+        .messages
+        .iter()
+        .find(|m| !matches!(m.role, Role::System | Role::Developer))?;
     let mut text = system.map(|m| m.text_content()).unwrap_or_default();
     text.push('\u{1f}');
     text.push_str(&first.text_content());
@@ -74,17 +85,29 @@ mod tests {
 
     #[test]
     fn keys_prefer_explicit_sessions_then_hash_the_opening() {
-        let a = parse_chat_request(br#"{"messages":[{"role":"system","content":"S"},{"role":"user","content":"Q1"}]}"#)
-            .expect("valid");
+        let a = parse_chat_request(
+            br#"{"messages":[{"role":"system","content":"S"},{"role":"user","content":"Q1"}]}"#,
+        )
+        .expect("valid");
         let b = parse_chat_request(
             br#"{"messages":[{"role":"system","content":"S"},{"role":"user","content":"Q1"},
                 {"role":"assistant","content":"A"},{"role":"user","content":"Q2"}]}"#,
         )
         .expect("valid");
-        assert_eq!(conversation_key(&a, None), conversation_key(&b, None), "same conversation");
-        let c = parse_chat_request(br#"{"messages":[{"role":"user","content":"other"}],"session_id":"abc"}"#).expect("valid");
+        assert_eq!(
+            conversation_key(&a, None),
+            conversation_key(&b, None),
+            "same conversation"
+        );
+        let c = parse_chat_request(
+            br#"{"messages":[{"role":"user","content":"other"}],"session_id":"abc"}"#,
+        )
+        .expect("valid");
         assert_eq!(conversation_key(&c, Some("hdr")).as_deref(), Some("s:abc"));
-        let d = parse_chat_request(br#"{"messages":[{"role":"user","content":"x"}],"prompt_cache_key":"pk"}"#).expect("valid");
+        let d = parse_chat_request(
+            br#"{"messages":[{"role":"user","content":"x"}],"prompt_cache_key":"pk"}"#,
+        )
+        .expect("valid");
         assert_eq!(conversation_key(&d, None).as_deref(), Some("k:pk"));
         assert_eq!(conversation_key(&d, Some("hdr")).as_deref(), Some("s:hdr"));
     }

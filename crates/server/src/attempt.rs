@@ -6,7 +6,7 @@ use crate::error::GatewayError;
 use futures_util::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use switchyard_api::chat::ChatRequest;
 use switchyard_providers::{Completion, EventStream, ProviderError, StreamEvent};
 use switchyard_router::{Endpoint, Plan};
@@ -33,6 +33,9 @@ pub struct Served<T> {
 pub struct OpenStream {
     pub first: StreamEvent,
     pub rest: EventStream,
+    /// When the attempt started and when its first event arrived (time to first token).
+    pub started: Instant,
+    pub first_at: Instant,
 }
 
 fn status_of(e: &ProviderError) -> u16 {
@@ -57,46 +60,121 @@ fn record_failure(st: &AppState, ep: &Endpoint, e: &ProviderError) {
     }
 }
 
-async fn try_each<T, F, Fut>(st: &AppState, plan: &Plan, mut call: F) -> Result<Served<T>, GatewayError>
+/// Outcome of one call, with its latency in milliseconds.
+type Timed<T> = (Result<T, ProviderError>, u64);
+
+async fn timed<T>(fut: impl Future<Output = Result<T, ProviderError>>) -> Timed<T> {
+    let started = Instant::now();
+    let r = fut.await;
+    (r, started.elapsed().as_millis() as u64)
+}
+
+/// A hedge: endpoint `i` starts; if it has not answered after `delay`, endpoint `i + 1`
+/// starts too. The first success wins and the other call is dropped (which cancels it
+/// upstream); a failure waits for the other. Returns the outcomes in the order they
+/// finished, how many endpoints were started, and the loser cancelled, if any.
+async fn race<T, F, Fut>(
+    call: &F,
+    eps: &[Arc<Endpoint>],
+    i: usize,
+    delay: Duration,
+) -> (Vec<(usize, Timed<T>)>, usize, Option<usize>)
 where
-    F: FnMut(Arc<Endpoint>) -> Fut,
+    F: Fn(Arc<Endpoint>) -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let mut attempts = Vec::with_capacity(plan.endpoints.len());
+    let a = timed(call(eps[i].clone()));
+    tokio::pin!(a);
+    tokio::select! {
+        r = &mut a => return (vec![(i, r)], 1, None),
+        _ = tokio::time::sleep(delay) => {}
+    }
+    tracing::debug!(first = %eps[i].provider.slug, second = %eps[i + 1].provider.slug, "hedging");
+    let b = timed(call(eps[i + 1].clone()));
+    tokio::pin!(b);
+    let first = tokio::select! {
+        r = &mut a => (i, r),
+        r = &mut b => (i + 1, r),
+    };
+    if first.1 .0.is_ok() {
+        let loser = if first.0 == i { i + 1 } else { i };
+        return (vec![first], 2, Some(loser));
+    }
+    let second = if first.0 == i {
+        (i + 1, b.await)
+    } else {
+        (i, a.await)
+    };
+    (vec![first, second], 2, None)
+}
+
+async fn try_each<T, F, Fut>(
+    st: &AppState,
+    eps: &[Arc<Endpoint>],
+    hedge: bool,
+    requested: &str,
+    call: F,
+) -> Result<Served<T>, GatewayError>
+where
+    F: Fn(Arc<Endpoint>) -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let mut attempts = Vec::with_capacity(eps.len());
     let mut last: Option<(String, ProviderError)> = None;
-    for ep in &plan.endpoints {
-        let started = Instant::now();
-        let result = call(ep.clone()).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(value) => {
-                attempts.push(Attempt {
-                    provider: ep.provider.name.clone(),
-                    model: ep.model_id.clone(),
-                    status: 200,
-                    latency_ms,
-                    error: None,
-                });
-                return Ok(Served {
-                    value,
-                    endpoint: ep.clone(),
-                    attempts,
-                });
-            }
-            Err(e) => {
-                tracing::info!(provider = %ep.provider.slug, model = %ep.model_id, error = %e, "attempt failed");
-                record_failure(st, ep, &e);
-                attempts.push(Attempt {
-                    provider: ep.provider.name.clone(),
-                    model: ep.model_id.clone(),
-                    status: status_of(&e),
-                    latency_ms,
-                    error: Some(e.to_string()),
-                });
-                let stop = !e.is_retryable();
-                last = Some((ep.provider.name.clone(), e));
-                if stop {
-                    break;
+    let mut i = 0;
+    while i < eps.len() {
+        let hedge_after = if hedge && i + 1 < eps.len() {
+            st.health.get(eps[i].index).and_then(|h| h.ttft_p95())
+        } else {
+            None
+        };
+        let (outcomes, started, cancelled) = match hedge_after {
+            Some(delay) => race(&call, eps, i, delay).await,
+            None => (vec![(i, timed(call(eps[i].clone())).await)], 1, None),
+        };
+        i += started;
+        if let Some(loser) = cancelled {
+            let ep = &eps[loser];
+            attempts.push(Attempt {
+                provider: ep.provider.name.clone(),
+                model: ep.model_id.clone(),
+                status: 0,
+                latency_ms: 0,
+                error: Some("cancelled: the hedged request answered first".into()),
+            });
+        }
+        for (k, (result, latency_ms)) in outcomes {
+            let ep = &eps[k];
+            match result {
+                Ok(value) => {
+                    attempts.push(Attempt {
+                        provider: ep.provider.name.clone(),
+                        model: ep.model_id.clone(),
+                        status: 200,
+                        latency_ms,
+                        error: None,
+                    });
+                    return Ok(Served {
+                        value,
+                        endpoint: ep.clone(),
+                        attempts,
+                    });
+                }
+                Err(e) => {
+                    tracing::info!(provider = %ep.provider.slug, model = %ep.model_id, error = %e, "attempt failed");
+                    record_failure(st, ep, &e);
+                    attempts.push(Attempt {
+                        provider: ep.provider.name.clone(),
+                        model: ep.model_id.clone(),
+                        status: status_of(&e),
+                        latency_ms,
+                        error: Some(e.to_string()),
+                    });
+                    let stop = !e.is_retryable();
+                    last = Some((ep.provider.name.clone(), e));
+                    if stop {
+                        i = eps.len();
+                    }
                 }
             }
         }
@@ -104,9 +182,17 @@ where
     match last {
         Some((provider, error)) => Err(GatewayError::Provider { provider, error }),
         None => Err(GatewayError::Plan(
-            switchyard_router::PlanError::NoProvider(plan.requested.clone()),
+            switchyard_router::PlanError::NoProvider(requested.to_string()),
         )),
     }
+}
+
+/// Whether this request is hedged: its own `provider.hedge`, else the server's setting.
+pub fn hedged(st: &AppState, req: &ChatRequest) -> bool {
+    req.provider
+        .as_ref()
+        .and_then(|p| p.hedge)
+        .unwrap_or(st.routing.hedge)
 }
 
 pub async fn complete(
@@ -115,10 +201,16 @@ pub async fn complete(
     req: &ChatRequest,
 ) -> Result<Served<Completion>, GatewayError> {
     let started = std::time::Instant::now();
-    let served = try_each(st, plan, |ep| async move {
-        let req = crate::forward::for_endpoint(req, &ep.supported_parameters);
-        st.client.complete(ep.target(), &req).await
-    })
+    let served = try_each(
+        st,
+        &plan.endpoints,
+        hedged(st, req),
+        &plan.requested,
+        |ep| async move {
+            let req = crate::forward::for_endpoint(req, &ep.supported_parameters);
+            st.client.complete(ep.target(), &req).await
+        },
+    )
     .await?;
     // A whole answer: its latency stands for time to first token, an upper bound.
     let took = served
@@ -132,21 +224,29 @@ pub async fn complete(
     Ok(served)
 }
 
-/// Opens a stream on the first endpoint that gets as far as its first event. A stream that
-/// fails before producing anything counts as a failed attempt, so the next endpoint is tried.
+/// Opens a stream on the first of `eps` that gets as far as its first event. A stream that
+/// fails before producing anything counts as a failed attempt, so the next one is tried.
 pub async fn open_stream(
     st: AppState,
-    plan: Plan,
+    eps: Vec<Arc<Endpoint>>,
+    requested: String,
     req: Arc<ChatRequest>,
 ) -> Result<Served<OpenStream>, GatewayError> {
-    try_each(&st, &plan, |ep| {
+    let hedge = hedged(&st, &req);
+    try_each(&st, &eps, hedge, &requested, |ep| {
         let st = st.clone();
         let req = req.clone();
         async move {
+            let started = Instant::now();
             let req = crate::forward::for_endpoint(&req, &ep.supported_parameters);
             let mut rest = st.client.stream(ep.target(), &req).await?;
             match rest.next().await {
-                Some(Ok(first)) => Ok(OpenStream { first, rest }),
+                Some(Ok(first)) => Ok(OpenStream {
+                    first,
+                    rest,
+                    started,
+                    first_at: Instant::now(),
+                }),
                 Some(Err(e)) => Err(e),
                 None => Err(ProviderError::Truncated),
             }
@@ -167,7 +267,10 @@ pub struct RequestInfo {
 
 /// A conversation served by an endpoint with cheaper cache reads stays there.
 pub fn remember(st: &AppState, ep: &Endpoint, info: &RequestInfo) {
-    let cheaper_reads = ep.prices.input_cache_read.is_some_and(|r| r < ep.prices.prompt);
+    let cheaper_reads = ep
+        .prices
+        .input_cache_read
+        .is_some_and(|r| r < ep.prices.prompt);
     if let (true, Some(key)) = (cheaper_reads, info.conversation.as_deref()) {
         st.sticky.put(&ep.model_id, key, ep.index);
     }

@@ -170,7 +170,10 @@ impl ConfigFile {
     ) -> Result<Config, ConfigError> {
         self.server.validate()?;
         if self.routing.probe_interval_ms == 0 {
-            return Err(ConfigError::invalid("routing.probe_interval_ms", "must be greater than 0"));
+            return Err(ConfigError::invalid(
+                "routing.probe_interval_ms",
+                "must be greater than 0",
+            ));
         }
         let mut base = CatalogConfig::default();
         if self.default_catalog {

@@ -68,9 +68,9 @@ impl GatewayError {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            GatewayError::Plan(PlanError::AllDown { retry_after_secs, .. }) => {
-                Some(Duration::from_secs(*retry_after_secs))
-            }
+            GatewayError::Plan(PlanError::AllDown {
+                retry_after_secs, ..
+            }) => Some(Duration::from_secs(*retry_after_secs)),
             GatewayError::Provider {
                 error: ProviderError::Status { retry_after, .. },
                 ..

@@ -7,6 +7,7 @@ use crate::attempt::Attempt;
 use switchyard_api::chat::{
     CompletionTokensDetails, CostDetails, FinishReason, PromptTokensDetails, Usage,
 };
+use switchyard_api::Money;
 use switchyard_providers::TokenUsage;
 use switchyard_router::Endpoint;
 
@@ -62,6 +63,38 @@ pub fn settle(s: &Settlement<'_>) -> Usage {
             upstream_inference_cost: None,
             upstream_inference_prompt_cost: cost.prompt,
             upstream_inference_completions_cost: cost.completion,
+        }),
+    }
+}
+
+/// Two shares of one generation (mid-stream failover), shown to the client as one usage.
+pub fn combine(a: Usage, b: Usage) -> Usage {
+    let add = |x: Option<Money>, y: Option<Money>| match (x, y) {
+        (None, None) => None,
+        (x, y) => Some(x.unwrap_or_default() + y.unwrap_or_default()),
+    };
+    let pd = |u: &Usage| u.prompt_tokens_details.clone().unwrap_or_default();
+    let cd = |u: &Usage| u.completion_tokens_details.clone().unwrap_or_default();
+    let costs = |u: &Usage| u.cost_details.clone().unwrap_or_default();
+    Usage {
+        prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+        completion_tokens: a.completion_tokens + b.completion_tokens,
+        total_tokens: a.total_tokens + b.total_tokens,
+        prompt_tokens_details: Some(PromptTokensDetails {
+            cached_tokens: pd(&a).cached_tokens + pd(&b).cached_tokens,
+            cache_write_tokens: pd(&a).cache_write_tokens + pd(&b).cache_write_tokens,
+        }),
+        completion_tokens_details: Some(CompletionTokensDetails {
+            reasoning_tokens: cd(&a).reasoning_tokens + cd(&b).reasoning_tokens,
+        }),
+        cost: add(a.cost, b.cost),
+        is_byok: a.is_byok,
+        cost_details: Some(CostDetails {
+            upstream_inference_cost: None,
+            upstream_inference_prompt_cost: costs(&a).upstream_inference_prompt_cost
+                + costs(&b).upstream_inference_prompt_cost,
+            upstream_inference_completions_cost: costs(&a).upstream_inference_completions_cost
+                + costs(&b).upstream_inference_completions_cost,
         }),
     }
 }

@@ -1,15 +1,18 @@
 //! Streaming responses, the way OpenRouter sends them: `chat.completion.chunk` frames,
 //! `: OPENROUTER PROCESSING` comments while the upstream is quiet, one final chunk with
-//! `choices: []` and the priced `usage`, then `data: [DONE]`. A failure after the response
-//! has started ends it with an error chunk (`finish_reason: "error"`), never silently.
+//! `choices: []` and the priced `usage`, then `data: [DONE]`.
 //!
-//! The HTTP status is committed as late as possible: if the upstream fails (on every
-//! endpoint) before the keep-alive interval has passed, the client gets a real error status.
+//! The HTTP status is committed as late as possible: if every endpoint fails before the
+//! keep-alive interval has passed, the client gets a real error status. If an upstream dies
+//! after tokens were sent, the stream continues on the next endpoint with the text so far as
+//! an assistant prefix (mid-stream failover, on by default, `provider.midstream_failover:
+//! false` to opt out); each endpoint is billed for what it produced. When no endpoint can
+//! continue, the stream ends with an error chunk (`finish_reason: "error"`), never silently.
 
 use crate::app::AppState;
-use crate::attempt::{self, OpenStream, Served};
+use crate::attempt::{self, Attempt, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
-use crate::settle::{settle, Settlement};
+use crate::settle::{combine, settle, Settlement};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -18,11 +21,13 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_api::chat::{ChatChunk, ChatRequest, ChunkChoice, Delta, FinishReason};
+use switchyard_api::chat::{
+    ChatChunk, ChatRequest, ChunkChoice, Delta, FinishReason, Message, Role, Usage,
+};
 use switchyard_api::error::ErrorBody;
 use switchyard_providers::simulated::estimate_tokens;
 use switchyard_providers::{ProviderError, StreamEvent, TokenUsage};
-use switchyard_router::Plan;
+use switchyard_router::{Endpoint, Plan};
 use tokio::sync::mpsc;
 
 const KEEPALIVE: &[u8] = b": OPENROUTER PROCESSING\n\n";
@@ -43,14 +48,30 @@ pub async fn respond(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
-    let mut opening: Opening = Box::pin(attempt::open_stream(st.clone(), plan, req.clone()));
+    let plan = Arc::new(plan);
+    let mut opening: Opening = Box::pin(attempt::open_stream(
+        st.clone(),
+        plan.endpoints.clone(),
+        plan.requested.clone(),
+        req.clone(),
+    ));
     let keepalive = Duration::from_millis(st.settings.keepalive_ms);
     let start = tokio::select! {
         r = &mut opening => Start::Opened(Box::new(r?)),
         _ = tokio::time::sleep(keepalive) => Start::Pending(opening),
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    tokio::spawn(drive(st, req, generation_id, start, tx, started));
+    tokio::spawn(drive(
+        Driver {
+            st,
+            req,
+            plan,
+            info,
+            out: Out { tx },
+            started,
+        },
+        start,
+    ));
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -125,29 +146,40 @@ impl ChunkFrame {
     }
 }
 
-/// The stream's running totals, for settlement.
-#[derive(Default)]
-struct Tally {
+/// What one endpoint produced in this stream, for its own bill.
+struct Segment {
+    endpoint: Arc<Endpoint>,
     usage: Option<TokenUsage>,
-    text_chars: String,
-    finish: Option<FinishReason>,
+    text: String,
+    tool_calls: bool,
+    started: Instant,
+    first_at: Instant,
 }
 
-impl Tally {
+impl Segment {
+    fn new(endpoint: Arc<Endpoint>, started: Instant, first_at: Instant) -> Segment {
+        Segment {
+            endpoint,
+            usage: None,
+            text: String::new(),
+            tool_calls: false,
+            started,
+            first_at,
+        }
+    }
+
     fn see(&mut self, ev: &StreamEvent) {
         match ev {
             StreamEvent::Usage(u) => self.usage = Some(*u),
             StreamEvent::Choice(c) => {
-                for t in [&c.delta.content, &c.delta.reasoning].into_iter().flatten() {
-                    self.text_chars.push_str(t);
+                if let Some(t) = &c.delta.content {
+                    self.text.push_str(t);
                 }
                 for tc in c.delta.tool_calls.iter().flatten() {
+                    self.tool_calls = true;
                     if let Some(a) = tc.function.as_ref().and_then(|f| f.arguments.as_ref()) {
-                        self.text_chars.push_str(a);
+                        self.text.push_str(a);
                     }
-                }
-                if c.finish_reason.is_some() {
-                    self.finish = c.finish_reason;
                 }
             }
             StreamEvent::UpstreamId(_) => {}
@@ -162,7 +194,7 @@ impl Tally {
                 let prompt: String = req.messages.iter().map(|m| m.text_content()).collect();
                 let u = TokenUsage {
                     prompt: estimate_tokens(&prompt),
-                    completion: estimate_tokens(&self.text_chars),
+                    completion: estimate_tokens(&self.text),
                     ..Default::default()
                 };
                 (u, true)
@@ -184,20 +216,78 @@ fn mid_stream_error(e: &ProviderError, provider: &str) -> ErrorBody {
     body
 }
 
-async fn drive(
+/// The request that continues a stream elsewhere: the text so far becomes an assistant
+/// prefix for the next endpoint to carry on from.
+fn continuation(req: &ChatRequest, so_far: &str) -> ChatRequest {
+    let mut next = req.clone();
+    next.messages.push(Message::text(Role::Assistant, so_far));
+    next
+}
+
+struct Driver {
     st: AppState,
     req: Arc<ChatRequest>,
-    id: String,
-    start: Start,
-    tx: mpsc::Sender<Bytes>,
+    plan: Arc<Plan>,
+    info: RequestInfo,
+    out: Out,
     started: Instant,
-) {
-    let out = Out { tx };
-    let keepalive = Duration::from_millis(st.settings.keepalive_ms);
+}
+
+impl Driver {
+    fn frame(&self, ep: Option<&Endpoint>) -> ChunkFrame {
+        ChunkFrame {
+            id: self.info.generation_id.clone(),
+            created: crate::routes::unix_now(),
+            model: ep
+                .map(|e| e.model_id.clone())
+                .unwrap_or_else(|| self.plan.requested.clone()),
+            provider: ep.map(|e| e.provider.name.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn failover_enabled(&self) -> bool {
+        self.req
+            .provider
+            .as_ref()
+            .and_then(|p| p.midstream_failover)
+            .unwrap_or(self.st.routing.midstream_failover)
+    }
+
+    /// Settles one endpoint's share; returns the usage shown for it.
+    fn settle(
+        &self,
+        seg: &Segment,
+        attempts: &[Attempt],
+        cancelled: bool,
+        finish: Option<FinishReason>,
+    ) -> Usage {
+        let (usage, estimated) = seg.usage(&self.req);
+        if finish.is_some_and(|f| f != FinishReason::Error) && !cancelled {
+            let tokens = usage.completion;
+            if let Some(h) = self.st.health.get(seg.endpoint.index) {
+                h.record_success(seg.first_at - seg.started, tokens, seg.first_at.elapsed());
+            }
+        }
+        settle(&Settlement {
+            generation_id: &self.info.generation_id,
+            endpoint: &seg.endpoint,
+            usage,
+            usage_estimated: estimated,
+            streamed: true,
+            cancelled,
+            finish_reason: finish,
+            attempts,
+            latency_ms: self.started.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+async fn drive(d: Driver, start: Start) {
+    let keepalive = Duration::from_millis(d.st.settings.keepalive_ms);
     let served = match start {
         Start::Opened(s) => *s,
         Start::Pending(mut opening) => {
-            if !out.raw(KEEPALIVE).await {
+            if !d.out.raw(KEEPALIVE).await {
                 return;
             }
             let result = loop {
@@ -205,20 +295,14 @@ async fn drive(
                     r = &mut opening => break r,
                     _ = tokio::time::sleep(keepalive) => {
                         // Dropping `opening` here cancels the upstream request.
-                        if !out.raw(KEEPALIVE).await { return; }
+                        if !d.out.raw(KEEPALIVE).await { return; }
                     }
                 }
             };
             match result {
                 Ok(s) => s,
                 Err(e) => {
-                    let frame = ChunkFrame {
-                        id,
-                        created: crate::routes::unix_now(),
-                        model: req.model.clone().unwrap_or_default(),
-                        provider: String::new(),
-                    };
-                    out.chunk(&frame.error(e.body())).await;
+                    d.out.chunk(&d.frame(None).error(e.body())).await;
                     return;
                 }
             }
@@ -226,27 +310,31 @@ async fn drive(
     };
 
     let Served {
-        value: OpenStream { first, mut rest },
+        value:
+            OpenStream {
+                first,
+                mut rest,
+                started,
+                first_at,
+            },
         endpoint,
-        attempts,
+        mut attempts,
     } = served;
-    let frame = ChunkFrame {
-        id,
-        created: crate::routes::unix_now(),
-        model: endpoint.model_id.clone(),
-        provider: endpoint.provider.name.clone(),
-    };
-    let mut tally = Tally::default();
+    let frame = d.frame(Some(&endpoint));
+    let mut segments = vec![Segment::new(endpoint, started, first_at)];
+    let mut all_text = String::new();
+    let mut finish: Option<FinishReason> = None;
     let mut cancelled = false;
     let mut failure: Option<ProviderError> = None;
     let mut next = Some(Ok(first));
+    let mut continuing = false;
     loop {
         let item = match next.take() {
             Some(item) => Some(item),
             None => tokio::select! {
                 item = rest.next() => item,
                 _ = tokio::time::sleep(keepalive) => {
-                    if !out.raw(KEEPALIVE).await { cancelled = true; break; }
+                    if !d.out.raw(KEEPALIVE).await { cancelled = true; break; }
                     continue;
                 }
             },
@@ -254,13 +342,79 @@ async fn drive(
         match item {
             None => break,
             Some(Err(e)) => {
-                failure = Some(e);
-                break;
+                let seg = segments.last_mut();
+                let ep = seg.as_ref().map(|s| s.endpoint.clone());
+                if let Some(ep) = &ep {
+                    if !e.is_client_fault() {
+                        if let Some(h) = d.st.health.get(ep.index) {
+                            h.record_failure(None);
+                        }
+                    }
+                }
+                let can_continue = d.failover_enabled()
+                    && e.is_retryable()
+                    && !segments.iter().any(|s| s.tool_calls)
+                    && finish.is_none();
+                let remaining: Vec<_> = match (&ep, can_continue) {
+                    (Some(ep), true) => {
+                        let at = d
+                            .plan
+                            .endpoints
+                            .iter()
+                            .position(|x| x.index == ep.index)
+                            .map_or(d.plan.endpoints.len(), |p| p + 1);
+                        d.plan.endpoints[at..].to_vec()
+                    }
+                    _ => vec![],
+                };
+                if remaining.is_empty() {
+                    failure = Some(e);
+                    break;
+                }
+                tracing::warn!(id = %frame.id, error = %e, "stream failed mid-way; continuing on the next endpoint");
+                let cont = Arc::new(continuation(&d.req, &all_text));
+                match attempt::open_stream(d.st.clone(), remaining, d.plan.requested.clone(), cont)
+                    .await
+                {
+                    Ok(s) => {
+                        attempts.extend(s.attempts);
+                        let OpenStream {
+                            first,
+                            rest: r,
+                            started,
+                            first_at,
+                        } = s.value;
+                        segments.push(Segment::new(s.endpoint, started, first_at));
+                        rest = r;
+                        next = Some(Ok(first));
+                        continuing = true;
+                    }
+                    Err(_) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
             }
-            Some(Ok(ev)) => {
-                tally.see(&ev);
-                if let StreamEvent::Choice(c) = ev {
-                    if !out.chunk(&frame.chunk(vec![c])).await {
+            Some(Ok(mut ev)) => {
+                if let Some(seg) = segments.last_mut() {
+                    seg.see(&ev);
+                }
+                if let StreamEvent::Choice(c) = &mut ev {
+                    if let Some(t) = &c.delta.content {
+                        all_text.push_str(t);
+                    }
+                    if c.finish_reason.is_some() {
+                        finish = c.finish_reason;
+                    }
+                    if continuing {
+                        // The client already has the role; the continuation only adds text.
+                        c.delta.role = None;
+                        if c.delta.is_empty() && c.finish_reason.is_none() {
+                            continue;
+                        }
+                    }
+                    let c = std::mem::take(c);
+                    if !d.out.chunk(&frame.chunk(vec![c])).await {
                         cancelled = true;
                         break;
                     }
@@ -271,35 +425,53 @@ async fn drive(
     // Stop reading the upstream before pricing, so a cancelled stream is closed promptly.
     drop(rest);
 
-    let (usage, estimated) = tally.usage(&req);
-    let finish = if failure.is_some() {
+    let last = segments.len() - 1;
+    let end_finish = if failure.is_some() {
         Some(FinishReason::Error)
     } else {
-        tally.finish
+        finish
     };
-    let wire_usage = settle(&Settlement {
-        generation_id: &frame.id,
-        endpoint: &endpoint,
-        usage,
-        usage_estimated: estimated,
-        streamed: true,
-        cancelled,
-        finish_reason: finish,
-        attempts: &attempts,
-        latency_ms: started.elapsed().as_millis() as u64,
-    });
+    let mut shown: Option<Usage> = None;
+    for (i, seg) in segments.iter().enumerate() {
+        // Earlier segments ended in a provider failure; the last ends as the stream did.
+        let f = if i == last {
+            end_finish
+        } else {
+            Some(FinishReason::Error)
+        };
+        let u = d.settle(seg, &attempts, cancelled && i == last, f);
+        shown = Some(match shown {
+            None => u,
+            Some(prev) => combine(prev, u),
+        });
+    }
+    if let Some(seg) = segments.last() {
+        if failure.is_none() && !cancelled {
+            attempt::remember(&d.st, &seg.endpoint, &d.info);
+        }
+    }
     if cancelled {
         return;
     }
+    let served_ep = segments.last().map(|s| s.endpoint.clone());
     if let Some(e) = failure {
-        tracing::warn!(id = %frame.id, provider = %endpoint.provider.slug, error = %e, "stream failed mid-way");
-        out.chunk(&frame.error(mid_stream_error(&e, &endpoint.provider.name)))
+        tracing::warn!(id = %frame.id, error = %e, "stream failed mid-way");
+        let provider = served_ep
+            .as_ref()
+            .map(|e| e.provider.name.clone())
+            .unwrap_or_default();
+        d.out
+            .chunk(&frame.error(mid_stream_error(&e, &provider)))
             .await;
         return;
     }
-    let mut last = frame.chunk(vec![]);
-    last.usage = Some(wire_usage);
-    if out.chunk(&last).await {
-        out.raw(DONE).await;
+    let mut last_chunk = frame.chunk(vec![]);
+    last_chunk.usage = shown;
+    if d.info.metadata {
+        last_chunk.openrouter_metadata =
+            Some(attempt::metadata(&d.plan, served_ep.as_deref(), &attempts));
+    }
+    if d.out.chunk(&last_chunk).await {
+        d.out.raw(DONE).await;
     }
 }

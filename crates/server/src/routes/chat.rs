@@ -31,9 +31,17 @@ pub async fn chat_completions(
 
 /// `X-OpenRouter-Metadata: enabled` (or the legacy experimental header).
 fn metadata_requested(headers: &HeaderMap) -> bool {
-    ["x-openrouter-metadata", "x-openrouter-experimental-metadata"]
-        .iter()
-        .any(|h| headers.get(*h).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("enabled")))
+    [
+        "x-openrouter-metadata",
+        "x-openrouter-experimental-metadata",
+    ]
+    .iter()
+    .any(|h| {
+        headers
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("enabled"))
+    })
 }
 
 pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<(), GatewayError> {
@@ -70,7 +78,12 @@ async fn handle(
     };
     let plan = {
         let mut rng = rand::thread_rng();
-        switchyard_router::plan(&st.plan_context(), &req, info.conversation.as_deref(), &mut rng)?
+        switchyard_router::plan(
+            &st.plan_context(),
+            &req,
+            info.conversation.as_deref(),
+            &mut rng,
+        )?
     };
     if req.is_stream() {
         return stream::respond(st, plan, req, info).await;

@@ -20,5 +20,8 @@ pub async fn endpoints(
     let model = st.catalog.model(&id).ok_or_else(|| {
         GatewayError::Plan(switchyard_router::PlanError::UnknownModel(id.clone()))
     })?;
-    Ok(axum::Json(model.endpoints_api(&|i| st.health.get(i).map(|h| h.stats()).unwrap_or_default())).into_response())
+    Ok(axum::Json(
+        model.endpoints_api(&|i| st.health.get(i).map(|h| h.stats()).unwrap_or_default()),
+    )
+    .into_response())
 }

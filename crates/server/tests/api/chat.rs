@@ -326,10 +326,21 @@ async fn parameters_an_endpoint_does_not_support_are_dropped_not_fatal() {
         let r = app.chat(body).await;
         assert_eq!(r.status(), 200);
         let _ = r.text().await;
-        let sent = app.upstream.requests().pop().map(|r| r.body).unwrap_or_default();
-        assert!(sent.get("top_k").is_none() && sent.get("min_p").is_none(), "stream={stream}: {sent}");
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        assert!(
+            sent.get("top_k").is_none() && sent.get("min_p").is_none(),
+            "stream={stream}: {sent}"
+        );
         assert_eq!(sent["seed"], 3, "supported parameters stay");
         let user = sent["user"].as_str().unwrap_or_default();
-        assert!(user.starts_with("user-") && !user.contains("alice"), "end-user ids are hashed: {user}");
+        assert!(
+            user.starts_with("user-") && !user.contains("alice"),
+            "end-user ids are hashed: {user}"
+        );
     }
 }
