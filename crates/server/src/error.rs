@@ -94,13 +94,13 @@ impl GatewayError {
                         "Request timed out waiting for the provider".to_string()
                     }
                     ProviderError::Unsupported(m) => m.clone(),
-                    ProviderError::Status { status, .. }
-                        if (400..500).contains(status) && *status != 429 =>
-                    {
-                        "Provider returned error".to_string()
-                    }
-                    ProviderError::Status { status: 429, .. } => {
-                        "Provider is rate limited; retry later".to_string()
+                    // The provider's own words help the client fix its request; 5xx details
+                    // stay in `metadata.raw` and the logs.
+                    ProviderError::Status { status, body, .. } if *status < 500 => {
+                        match switchyard_providers::error::error_message(body) {
+                            Some(m) => format!("Provider returned error: {m}"),
+                            None => "Provider returned error".to_string(),
+                        }
                     }
                     _ => "Provider returned error".to_string(),
                 }

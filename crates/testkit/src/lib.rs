@@ -14,6 +14,7 @@
 //! chunks), `#cut:<n>` (drop the connection after n stream chunks), `#stall:<n>` (go silent
 //! after n chunks), `#hang` (never answer), `#midstream-error` (provider error event after one
 //! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first).
+//! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
 use axum::body::{Body, Bytes};
@@ -170,29 +171,48 @@ struct Script {
     think: bool,
 }
 
-fn directive(text: &str, name: &str) -> Option<String> {
-    let tag = format!("#{name}:");
-    let start = text.find(&tag)? + tag.len();
-    Some(
-        text[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect(),
-    )
+/// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
+fn directive(text: &str, name: &str, model: &str) -> Option<String> {
+    let value_after = |tag: &str| {
+        let start = text.find(tag)? + tag.len();
+        Some(
+            text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>(),
+        )
+    };
+    value_after(&format!("#{name}@{model}:")).or_else(|| value_after(&format!("#{name}:")))
 }
 
-fn script(last_user: &str) -> Script {
-    let num = |n: &str| directive(last_user, n).and_then(|v| v.parse::<u64>().ok());
+/// `#name@model` or a bare `#name` (not followed by `@` or `:`).
+fn flag(text: &str, name: &str, model: &str) -> bool {
+    let bounded = |tag: &str, allow_at: bool| {
+        text.match_indices(tag).any(|(i, _)| {
+            let next = text[i + tag.len()..].chars().next();
+            match next {
+                None => true,
+                Some(c) => {
+                    !(c.is_ascii_alphanumeric() || c == '-' || c == ':' || (!allow_at && c == '@'))
+                }
+            }
+        })
+    };
+    bounded(&format!("#{name}@{model}"), true) || bounded(&format!("#{name}"), false)
+}
+
+fn script(last_user: &str, model: &str) -> Script {
+    let num = |n: &str| directive(last_user, n, model).and_then(|v| v.parse::<u64>().ok());
     Script {
         fail: num("fail").map(|v| v as u16),
         delay_ms: num("delay").unwrap_or(0),
         tokdelay_ms: num("tokdelay").unwrap_or(0),
         cut: num("cut").map(|v| v as usize),
         stall: num("stall").map(|v| v as usize),
-        hang: last_user.contains("#hang"),
-        midstream_error: last_user.contains("#midstream-error"),
+        hang: flag(last_user, "hang", model),
+        midstream_error: flag(last_user, "midstream-error", model),
         cached: num("cached").unwrap_or(0),
-        think: last_user.contains("#think"),
+        think: flag(last_user, "think", model),
     }
 }
 
@@ -426,7 +446,7 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             .then(|| req["response_format"]["json_schema"]["schema"].clone()),
         last_user,
     };
-    let sc = script(&turn.last_user);
+    let sc = script(&turn.last_user, req["model"].as_str().unwrap_or_default());
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
@@ -588,7 +608,7 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         json_schema: None,
         last_user,
     };
-    let sc = script(&turn.last_user);
+    let sc = script(&turn.last_user, req["model"].as_str().unwrap_or_default());
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
@@ -707,7 +727,7 @@ async fn gemini(
     if headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) != Some(API_KEY) {
         return gemini_error(403);
     }
-    let Some((_model, method)) = action.split_once(':') else {
+    let Some((gemini_model, method)) = action.split_once(':') else {
         return gemini_error(404);
     };
     let streaming = match method {
@@ -762,7 +782,7 @@ async fn gemini(
         }),
         last_user,
     };
-    let sc = script(&turn.last_user);
+    let sc = script(&turn.last_user, gemini_model);
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {

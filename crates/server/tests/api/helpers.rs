@@ -15,12 +15,15 @@ pub struct TestApp {
 
 /// The three fake provider families, one model each, plus a model whose first endpoint is
 /// dead (nothing listens there) so that fallback is visible.
-pub fn config(upstream: &FakeUpstream, server: &str) -> String {
+pub fn config(upstream: &FakeUpstream, server: &str, routing: &str) -> String {
     format!(
         r#"
 default_catalog = false
 [server]
 {server}
+
+[routing]
+{routing}
 
 [[providers]]
 slug = "fake-openai"
@@ -83,6 +86,31 @@ context_length = 1000
 endpoints = [{{ provider = "fake-openai-unset", upstream_id = "x", prompt = "0", completion = "0" }}]
 
 [[providers]]
+slug = "fake-openai-2"
+name = "Fake OpenAI Two"
+protocol = "openai"
+base_url = "{openai}"
+api_key_env = "FAKE_KEY"
+
+# One model, three providers, three prices: the routing tests' playground. Directives such
+# as `#fail@m-a:503` aim at one endpoint by its upstream id.
+[[models]]
+id = "route/multi"
+name = "Multi"
+context_length = 100000
+endpoints = [
+  {{ provider = "fake-openai", upstream_id = "m-a", prompt = "0.000001", completion = "0.000001", input_cache_read = "0.0000001" }},
+  {{ provider = "fake-openai-2", upstream_id = "m-b", prompt = "0.000003", completion = "0.000003", input_cache_read = "0.0000003" }},
+  {{ provider = "fake-anthropic", upstream_id = "m-c", prompt = "0.000002", completion = "0.000002", tag = "fake-anthropic/turbo" }},
+]
+
+[[models]]
+id = "route/notools"
+name = "No tools"
+context_length = 1000
+endpoints = [{{ provider = "fake-openai", upstream_id = "nt", prompt = "0", completion = "0", supported_parameters = ["max_tokens", "temperature"] }}]
+
+[[providers]]
 slug = "fake-openai-unset"
 name = "Unset"
 protocol = "openai"
@@ -96,12 +124,19 @@ api_key_env = "NOBODY_SET_THIS"
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with("keepalive_ms = 300\nfirst_byte_timeout_ms = 2000\nbetween_chunks_timeout_ms = 1000\nmax_body_bytes = 100000", false).await
+    spawn_app_with(SERVER, false).await
 }
 
+pub const SERVER: &str = "keepalive_ms = 300\nfirst_byte_timeout_ms = 2000\nbetween_chunks_timeout_ms = 1000\nmax_body_bytes = 100000";
+
 pub async fn spawn_app_with(server: &str, demo: bool) -> TestApp {
+    spawn_app_full(server, "probe_interval_ms = 400", demo).await
+}
+
+pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp {
     let upstream = FakeUpstream::start().await.expect("fake upstream starts");
-    let file = ConfigFile::from_toml(&config(&upstream, server)).expect("test config parses");
+    let file =
+        ConfigFile::from_toml(&config(&upstream, server, routing)).expect("test config parses");
     let cfg = file
         .load(demo, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
         .expect("test config is valid");
@@ -137,6 +172,44 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// A call with `X-OpenRouter-Metadata: enabled`.
+    pub async fn chat_meta(&self, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url("/api/v1/chat/completions"))
+            .bearer_auth(KEY)
+            .header("x-openrouter-metadata", "enabled")
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Upstream ids of the requests the fake providers received, in order.
+    pub fn upstream_models(&self) -> Vec<String> {
+        self.upstream
+            .requests()
+            .iter()
+            .map(|r| {
+                r.body["model"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        r.path
+                            .rsplit('/')
+                            .next()
+                            .unwrap_or_default()
+                            .split(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+            })
+            .collect()
     }
 
     pub async fn chat_json(&self, body: Value) -> (u16, Value) {

@@ -6,4 +6,5 @@ mod helpers;
 mod catalogue;
 mod chat;
 mod errors;
+mod routing;
 mod streaming;
