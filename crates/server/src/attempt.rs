@@ -122,7 +122,12 @@ where
     let mut attempts = Vec::with_capacity(eps.len());
     let mut last: Option<(String, ProviderError)> = None;
     let mut i = 0;
+    let mut skip_model: Option<String> = None;
     while i < eps.len() {
+        if skip_model.as_ref().is_some_and(|m| *m == eps[i].model_id) {
+            i += 1;
+            continue;
+        }
         let hedge_after = if hedge && i + 1 < eps.len() {
             st.health.get(eps[i].index).and_then(|h| h.ttft_p95())
         } else {
@@ -170,11 +175,14 @@ where
                         latency_ms,
                         error: Some(e.to_string()),
                     });
-                    let stop = !e.is_retryable();
-                    last = Some((ep.provider.name.clone(), e));
-                    if stop {
-                        i = eps.len();
+                    // A request this model's provider rightly refused (a 400 for its context
+                    // length, say) would be refused by its other providers too, but a
+                    // fallback model may take it: OpenRouter's `models` fall back on any error.
+                    // A request one protocol cannot express may suit the next endpoint.
+                    if matches!(e, ProviderError::Status { .. }) && e.is_client_fault() {
+                        skip_model = Some(ep.model_id.clone());
                     }
+                    last = Some((ep.provider.name.clone(), e));
                 }
             }
         }

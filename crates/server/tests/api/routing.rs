@@ -423,3 +423,28 @@ async fn hedged_requests_race_a_slow_first_endpoint() {
         "the slow loser was cancelled each time"
     );
 }
+
+#[tokio::test]
+async fn fallback_models_take_over_on_any_error() {
+    let app = spawn_app().await;
+    // The first model's only provider refuses the request (as for a context-length error);
+    // the next model in `models` serves it, and is what the response names and bills.
+    let (s, v) = app
+        .chat_meta(json!({"model": "fake/gpt", "models": ["fake/claude"], "messages": user("hi #fail@gpt-fake:400")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["model"], "fake/claude");
+    assert_eq!(v["openrouter_metadata"]["strategy"], "fallback");
+    assert_eq!(
+        v["usage"]["cost"].as_f64(),
+        expected_cost("fake/claude", &v["usage"])
+            .parse::<f64>()
+            .ok()
+    );
+    // `route: "fallback"` (legacy) is accepted alongside.
+    let (s, v) = app
+        .chat_json(json!({"models": ["fake/gpt", "fake/gemini"], "route": "fallback", "messages": user("hi #fail@gpt-fake:503")}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["model"], "fake/gemini");
+}
