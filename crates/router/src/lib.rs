@@ -1,12 +1,14 @@
 //! The catalogue (providers, models, endpoints, prices) and the planner that turns a request
 //! into the ordered list of endpoints to try.
 //!
+//! - [`auto`]: the auto router (`switchyard/auto`): one model per request by its needs and difficulty.
 //! - [`config`]: the TOML shape of a catalogue, as operators write it.
 //! - [`catalog`]: the validated, in-memory catalogue the hot path reads, and its public JSON.
 //! - [`health`]: live latency / throughput / uptime per endpoint, and the circuit breaker.
 //! - [`pricing`]: exact cost of a generation from an endpoint's prices.
 //! - [`plan`]: model resolution and endpoint ordering.
 
+pub mod auto;
 pub mod catalog;
 pub mod config;
 pub mod health;

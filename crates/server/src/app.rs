@@ -26,6 +26,7 @@ pub struct Inner {
     pub keys: KeyRing,
     pub settings: ServerSection,
     pub routing: RoutingSection,
+    pub auto: switchyard_router::auto::AutoPolicy,
     pub health: HealthBook,
     pub sticky: StickyTable,
     /// `GET /models` never changes while running, so it is rendered once.
@@ -51,9 +52,11 @@ impl AppState {
     pub fn new(config: Config, keys: KeyRing) -> Result<AppState, GatewayError> {
         let client = UpstreamClient::new(config.server.timeouts())
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
-        let list = ModelList {
-            data: config.catalog.models().iter().map(|m| m.to_api()).collect(),
-        };
+        let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
+        if !data.is_empty() {
+            data.push(auto_model());
+        }
+        let list = ModelList { data };
         let models_json = serde_json::to_vec(&list)
             .map_err(|e| GatewayError::Internal(e.to_string()))?
             .into();
@@ -65,6 +68,7 @@ impl AppState {
             health,
             sticky: StickyTable::default(),
             routing: config.routing,
+            auto: config.auto,
             catalog: config.catalog,
             client,
             keys,
@@ -118,4 +122,42 @@ pub async fn serve(
     axum::serve(listener, build_router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// `switchyard/auto` in the catalogue, priced like OpenRouter's router models (-1: the price
+/// is that of the model chosen).
+fn auto_model() -> switchyard_api::models::Model {
+    use switchyard_api::models::{Architecture, Model, ModelLinks, Pricing, TopProvider};
+    use switchyard_api::{DecimalString, Money};
+    let unknown = DecimalString(Money::parse("-1").unwrap_or_default());
+    Model {
+        id: "switchyard/auto".into(),
+        canonical_slug: "switchyard/auto".into(),
+        name: "Switchyard: Auto Router".into(),
+        created: 0,
+        description: "Picks a model per request by its needs (tools, images, context) and difficulty, within the operator's list and price ceiling. Alias: openrouter/auto.".into(),
+        context_length: None,
+        architecture: Architecture {
+            modality: "text+image->text".into(),
+            input_modalities: vec!["text".into(), "image".into()],
+            output_modalities: vec!["text".into()],
+            tokenizer: "Router".into(),
+            instruct_type: None,
+        },
+        pricing: Pricing {
+            prompt: unknown,
+            completion: unknown,
+            ..Default::default()
+        },
+        top_provider: TopProvider {
+            context_length: None,
+            max_completion_tokens: None,
+            is_moderated: false,
+        },
+        per_request_limits: None,
+        supported_parameters: vec![],
+        links: ModelLinks {
+            details: "/api/v1/models/switchyard/auto/endpoints".into(),
+        },
+    }
 }

@@ -271,6 +271,8 @@ pub struct RequestInfo {
     pub conversation: Option<String>,
     /// `X-OpenRouter-Metadata: enabled`: explain the routing in `openrouter_metadata`.
     pub metadata: bool,
+    /// The auto router's choice and reasons, when it chose.
+    pub auto: Option<serde_json::Value>,
 }
 
 /// A conversation served by an endpoint with cheaper cache reads stays there.
@@ -285,7 +287,12 @@ pub fn remember(st: &AppState, ep: &Endpoint, info: &RequestInfo) {
 }
 
 /// OpenRouter's `openrouter_metadata`: what was asked for, what was available, what was tried.
-pub fn metadata(plan: &Plan, served: Option<&Endpoint>, attempts: &[Attempt]) -> serde_json::Value {
+pub fn metadata(
+    plan: &Plan,
+    served: Option<&Endpoint>,
+    attempts: &[Attempt],
+    info: &RequestInfo,
+) -> serde_json::Value {
     let available: Vec<_> = plan
         .endpoints
         .iter()
@@ -307,8 +314,9 @@ pub fn metadata(plan: &Plan, served: Option<&Endpoint>, attempts: &[Attempt]) ->
         })
         .collect();
     serde_json::json!({
-        "requested": plan.requested,
-        "strategy": plan.strategy,
+        "requested": if info.auto.is_some() { "switchyard/auto" } else { plan.requested.as_str() },
+        "strategy": if info.auto.is_some() { "auto" } else { plan.strategy },
+        "auto": info.auto,
         "sticky": plan.sticky,
         "attempt": attempts.len(),
         "endpoints": {"total": plan.available, "available": available},

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
 use switchyard_providers::Timeouts;
+use switchyard_router::auto::AutoPolicy;
 use switchyard_router::config::{ModelConfig, ProviderConfig};
 use switchyard_router::{Catalog, CatalogConfig, ConfigError, DEFAULT_CATALOG, DEMO_CATALOG};
 
@@ -124,6 +125,61 @@ pub struct RoutingSection {
     /// opt out with `provider.midstream_failover: false`.
     #[serde(default = "yes")]
     pub midstream_failover: bool,
+    /// The auto router (`switchyard/auto`, alias `openrouter/auto`).
+    #[serde(default)]
+    pub auto: AutoSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutoSection {
+    /// Models it may choose (`author/*` globs allowed); empty: every active model.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Most it may spend: USD per million tokens (prompt + completion price), decimal string.
+    #[serde(default)]
+    pub max_price: Option<String>,
+    /// Difficulty (0–1) from which the strongest candidate is chosen instead of the cheapest.
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+
+impl Default for AutoSection {
+    fn default() -> Self {
+        AutoSection {
+            models: vec![],
+            max_price: None,
+            threshold: default_threshold(),
+        }
+    }
+}
+
+impl AutoSection {
+    pub fn policy(&self) -> Result<AutoPolicy, ConfigError> {
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(ConfigError::invalid(
+                "routing.auto.threshold",
+                "must be between 0 and 1",
+            ));
+        }
+        let max_price = self
+            .max_price
+            .as_deref()
+            .map(|p| {
+                switchyard_api::Money::parse(p)
+                    .map_err(|e| ConfigError::invalid("routing.auto.max_price", e.to_string()))
+            })
+            .transpose()?;
+        Ok(AutoPolicy {
+            models: self.models.clone(),
+            max_price,
+            threshold: self.threshold,
+        })
+    }
 }
 
 fn default_probe_ms() -> u64 {
@@ -136,6 +192,7 @@ impl Default for RoutingSection {
             probe_interval_ms: default_probe_ms(),
             hedge: false,
             midstream_failover: true,
+            auto: AutoSection::default(),
         }
     }
 }
@@ -145,6 +202,7 @@ impl Default for RoutingSection {
 pub struct Config {
     pub server: ServerSection,
     pub routing: RoutingSection,
+    pub auto: AutoPolicy,
     pub catalog: Catalog,
 }
 
@@ -189,6 +247,7 @@ impl ConfigFile {
         .over(base);
         Ok(Config {
             server: self.server,
+            auto: self.routing.auto.policy()?,
             routing: self.routing,
             catalog: Catalog::build(&catalog, env)?,
         })

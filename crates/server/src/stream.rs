@@ -468,8 +468,12 @@ async fn drive(d: Driver, start: Start) {
     let mut last_chunk = frame.chunk(vec![]);
     last_chunk.usage = shown;
     if d.info.metadata {
-        last_chunk.openrouter_metadata =
-            Some(attempt::metadata(&d.plan, served_ep.as_deref(), &attempts));
+        last_chunk.openrouter_metadata = Some(attempt::metadata(
+            &d.plan,
+            served_ep.as_deref(),
+            &attempts,
+            &d.info,
+        ));
     }
     if d.out.chunk(&last_chunk).await {
         d.out.raw(DONE).await;

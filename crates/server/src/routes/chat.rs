@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use std::time::Instant;
-use switchyard_api::chat::{parse_chat_request, ChatResponse};
+use switchyard_api::chat::{parse_chat_request, ChatRequest, ChatResponse};
 
 pub async fn chat_completions(
     State(st): State<AppState>,
@@ -27,6 +27,31 @@ pub async fn chat_completions(
         resp.headers_mut().insert("x-generation-id", v);
     }
     resp
+}
+
+/// `switchyard/auto` / `openrouter/auto`: the auto router picks the model, and the request
+/// goes on as if the client had named it. Returns the explanation for `openrouter_metadata`.
+fn route_auto(
+    st: &AppState,
+    req: &mut ChatRequest,
+) -> Result<Option<serde_json::Value>, GatewayError> {
+    if !req
+        .model
+        .as_deref()
+        .is_some_and(switchyard_router::auto::is_auto)
+    {
+        return Ok(None);
+    }
+    let choice = switchyard_router::auto::choose(&st.catalog, req, &st.auto)?;
+    let explanation = serde_json::json!({
+        "chosen": choice.model.id,
+        "difficulty": (choice.difficulty.score * 1000.0).round() / 1000.0,
+        "signals": choice.difficulty.signals,
+        "threshold": st.auto.threshold,
+        "candidates": choice.candidates,
+    });
+    req.model = Some(choice.model.id.clone());
+    Ok(Some(explanation))
 }
 
 /// `X-OpenRouter-Metadata: enabled` (or the legacy experimental header).
@@ -69,12 +94,14 @@ async fn handle(
             GatewayError::BadRequest(rej.body_text())
         }
     })?;
-    let req = parse_chat_request(&body).map_err(GatewayError::BadRequest)?;
+    let mut req = parse_chat_request(&body).map_err(GatewayError::BadRequest)?;
+    let auto = route_auto(&st, &mut req)?;
     let session_header = headers.get("x-session-id").and_then(|v| v.to_str().ok());
     let info = attempt::RequestInfo {
         generation_id: id.clone(),
         conversation: switchyard_router::sticky::conversation_key(&req, session_header),
         metadata: metadata_requested(headers),
+        auto,
     };
     let plan = {
         let mut rng = rand::thread_rng();
@@ -93,7 +120,7 @@ async fn handle(
     attempt::remember(&st, &served.endpoint, &info);
     let openrouter_metadata = info
         .metadata
-        .then(|| attempt::metadata(&plan, Some(&served.endpoint), &served.attempts));
+        .then(|| attempt::metadata(&plan, Some(&served.endpoint), &served.attempts, &info));
     let ep = &served.endpoint;
     let c = served.value;
     let usage = settle(&Settlement {

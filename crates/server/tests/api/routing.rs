@@ -448,3 +448,66 @@ async fn fallback_models_take_over_on_any_error() {
     assert_eq!(s, 200);
     assert_eq!(v["model"], "fake/gemini");
 }
+
+#[tokio::test]
+async fn auto_router_picks_by_difficulty_and_explains_itself() {
+    let app = spawn_app_full(
+        SERVER,
+        "probe_interval_ms = 400\n[routing.auto]\nmodels = [\"fake/gpt\", \"fake/claude\", \"fake/gemini\"]\nthreshold = 0.5",
+        false,
+    )
+    .await;
+    let (s, v) = app
+        .chat_meta(json!({"model": "switchyard/auto", "messages": user("hello!")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["model"], "fake/gemini",
+        "easy: the cheapest allowed model"
+    );
+    let meta = &v["openrouter_metadata"];
+    assert_eq!(meta["strategy"], "auto");
+    assert_eq!(meta["requested"], "switchyard/auto");
+    assert_eq!(meta["auto"]["chosen"], "fake/gemini");
+    assert_eq!(
+        meta["auto"]["candidates"],
+        json!(["fake/gemini", "fake/gpt", "fake/claude"])
+    );
+
+    let hard = "Analyze step by step why this deadlocks and design a fix:\n```rust\nlet a = m.lock(); let b = m.lock();\n```";
+    let (_, v) = app
+        .chat_meta(json!({"model": "openrouter/auto", "messages": user(hard)}))
+        .await;
+    assert_eq!(
+        v["model"], "fake/claude",
+        "hard: the strongest allowed model"
+    );
+    let signals = v["openrouter_metadata"]["auto"]["signals"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        signals.contains(&json!("code")) && signals.contains(&json!("reasoning")),
+        "{signals:?}"
+    );
+    // Billed as the chosen model.
+    assert_eq!(
+        v["usage"]["cost"].as_f64(),
+        expected_cost("fake/claude", &v["usage"])
+            .parse::<f64>()
+            .ok()
+    );
+
+    let models: Value = app
+        .http
+        .get(app.url("/api/v1/models"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .unwrap_or(Value::Null);
+    assert!(models["data"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|m| m["id"] == "switchyard/auto")));
+}
