@@ -4,7 +4,8 @@
 //!
 //! Put one of these in the last user message to make it misbehave:
 //! `[simulate:error]` (HTTP 503), `[simulate:rate-limit]` (HTTP 429), `[simulate:cut]` (the
-//! stream dies half-way), `[simulate:slow]` (five seconds before the first token).
+//! stream dies half-way; a continuation on another endpoint is not cut), `[simulate:slow]`
+//! (five seconds before the first token).
 
 use crate::{Completion, EventStream, ProviderError, StreamEvent, Target, TokenUsage};
 use futures_util::stream::{self, StreamExt};
@@ -281,7 +282,13 @@ pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream
     if let Some(e) = injected_failure(req, target.simulation) {
         return Err(e);
     }
-    let cut = last_user_text(req).contains("[simulate:cut]");
+    // A continuation (the gateway resuming a cut stream elsewhere ends the conversation with
+    // the assistant's text so far) is not cut again, so mid-stream failover can be watched.
+    let continuing = req
+        .messages
+        .last()
+        .is_some_and(|m| m.role == Role::Assistant);
+    let cut = last_user_text(req).contains("[simulate:cut]") && !continuing;
     let gap = Duration::from_millis(1000 / u64::from(target.simulation.tokens_per_second.max(1)));
     let first = first_token_delay(req, target.simulation);
     let mut items: Vec<(Duration, Result<StreamEvent, ProviderError>)> = Vec::new();
@@ -294,7 +301,18 @@ pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream
     let completion;
     match plan(req, target.upstream_model) {
         Plan::Text(text) => {
-            let (text, finish) = limit(text, req.max_output_tokens());
+            let (mut text, finish) = limit(text, req.max_output_tokens());
+            // Resuming another endpoint's cut stream: carry on from where it stopped.
+            if let Some(prefix) = req
+                .messages
+                .last()
+                .filter(|_| continuing)
+                .map(|m| m.text_content())
+            {
+                if let Some(rest) = text.strip_prefix(prefix.as_str()) {
+                    text = rest.to_string();
+                }
+            }
             let words: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
             completion = estimate_tokens(&text);
             let stop_at = if cut { words.len() / 2 } else { words.len() };

@@ -9,7 +9,7 @@
 //! 3. Difficulty: a score in [0, 1] from the last user message and the conversation — length,
 //!    code, mathematics, reasoning vocabulary, several questions, tools or a schema, long
 //!    conversations; greetings and chit-chat score low.
-//! 4. Choice: below `routing.auto.threshold` (default 0.5) the cheapest candidate, otherwise
+//! 4. Choice: below `routing.auto.threshold` (default 0.25) the cheapest candidate, otherwise
 //!    the dearest one (price standing for strength within the operator's list).
 
 use crate::catalog::{Catalog, ModelEntry};
@@ -19,6 +19,10 @@ use switchyard_api::chat::{ChatRequest, Role};
 use switchyard_api::Money;
 
 pub const AUTO_MODELS: &[&str] = &["switchyard/auto", "openrouter/auto"];
+
+/// Any one signal of real work (code, mathematics, reasoning) reaches it; length, tools or
+/// a long conversation alone do not.
+pub const DEFAULT_THRESHOLD: f64 = 0.25;
 
 pub fn is_auto(model: &str) -> bool {
     let base = model.split(':').next().unwrap_or(model);
@@ -39,7 +43,7 @@ impl Default for AutoPolicy {
         AutoPolicy {
             models: vec![],
             max_price: None,
-            threshold: 0.5,
+            threshold: DEFAULT_THRESHOLD,
         }
     }
 }

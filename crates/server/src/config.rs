@@ -145,7 +145,7 @@ pub struct AutoSection {
 }
 
 fn default_threshold() -> f64 {
-    0.5
+    switchyard_router::auto::DEFAULT_THRESHOLD
 }
 
 impl Default for AutoSection {
