@@ -8,7 +8,7 @@
 //! score 1–10), cost is the chosen model's list price for that prompt. The policy was not
 //! tuned on this data, so every row is held-out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use switchyard_api::chat::{ChatRequest, Message, Role};
 use switchyard_router::auto::{difficulty, DEFAULT_THRESHOLD};
 
@@ -72,7 +72,7 @@ fn ask(turns: &[String]) -> ChatRequest {
     }
 }
 
-fn gsm8k(dir: &PathBuf) -> Vec<Row> {
+fn gsm8k(dir: &Path) -> Vec<Row> {
     let text = std::fs::read_to_string(dir.join("gsm8k_responses.csv")).unwrap_or_default();
     csv(&text)
         .into_iter()
@@ -90,7 +90,7 @@ fn gsm8k(dir: &PathBuf) -> Vec<Row> {
         .collect()
 }
 
-fn mt_bench(dir: &PathBuf) -> Vec<Row> {
+fn mt_bench(dir: &Path) -> Vec<Row> {
     let questions: Vec<serde_json::Value> =
         std::fs::read_to_string(dir.join("mt_bench_question.jsonl"))
             .unwrap_or_default()
