@@ -171,12 +171,10 @@ impl EndpointHealth {
             st.consecutive_failures = 0;
             st.breaker = Breaker::Closed;
             push(&mut st.latency_ms, now, ttft.as_secs_f64() * 1000.0);
-            if tokens > 1 && generation > Duration::from_millis(1) {
-                push(
-                    &mut st.throughput,
-                    now,
-                    tokens as f64 / generation.as_secs_f64(),
-                );
+            if tokens > 0 {
+                // Sub-millisecond generations (tiny answers, local servers) count as 1 ms.
+                let secs = generation.as_secs_f64().max(0.001);
+                push(&mut st.throughput, now, tokens as f64 / secs);
             }
         });
     }

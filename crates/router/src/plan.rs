@@ -15,7 +15,7 @@
 //!      that do not, those meeting `preferred_min_throughput` / `preferred_max_latency`
 //!      before those that do not, endpoints with a recent outage last;
 //!    - a conversation stays on the endpoint that served it (prompt caching) unless
-//!      `order` is given.
+//!      `order` or a sort is given.
 
 use crate::catalog::{Catalog, Endpoint, ModelEntry};
 use crate::health::{Availability, HealthBook, Stats};
@@ -397,7 +397,8 @@ fn order_group(
         }
     }
     let mut stuck = false;
-    if let Some(idx) = sticky {
+    // An explicit sort is the caller's own order; stickiness only refines load balancing.
+    if let (Some(idx), None) = (sticky, sort) {
         if let Some(i) = cands
             .iter()
             .position(|c| c.ep.index == idx && c.availability != Availability::Unstable)
@@ -897,10 +898,12 @@ mod tests {
             .map(|m| m.endpoints[2].index)
             .unwrap_or(0);
         w.sticky.put("x/one", "conv", c);
+        assert_eq!(w.plan("").map(|p| p[0].clone()), Ok("one-c".into()));
         assert_eq!(
             w.plan(r#","provider":{"sort":"price"}"#)
                 .map(|p| p[0].clone()),
-            Ok("one-c".into())
+            Ok("one-a".into()),
+            "an explicit sort wins"
         );
         assert_eq!(
             w.plan(r#","provider":{"order":["a"]}"#)

@@ -91,6 +91,8 @@ name = "Fake OpenAI Two"
 protocol = "openai"
 base_url = "{openai}"
 api_key_env = "FAKE_KEY"
+data_collection = "deny"
+zdr = true
 
 # One model, three providers, three prices: the routing tests' playground. Directives such
 # as `#fail@m-a:503` aim at one endpoint by its upstream id.
@@ -100,7 +102,7 @@ name = "Multi"
 context_length = 100000
 endpoints = [
   {{ provider = "fake-openai", upstream_id = "m-a", prompt = "0.000001", completion = "0.000001", input_cache_read = "0.0000001" }},
-  {{ provider = "fake-openai-2", upstream_id = "m-b", prompt = "0.000003", completion = "0.000003", input_cache_read = "0.0000003" }},
+  {{ provider = "fake-openai-2", upstream_id = "m-b", prompt = "0.000003", completion = "0.000003", input_cache_read = "0.0000003", quantization = "fp8" }},
   {{ provider = "fake-anthropic", upstream_id = "m-c", prompt = "0.000002", completion = "0.000002", tag = "fake-anthropic/turbo" }},
 ]
 

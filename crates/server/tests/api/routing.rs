@@ -242,8 +242,18 @@ async fn max_price_data_policy_and_variants() {
     assert_eq!(v["provider"], "Fake OpenAI");
     let (s, _) = app.chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"max_price": {"prompt": "0.5"}}})).await;
     assert_eq!(s, 404);
-    // No fake provider declares a no-retention policy.
-    let (s, _) = app.chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"data_collection": "deny"}})).await;
+    // Only Fake OpenAI Two declares it keeps nothing.
+    let (_, v) = app.chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"data_collection": "deny"}})).await;
+    assert_eq!(v["provider"], "Fake OpenAI Two");
+    let (_, v) = app
+        .chat_json(
+            json!({"model": "route/multi", "messages": user("hi"), "provider": {"zdr": true}}),
+        )
+        .await;
+    assert_eq!(v["provider"], "Fake OpenAI Two");
+    let (_, v) = app.chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"quantizations": ["fp8"]}})).await;
+    assert_eq!(v["provider"], "Fake OpenAI Two");
+    let (s, _) = app.chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"quantizations": ["int4"]}})).await;
     assert_eq!(s, 404);
     let (_, v) = app
         .chat_json(json!({"model": "route/multi:floor", "messages": user("hi")}))
@@ -510,4 +520,61 @@ async fn auto_router_picks_by_difficulty_and_explains_itself() {
     assert!(models["data"]
         .as_array()
         .is_some_and(|d| d.iter().any(|m| m["id"] == "switchyard/auto")));
+}
+
+#[tokio::test]
+async fn a_hanging_provider_times_out_and_the_next_one_answers() {
+    let app = spawn_app().await;
+    let started = std::time::Instant::now();
+    let (s, v) = app
+        .chat_meta(json!({"model": "route/multi", "messages": user("hi #hang@m-a"), "provider": {"order": ["fake-openai", "fake-anthropic"]}}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["provider"], "Fake Anthropic");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "waited for the first-byte timeout"
+    );
+    assert_eq!(
+        attempts(&v),
+        vec![("Fake OpenAI".into(), 0), ("Fake Anthropic".into(), 200)]
+    );
+}
+
+#[tokio::test]
+async fn partition_none_sorts_across_fallback_models() {
+    let app = spawn_app().await;
+    // fake/claude costs 1.8e-5 a token pair, route/multi's endpoints 2e-6 to 6e-6.
+    let body = |partition: &str| {
+        json!({"model": "fake/claude", "models": ["route/multi"], "messages": user("hi"),
+            "provider": {"sort": {"by": "price", "partition": partition}}})
+    };
+    let order = |v: &Value| -> Vec<String> {
+        v["openrouter_metadata"]["endpoints"]["available"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{}|{}",
+                    e["model"].as_str().unwrap_or_default(),
+                    e["provider"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
+    };
+    let (_, v) = app.chat_meta(body("model")).await;
+    assert_eq!(v["model"], "fake/claude", "the requested model first");
+    assert_eq!(order(&v)[0], "fake/claude|Fake Anthropic");
+    let (_, v) = app.chat_meta(body("none")).await;
+    assert_eq!(v["model"], "route/multi", "globally cheapest first");
+    assert_eq!(
+        order(&v),
+        vec![
+            "route/multi|Fake OpenAI",
+            "route/multi|Fake Anthropic",
+            "route/multi|Fake OpenAI Two",
+            "fake/claude|Fake Anthropic"
+        ]
+    );
 }
