@@ -5,15 +5,7 @@ use serde_json::Value;
 async fn models_list_in_openrouter_shape() {
     let app = spawn_app().await;
     for prefix in ["/api/v1", "/v1"] {
-        let v: Value = app
-            .http
-            .get(app.url(&format!("{prefix}/models")))
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .unwrap_or(Value::Null);
+        let v: Value = app.get_json(&format!("{prefix}/models")).await;
         let data = v["data"].as_array().cloned().unwrap_or_default();
         let ids: Vec<_> = data.iter().filter_map(|m| m["id"].as_str()).collect();
         assert!(
@@ -48,15 +40,7 @@ async fn models_list_in_openrouter_shape() {
 #[tokio::test]
 async fn model_endpoints_in_openrouter_shape() {
     let app = spawn_app().await;
-    let v: Value = app
-        .http
-        .get(app.url("/api/v1/models/fake/fallback/endpoints"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .unwrap_or(Value::Null);
+    let v: Value = app.get_json("/api/v1/models/fake/fallback/endpoints").await;
     let eps = v["data"]["endpoints"]
         .as_array()
         .cloned()

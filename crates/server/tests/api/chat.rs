@@ -277,15 +277,7 @@ async fn requests_reach_upstreams_in_their_native_shape() {
 #[tokio::test]
 async fn demo_mode_answers_with_labelled_simulated_models() {
     let app = spawn_app_with("", true).await;
-    let models: Value = app
-        .http
-        .get(app.url("/api/v1/models"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .unwrap_or(Value::Null);
+    let models: Value = app.get_json("/api/v1/models").await;
     let demo = models["data"]
         .as_array()
         .into_iter()

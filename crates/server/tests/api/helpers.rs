@@ -176,6 +176,13 @@ impl TestApp {
             .expect("request sent")
     }
 
+    pub async fn get_json(&self, path: &str) -> Value {
+        match self.http.get(self.url(path)).send().await {
+            Ok(r) => r.json().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+
     /// A call with `X-OpenRouter-Metadata: enabled`.
     pub async fn chat_meta(&self, body: Value) -> (u16, Value) {
         let r = self

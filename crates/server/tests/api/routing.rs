@@ -293,15 +293,7 @@ async fn live_statistics_drive_latency_and_throughput_sorting() {
         .chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"sort": "price", "preferred_max_latency": 0.2, "only": ["fake-openai", "fake-openai-2"]}}))
         .await;
     assert_eq!(v["provider"], "Fake OpenAI Two");
-    let eps: Value = app
-        .http
-        .get(app.url("/api/v1/models/route/multi/endpoints"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .unwrap_or(Value::Null);
+    let eps: Value = app.get_json("/api/v1/models/route/multi/endpoints").await;
     let a = &eps["data"]["endpoints"][0];
     assert_eq!(a["tag"], "fake-openai");
     assert!(a["latency_last_30m"]["p50"].as_f64() >= Some(0.3), "{a}");
@@ -508,15 +500,7 @@ async fn auto_router_picks_by_difficulty_and_explains_itself() {
             .ok()
     );
 
-    let models: Value = app
-        .http
-        .get(app.url("/api/v1/models"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .unwrap_or(Value::Null);
+    let models: Value = app.get_json("/api/v1/models").await;
     assert!(models["data"]
         .as_array()
         .is_some_and(|d| d.iter().any(|m| m["id"] == "switchyard/auto")));
