@@ -1,0 +1,575 @@
+//! Durable state: accounts, API keys (hashes only), the append-only credits ledger, and one
+//! record per generation. SQLite (one file in the data directory, WAL) is the default;
+//! PostgreSQL serves many replicas. Both run the same SQL (written with `$n` placeholders)
+//! and their own versioned migrations, applied on open.
+//!
+//! Money is integer pico-USD (`i64`, so at most ~$9.2M per entry or per running sum).
+//! A generation's record and its charge are written in one transaction, and the ledger has
+//! one charge per generation id at most: no charge without a record, no record without a
+//! charge, no double charge.
+
+pub mod time;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not found")]
+    NotFound,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    /// Metered but never refused for lack of credits (the operator's own account).
+    pub unlimited: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyRecord {
+    pub hash: String,
+    pub account_id: String,
+    pub name: String,
+    /// A recognisable, non-secret form of the key (`sk-sy-v1-abc…xyz`).
+    pub label: String,
+    pub management: bool,
+    pub disabled: bool,
+    pub deleted: bool,
+    /// Spending limit in pico-USD, per `limit_reset` window (or for ever).
+    pub limit_pico: Option<i64>,
+    /// `daily`, `weekly` or `monthly`.
+    pub limit_reset: Option<String>,
+    pub expires_at: Option<i64>,
+    /// Requests and tokens per minute, set by the operator.
+    pub rpm: Option<i64>,
+    pub tpm: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    pub seq: i64,
+    pub account_id: String,
+    pub amount_pico: i64,
+    /// `grant` (credits added or removed by the operator) or `charge` (a generation).
+    pub kind: String,
+    pub generation_id: Option<String>,
+    pub key_hash: Option<String>,
+    pub note: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GenerationRecord {
+    pub id: String,
+    pub account_id: String,
+    pub key_hash: String,
+    pub model: String,
+    pub provider_name: String,
+    pub upstream_id: Option<String>,
+    pub tokens_prompt: i64,
+    pub tokens_completion: i64,
+    pub tokens_cached: i64,
+    pub tokens_reasoning: i64,
+    pub cost_pico: i64,
+    pub latency_ms: i64,
+    pub generation_ms: i64,
+    pub streamed: bool,
+    pub cancelled: bool,
+    pub usage_estimated: bool,
+    pub finish_reason: Option<String>,
+    pub native_finish_reason: Option<String>,
+    pub http_referer: Option<String>,
+    pub app_title: Option<String>,
+    /// JSON array: one entry per attempt.
+    pub provider_responses: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityRow {
+    pub date: String,
+    pub model: String,
+    pub provider_name: String,
+    pub requests: i64,
+    pub usage_pico: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub reasoning_tokens: i64,
+}
+
+/// What one key has spent, in pico-USD, all told and in the current day / week / month.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct KeyUsage {
+    pub total: i128,
+    pub daily: i128,
+    pub weekly: i128,
+    pub monthly: i128,
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body against whichever pool backs the store.
+macro_rules! on {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// SQLite takes numbered parameters as `?N`; PostgreSQL as `$N`. Queries are written with `$N`.
+fn q<'a>(store: &Store, sql: &'a str) -> std::borrow::Cow<'a, str> {
+    match store {
+        Store::Postgres(_) => sql.into(),
+        Store::Sqlite(_) => sql.replace('$', "?").into(),
+    }
+}
+
+const KEY_COLUMNS: &str = "hash, account_id, name, label, management, disabled, deleted, limit_pico, limit_reset, expires_at, rpm, tpm, created_at, updated_at";
+const GEN_COLUMNS: &str = "id, account_id, key_hash, model, provider_name, upstream_id, tokens_prompt, tokens_completion, tokens_cached, tokens_reasoning, cost_pico, latency_ms, generation_ms, streamed, cancelled, usage_estimated, finish_reason, native_finish_reason, http_referer, app_title, provider_responses, created_at";
+
+fn key_from<R: Row>(r: &R) -> Result<KeyRecord>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(KeyRecord {
+        hash: r.try_get("hash")?,
+        account_id: r.try_get("account_id")?,
+        name: r.try_get("name")?,
+        label: r.try_get("label")?,
+        management: r.try_get("management")?,
+        disabled: r.try_get("disabled")?,
+        deleted: r.try_get("deleted")?,
+        limit_pico: r.try_get("limit_pico")?,
+        limit_reset: r.try_get("limit_reset")?,
+        expires_at: r.try_get("expires_at")?,
+        rpm: r.try_get("rpm")?,
+        tpm: r.try_get("tpm")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn gen_from<R: Row>(r: &R) -> Result<GenerationRecord>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(GenerationRecord {
+        id: r.try_get("id")?,
+        account_id: r.try_get("account_id")?,
+        key_hash: r.try_get("key_hash")?,
+        model: r.try_get("model")?,
+        provider_name: r.try_get("provider_name")?,
+        upstream_id: r.try_get("upstream_id")?,
+        tokens_prompt: r.try_get("tokens_prompt")?,
+        tokens_completion: r.try_get("tokens_completion")?,
+        tokens_cached: r.try_get("tokens_cached")?,
+        tokens_reasoning: r.try_get("tokens_reasoning")?,
+        cost_pico: r.try_get("cost_pico")?,
+        latency_ms: r.try_get("latency_ms")?,
+        generation_ms: r.try_get("generation_ms")?,
+        streamed: r.try_get("streamed")?,
+        cancelled: r.try_get("cancelled")?,
+        usage_estimated: r.try_get("usage_estimated")?,
+        finish_reason: r.try_get("finish_reason")?,
+        native_finish_reason: r.try_get("native_finish_reason")?,
+        http_referer: r.try_get("http_referer")?,
+        app_title: r.try_get("app_title")?,
+        provider_responses: r.try_get("provider_responses")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn parse_sum(s: Option<String>) -> i128 {
+    s.and_then(|v| v.split('.').next().and_then(|i| i.parse::<i128>().ok()))
+        .unwrap_or(0)
+}
+
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite.sql"))];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres.sql"))];
+
+impl Store {
+    /// The embedded default: `<dir>/switchyard.db`, created if missing, WAL, fully synced
+    /// commits (a commit survives the process being killed, and power loss).
+    pub async fn open_sqlite(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+        let opts = SqliteConnectOptions::from_str(&format!(
+            "sqlite://{}",
+            dir.join("switchyard.db").display()
+        ))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        let store = Store::Sqlite(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn open_postgres(url: &str) -> Result<Store> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let store = Store::Postgres(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// PostgreSQL with every table in `schema` (created if missing): isolated databases for
+    /// tests, or several gateways sharing one server.
+    pub async fn open_postgres_schema(url: &str, schema: &str) -> Result<Store> {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::Invalid(format!("bad schema name `{schema}`")));
+        }
+        let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
+        sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        let opts =
+            sqlx::postgres::PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        let store = Store::Postgres(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the versioned migrations not applied yet, each in its own transaction.
+    /// Concurrent replicas starting together are serialised by the database.
+    async fn migrate(&self) -> Result<()> {
+        let list = match self {
+            Store::Sqlite(_) => MIGRATIONS_SQLITE,
+            Store::Postgres(_) => MIGRATIONS_POSTGRES,
+        };
+        on!(self, pool => {
+            sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+                .execute(pool)
+                .await?;
+            for (version, sql) in list {
+                let mut tx = pool.begin().await?;
+                if let Store::Postgres(_) = self {
+                    // One migrator at a time across replicas.
+                    sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+                }
+                let done = sqlx::query(&q(self, "SELECT version FROM schema_migrations WHERE version = $1"))
+                    .bind(*version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if done.is_none() {
+                    sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                    sqlx::query(&q(self, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)"))
+                        .bind(*version)
+                        .bind(now())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+            Ok(())
+        })
+    }
+
+    pub async fn create_account(&self, id: &str, name: &str, unlimited: bool) -> Result<Account> {
+        let created_at = now();
+        on!(self, pool => {
+            sqlx::query(&q(self, "INSERT INTO accounts (id, name, unlimited, created_at) VALUES ($1, $2, $3, $4)"))
+                .bind(id)
+                .bind(name)
+                .bind(unlimited)
+                .bind(created_at)
+                .execute(pool)
+                .await?;
+        });
+        Ok(Account {
+            id: id.to_string(),
+            name: name.to_string(),
+            unlimited,
+            created_at,
+        })
+    }
+
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        on!(self, pool => {
+            let rows = sqlx::query("SELECT id, name, unlimited, created_at FROM accounts ORDER BY created_at, id")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Account {
+                        id: r.try_get("id")?,
+                        name: r.try_get("name")?,
+                        unlimited: r.try_get("unlimited")?,
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// An account by id or by name.
+    pub async fn account(&self, id_or_name: &str) -> Result<Option<Account>> {
+        Ok(self
+            .accounts()
+            .await?
+            .into_iter()
+            .find(|a| a.id == id_or_name || a.name == id_or_name))
+    }
+
+    pub async fn insert_key(&self, k: &KeyRecord) -> Result<()> {
+        on!(self, pool => {
+            sqlx::query(&q(self, "INSERT INTO api_keys (hash, account_id, name, label, management, disabled, deleted, limit_pico, limit_reset, expires_at, rpm, tpm, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (hash) DO NOTHING"))
+                .bind(&k.hash).bind(&k.account_id).bind(&k.name).bind(&k.label).bind(k.management).bind(k.disabled)
+                .bind(k.deleted).bind(k.limit_pico).bind(&k.limit_reset).bind(k.expires_at).bind(k.rpm).bind(k.tpm)
+                .bind(k.created_at).bind(k.updated_at)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Writes every mutable field of a key.
+    pub async fn update_key(&self, k: &KeyRecord) -> Result<()> {
+        let n = on!(self, pool => {
+            sqlx::query(&q(self, "UPDATE api_keys SET name = $1, disabled = $2, deleted = $3, limit_pico = $4, limit_reset = $5, expires_at = $6, rpm = $7, tpm = $8, updated_at = $9 WHERE hash = $10"))
+                .bind(&k.name).bind(k.disabled).bind(k.deleted).bind(k.limit_pico).bind(&k.limit_reset)
+                .bind(k.expires_at).bind(k.rpm).bind(k.tpm).bind(k.updated_at).bind(&k.hash)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Every key, deleted ones included (they must keep failing).
+    pub async fn keys(&self) -> Result<Vec<KeyRecord>> {
+        on!(self, pool => {
+            let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, hash");
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            rows.iter().map(key_from).collect()
+        })
+    }
+
+    /// Adds (or, negative, removes) credits: one ledger entry.
+    pub async fn grant(
+        &self,
+        account_id: &str,
+        amount_pico: i64,
+        note: Option<&str>,
+    ) -> Result<LedgerEntry> {
+        let created_at = now();
+        let seq: i64 = on!(self, pool => {
+            let row = sqlx::query(&q(self, "INSERT INTO ledger (account_id, amount_pico, kind, note, created_at) VALUES ($1, $2, 'grant', $3, $4) RETURNING seq"))
+                .bind(account_id)
+                .bind(amount_pico)
+                .bind(note)
+                .bind(created_at)
+                .fetch_one(pool)
+                .await?;
+            row.try_get("seq")?
+        });
+        Ok(LedgerEntry {
+            seq,
+            account_id: account_id.to_string(),
+            amount_pico,
+            kind: "grant".into(),
+            generation_id: None,
+            key_hash: None,
+            note: note.map(str::to_string),
+            created_at,
+        })
+    }
+
+    /// Each account's balance: the sum of its ledger.
+    pub async fn balances(&self) -> Result<Vec<(String, i128)>> {
+        on!(self, pool => {
+            let rows = sqlx::query("SELECT account_id, CAST(SUM(amount_pico) AS TEXT) AS total FROM ledger GROUP BY account_id")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("account_id")?, parse_sum(r.try_get("total")?))))
+                .collect()
+        })
+    }
+
+    pub async fn ledger(&self, account_id: &str) -> Result<Vec<LedgerEntry>> {
+        on!(self, pool => {
+            let rows = sqlx::query(&q(self, "SELECT seq, account_id, amount_pico, kind, generation_id, key_hash, note, created_at FROM ledger WHERE account_id = $1 ORDER BY seq"))
+                .bind(account_id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(LedgerEntry {
+                        seq: r.try_get("seq")?,
+                        account_id: r.try_get("account_id")?,
+                        amount_pico: r.try_get("amount_pico")?,
+                        kind: r.try_get("kind")?,
+                        generation_id: r.try_get("generation_id")?,
+                        key_hash: r.try_get("key_hash")?,
+                        note: r.try_get("note")?,
+                        created_at: r.try_get("created_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Records generations and charges them, all in one transaction (a group commit).
+    /// A generation already recorded is skipped, record and charge alike, so a retried batch
+    /// never charges twice. Returns how many were new.
+    pub async fn commit(&self, batch: &[GenerationRecord]) -> Result<usize> {
+        let insert_gen = format!(
+            "INSERT INTO generations ({GEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) ON CONFLICT (id) DO NOTHING"
+        );
+        on!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut new = 0;
+            for g in batch {
+                let inserted = sqlx::query(&q(self, &insert_gen))
+                    .bind(&g.id).bind(&g.account_id).bind(&g.key_hash).bind(&g.model).bind(&g.provider_name)
+                    .bind(&g.upstream_id).bind(g.tokens_prompt).bind(g.tokens_completion).bind(g.tokens_cached)
+                    .bind(g.tokens_reasoning).bind(g.cost_pico).bind(g.latency_ms).bind(g.generation_ms)
+                    .bind(g.streamed).bind(g.cancelled).bind(g.usage_estimated).bind(&g.finish_reason)
+                    .bind(&g.native_finish_reason).bind(&g.http_referer).bind(&g.app_title)
+                    .bind(&g.provider_responses).bind(g.created_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if inserted == 0 {
+                    continue;
+                }
+                new += 1;
+                sqlx::query(&q(self, "INSERT INTO ledger (account_id, amount_pico, kind, generation_id, key_hash, created_at) VALUES ($1, $2, 'charge', $3, $4, $5)"))
+                    .bind(&g.account_id)
+                    .bind(-g.cost_pico)
+                    .bind(&g.id)
+                    .bind(&g.key_hash)
+                    .bind(g.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(new)
+        })
+    }
+
+    pub async fn generation(&self, id: &str) -> Result<Option<GenerationRecord>> {
+        on!(self, pool => {
+            let sql = format!("SELECT {GEN_COLUMNS} FROM generations WHERE id = {}", match self { Store::Sqlite(_) => "?1", Store::Postgres(_) => "$1" });
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(gen_from).transpose()
+        })
+    }
+
+    pub async fn generation_count(&self) -> Result<i64> {
+        on!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM generations").fetch_one(pool).await?;
+            Ok(row.try_get("n")?)
+        })
+    }
+
+    /// Daily usage per model and provider since `since` (unix seconds).
+    pub async fn activity(&self, account_id: &str, since: i64) -> Result<Vec<ActivityRow>> {
+        on!(self, pool => {
+            let rows = sqlx::query(&q(self, "SELECT created_at / 86400 AS day, model, provider_name, COUNT(*) AS requests, CAST(SUM(cost_pico) AS TEXT) AS usage_pico, CAST(SUM(tokens_prompt) AS TEXT) AS p, CAST(SUM(tokens_completion) AS TEXT) AS c, CAST(SUM(tokens_reasoning) AS TEXT) AS r FROM generations WHERE account_id = $1 AND created_at >= $2 GROUP BY created_at / 86400, model, provider_name ORDER BY day, model, provider_name"))
+                .bind(account_id)
+                .bind(since)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let day: i64 = r.try_get("day")?;
+                    Ok(ActivityRow {
+                        date: time::date_string(day * time::DAY),
+                        model: r.try_get("model")?,
+                        provider_name: r.try_get("provider_name")?,
+                        requests: r.try_get("requests")?,
+                        usage_pico: parse_sum(r.try_get("usage_pico")?) as i64,
+                        prompt_tokens: parse_sum(r.try_get("p")?) as i64,
+                        completion_tokens: parse_sum(r.try_get("c")?) as i64,
+                        reasoning_tokens: parse_sum(r.try_get("r")?) as i64,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Spending per key, all told and in the current UTC day / ISO week / month.
+    pub async fn key_usage(&self, at: i64) -> Result<Vec<(String, KeyUsage)>> {
+        let (day, week, month) = time::window_starts(at);
+        on!(self, pool => {
+            let rows = sqlx::query(&q(self, "SELECT key_hash, CAST(SUM(-amount_pico) AS TEXT) AS total, CAST(SUM(CASE WHEN created_at >= $1 THEN -amount_pico ELSE 0 END) AS TEXT) AS daily, CAST(SUM(CASE WHEN created_at >= $2 THEN -amount_pico ELSE 0 END) AS TEXT) AS weekly, CAST(SUM(CASE WHEN created_at >= $3 THEN -amount_pico ELSE 0 END) AS TEXT) AS monthly FROM ledger WHERE kind = 'charge' AND key_hash IS NOT NULL GROUP BY key_hash"))
+                .bind(day)
+                .bind(week)
+                .bind(month)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("key_hash")?,
+                        KeyUsage {
+                            total: parse_sum(r.try_get("total")?),
+                            daily: parse_sum(r.try_get("daily")?),
+                            weekly: parse_sum(r.try_get("weekly")?),
+                            monthly: parse_sum(r.try_get("monthly")?),
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
