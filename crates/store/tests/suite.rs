@@ -159,7 +159,7 @@ async fn suite(store: Store) {
         .unwrap_or_default();
     assert_eq!(h1.total, 500_000_007);
     assert_eq!(h1.daily, 300_000_007);
-    assert_eq!(h1.monthly >= h1.weekly && h1.weekly >= h1.daily, true);
+    assert!(h1.monthly >= h1.weekly && h1.weekly >= h1.daily);
 }
 
 #[tokio::test]
