@@ -1,4 +1,3 @@
-use crate::auth::KeyRing;
 use crate::config::{Config, RoutingSection, ServerSection};
 use crate::error::GatewayError;
 use crate::routes;
@@ -23,7 +22,10 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub catalog: Catalog,
     pub client: UpstreamClient,
-    pub keys: KeyRing,
+    pub accounts: Arc<crate::accounts::Accounts>,
+    pub ledger: crate::settle::Ledger,
+    /// SHA-256 of `SWITCHYARD_ADMIN_KEY`, which may call `/admin/*`.
+    pub admin_key: Option<[u8; 32]>,
     pub settings: ServerSection,
     pub routing: RoutingSection,
     pub auto: switchyard_router::auto::AutoPolicy,
@@ -49,7 +51,15 @@ impl AppState {
         }
     }
 
-    pub fn new(config: Config, keys: KeyRing) -> Result<AppState, GatewayError> {
+    /// Loads keys and balances from `store` and starts the ledger writer and the refresher.
+    pub async fn new(
+        config: Config,
+        store: switchyard_store::Store,
+        admin_key: Option<&str>,
+    ) -> Result<AppState, GatewayError> {
+        let accounts = Arc::new(crate::accounts::Accounts::load(store.clone()).await?);
+        accounts.spawn_refresher();
+        let ledger = crate::settle::Ledger::spawn(store);
         let client = UpstreamClient::new(config.server.timeouts())
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
@@ -71,7 +81,11 @@ impl AppState {
             auto: config.auto,
             catalog: config.catalog,
             client,
-            keys,
+            accounts,
+            ledger,
+            admin_key: admin_key
+                .filter(|k| !k.is_empty())
+                .map(crate::auth::hash_key),
             settings: config.server,
             models_json,
         })))
@@ -86,7 +100,23 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/models/{author}/{slug}/endpoints",
             get(routes::models::endpoints),
-        );
+        )
+        .route("/key", get(routes::manage::current_key))
+        .route("/credits", get(routes::manage::credits))
+        .route("/generation", get(routes::manage::generation))
+        .route("/activity", get(routes::manage::activity))
+        .route(
+            "/keys",
+            get(routes::manage::list_keys).post(routes::manage::create_key),
+        )
+        .route(
+            "/keys/{hash}",
+            get(routes::manage::get_key)
+                .patch(routes::manage::update_key)
+                .delete(routes::manage::delete_key),
+        )
+        .route("/admin/credits", post(routes::manage::admin_credits))
+        .route("/admin/accounts", post(routes::manage::admin_accounts));
     Router::new()
         .nest("/api/v1", api.clone())
         .nest("/v1", api)

@@ -273,6 +273,10 @@ pub struct RequestInfo {
     pub metadata: bool,
     /// The auto router's choice and reasons, when it chose.
     pub auto: Option<serde_json::Value>,
+    pub caller: crate::accounts::Caller,
+    /// App attribution: `HTTP-Referer`, `X-Title` / `X-OpenRouter-Title`.
+    pub referer: Option<String>,
+    pub title: Option<String>,
 }
 
 /// A conversation served by an endpoint with cheaper cache reads stays there.

@@ -1,20 +1,17 @@
-//! API keys for inference. Keys are only ever held as SHA-256 hashes and compared in constant
-//! time. (Accounts, per-key limits and the provisioning API replace this key ring later; the
-//! check stays one in-memory lookup.)
+//! API keys: random, prefixed, held only as SHA-256 hashes (looked up by digest, so the time
+//! taken says nothing about the secret), never logged.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 pub const KEY_PREFIX: &str = "sk-sy-v1-";
 
-#[derive(Debug, Default, Clone)]
-pub struct KeyRing {
-    hashes: Vec<[u8; 32]>,
-}
-
 pub fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
+}
+
+pub fn hash_hex(key: &str) -> String {
+    hex::encode(hash_key(key))
 }
 
 /// A new random key: prefix + 256 bits of entropy in hex.
@@ -24,26 +21,18 @@ pub fn generate_key() -> String {
     format!("{KEY_PREFIX}{}", hex::encode(bytes))
 }
 
-impl KeyRing {
-    pub fn add(&mut self, key: &str) {
-        let h = hash_key(key.trim());
-        if !self.hashes.contains(&h) {
-            self.hashes.push(h);
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
-    }
-
-    /// Checks every stored hash so the time taken does not depend on which one matches.
-    pub fn verify(&self, presented: &str) -> bool {
-        let h = hash_key(presented);
-        self.hashes
-            .iter()
-            .fold(0u8, |acc, stored| acc | stored.ct_eq(&h).unwrap_u8())
-            == 1
-    }
+/// `sk-sy-v1-abc…xyz`: enough to recognise a key, not to use it.
+pub fn label(key: &str) -> String {
+    let tail: String = key
+        .chars()
+        .rev()
+        .take(3)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let head: String = key.chars().take(KEY_PREFIX.len() + 3).collect();
+    format!("{head}...{tail}")
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -81,14 +70,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verifies_only_known_keys() {
+    fn keys_are_random_prefixed_and_labelled() {
         let k = generate_key();
         assert!(k.starts_with(KEY_PREFIX) && k.len() == KEY_PREFIX.len() + 64);
-        let mut ring = KeyRing::default();
-        ring.add(&k);
-        assert!(ring.verify(&k));
-        assert!(!ring.verify("sk-sy-v1-nope"));
-        assert!(!KeyRing::default().verify(&k));
+        assert_ne!(k, generate_key());
+        let l = label(&k);
+        assert!(l.starts_with("sk-sy-v1-") && l.contains("...") && l.len() < 20);
+        assert_eq!(hash_key(&k), hash_key(&k));
     }
 
     #[test]

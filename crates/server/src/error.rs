@@ -17,12 +17,24 @@ pub enum GatewayError {
     MissingKey,
     #[error("Invalid API key")]
     InvalidKey,
+    #[error("{0}")]
+    PaymentRequired(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Rate limit exceeded: {limit} per minute for this key")]
+    RateLimited {
+        limit: i64,
+        reset_ms: i64,
+        retry_after_secs: u64,
+    },
     #[error("Request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
     #[error("{0}")]
     Plan(#[from] PlanError),
     #[error("Route not found")]
     NotFound,
+    #[error("{0}")]
+    NotFoundMsg(String),
     /// Every endpoint tried failed; `provider` names the last one.
     #[error("{error}")]
     Provider {
@@ -39,12 +51,15 @@ impl GatewayError {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::MissingKey | GatewayError::InvalidKey => StatusCode::UNAUTHORIZED,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
+            GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+            GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Plan(PlanError::MissingModel) => StatusCode::BAD_REQUEST,
             GatewayError::Plan(PlanError::UnknownModel(_)) => StatusCode::NOT_FOUND,
             GatewayError::Plan(PlanError::NoProvider(_)) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Plan(PlanError::NoEndpoints { .. }) => StatusCode::NOT_FOUND,
             GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
-            GatewayError::NotFound => StatusCode::NOT_FOUND,
+            GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -55,6 +70,8 @@ impl GatewayError {
         match self.status().as_u16() {
             400 => "invalid_request",
             401 => "authentication",
+            402 => "payment_required",
+            403 => "permission_denied",
             404 => "not_found",
             413 => "payload_too_large",
             422 => "unprocessable",
@@ -71,6 +88,9 @@ impl GatewayError {
             GatewayError::Plan(PlanError::AllDown {
                 retry_after_secs, ..
             }) => Some(Duration::from_secs(*retry_after_secs)),
+            GatewayError::RateLimited {
+                retry_after_secs, ..
+            } => Some(Duration::from_secs(*retry_after_secs)),
             GatewayError::Provider {
                 error: ProviderError::Status { retry_after, .. },
                 ..
@@ -144,6 +164,21 @@ impl IntoResponse for GatewayError {
             tracing::warn!(error = %self, ?status, "request failed");
         }
         let mut resp = (status, axum::Json(envelope(self.body()))).into_response();
+        if let GatewayError::RateLimited {
+            limit, reset_ms, ..
+        } = &self
+        {
+            let h = resp.headers_mut();
+            for (name, value) in [
+                ("x-ratelimit-limit", limit.to_string()),
+                ("x-ratelimit-remaining", "0".to_string()),
+                ("x-ratelimit-reset", reset_ms.to_string()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    h.insert(name, v);
+                }
+            }
+        }
         if let Some(ra) = self.retry_after() {
             if let Ok(v) = HeaderValue::from_str(&ra.as_secs().max(1).to_string()) {
                 resp.headers_mut().insert("retry-after", v);

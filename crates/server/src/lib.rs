@@ -8,8 +8,10 @@
 //!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
 //! - [`forward`]: the request as one endpoint may see it (unsupported knobs dropped).
 //! - [`settle`]: the one place a finished generation is priced and recorded.
-//! - [`auth`], [`config`], [`error`]: keys, the configuration file, the error envelope.
+//! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
+//! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
 
+pub mod accounts;
 pub mod app;
 pub mod attempt;
 pub mod auth;

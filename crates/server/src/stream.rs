@@ -9,10 +9,11 @@
 //! false` to opt out); each endpoint is billed for what it produced. When no endpoint can
 //! continue, the stream ends with an error chunk (`finish_reason: "error"`), never silently.
 
+use crate::accounts::Reservation;
 use crate::app::AppState;
-use crate::attempt::{self, Attempt, OpenStream, RequestInfo, Served};
+use crate::attempt::{self, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
-use crate::settle::{combine, settle, Settlement};
+use crate::settle::{settle, Settlement, Share};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -22,7 +23,7 @@ use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_api::chat::{
-    ChatChunk, ChatRequest, ChunkChoice, Delta, FinishReason, Message, Role, Usage,
+    ChatChunk, ChatRequest, ChunkChoice, Delta, FinishReason, Message, Role,
 };
 use switchyard_api::error::ErrorBody;
 use switchyard_providers::simulated::estimate_tokens;
@@ -45,6 +46,7 @@ pub async fn respond(
     plan: Plan,
     req: ChatRequest,
     info: RequestInfo,
+    reservation: Reservation,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
@@ -69,6 +71,7 @@ pub async fn respond(
             info,
             out: Out { tx },
             started,
+            reservation: Some(reservation),
         },
         start,
     ));
@@ -231,6 +234,8 @@ struct Driver {
     info: RequestInfo,
     out: Out,
     started: Instant,
+    /// Released if the stream never settles (nothing served, nothing charged).
+    reservation: Option<Reservation>,
 }
 
 impl Driver {
@@ -252,37 +257,9 @@ impl Driver {
             .and_then(|p| p.midstream_failover)
             .unwrap_or(self.st.routing.midstream_failover)
     }
-
-    /// Settles one endpoint's share; returns the usage shown for it.
-    fn settle(
-        &self,
-        seg: &Segment,
-        attempts: &[Attempt],
-        cancelled: bool,
-        finish: Option<FinishReason>,
-    ) -> Usage {
-        let (usage, estimated) = seg.usage(&self.req);
-        if finish.is_some_and(|f| f != FinishReason::Error) && !cancelled {
-            let tokens = usage.completion;
-            if let Some(h) = self.st.health.get(seg.endpoint.index) {
-                h.record_success(seg.first_at - seg.started, tokens, seg.first_at.elapsed());
-            }
-        }
-        settle(&Settlement {
-            generation_id: &self.info.generation_id,
-            endpoint: &seg.endpoint,
-            usage,
-            usage_estimated: estimated,
-            streamed: true,
-            cancelled,
-            finish_reason: finish,
-            attempts,
-            latency_ms: self.started.elapsed().as_millis() as u64,
-        })
-    }
 }
 
-async fn drive(d: Driver, start: Start) {
+async fn drive(mut d: Driver, start: Start) {
     let keepalive = Duration::from_millis(d.st.settings.keepalive_ms);
     let served = match start {
         Start::Opened(s) => *s,
@@ -324,6 +301,8 @@ async fn drive(d: Driver, start: Start) {
     let mut segments = vec![Segment::new(endpoint, started, first_at)];
     let mut all_text = String::new();
     let mut finish: Option<FinishReason> = None;
+    let mut native: Option<String> = None;
+    let mut upstream_id: Option<String> = None;
     let mut cancelled = false;
     let mut failure: Option<ProviderError> = None;
     let mut next = Some(Ok(first));
@@ -399,12 +378,16 @@ async fn drive(d: Driver, start: Start) {
                 if let Some(seg) = segments.last_mut() {
                     seg.see(&ev);
                 }
+                if let (StreamEvent::UpstreamId(u), None) = (&ev, &upstream_id) {
+                    upstream_id = Some(u.clone());
+                }
                 if let StreamEvent::Choice(c) = &mut ev {
                     if let Some(t) = &c.delta.content {
                         all_text.push_str(t);
                     }
                     if c.finish_reason.is_some() {
                         finish = c.finish_reason;
+                        native = c.native_finish_reason.clone();
                     }
                     if continuing {
                         // The client already has the role; the continuation only adds text.
@@ -431,20 +414,59 @@ async fn drive(d: Driver, start: Start) {
     } else {
         finish
     };
-    let mut shown: Option<Usage> = None;
+    let mut shares = Vec::with_capacity(segments.len());
     for (i, seg) in segments.iter().enumerate() {
+        let (usage, estimated) = seg.usage(&d.req);
         // Earlier segments ended in a provider failure; the last ends as the stream did.
-        let f = if i == last {
-            end_finish
-        } else {
-            Some(FinishReason::Error)
-        };
-        let u = d.settle(seg, &attempts, cancelled && i == last, f);
-        shown = Some(match shown {
-            None => u,
-            Some(prev) => combine(prev, u),
+        let completed =
+            i == last && !cancelled && end_finish.is_some_and(|f| f != FinishReason::Error);
+        if completed {
+            if let Some(h) = d.st.health.get(seg.endpoint.index) {
+                h.record_success(
+                    seg.first_at - seg.started,
+                    usage.completion,
+                    seg.first_at.elapsed(),
+                );
+            }
+        }
+        shares.push(Share {
+            endpoint: &seg.endpoint,
+            usage,
+            estimated,
         });
     }
+    let first_at = segments.first().map(|s| s.first_at).unwrap_or(d.started);
+    let Some(reservation) = d.reservation.take() else {
+        return;
+    };
+    let settled = settle(
+        &d.st,
+        Settlement {
+            info: &d.info,
+            shares,
+            streamed: true,
+            cancelled,
+            finish_reason: end_finish,
+            native_finish_reason: native.clone(),
+            attempts: &attempts,
+            latency_ms: d.started.elapsed().as_millis() as u64,
+            generation_ms: first_at.elapsed().as_millis() as u64,
+            upstream_id: upstream_id.clone(),
+        },
+        reservation,
+    )
+    .await;
+    let shown = match settled {
+        Ok(u) => Some(u),
+        Err(e) => {
+            // Unrecorded means uncharged: the client must not see a successful end.
+            tracing::error!(id = %frame.id, error = %e, "settling a stream failed");
+            if !cancelled {
+                d.out.chunk(&frame.error(e.body())).await;
+            }
+            return;
+        }
+    };
     if let Some(seg) = segments.last() {
         if failure.is_none() && !cancelled {
             attempt::remember(&d.st, &seg.endpoint, &d.info);

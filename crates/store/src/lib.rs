@@ -499,6 +499,17 @@ impl Store {
         })
     }
 
+    /// (credits granted, usage charged) for an account, pico-USD.
+    pub async fn credit_totals(&self, account_id: &str) -> Result<(i128, i128)> {
+        on!(self, pool => {
+            let row = sqlx::query(&q(self, "SELECT CAST(SUM(CASE WHEN kind = 'grant' THEN amount_pico ELSE 0 END) AS TEXT) AS granted, CAST(SUM(CASE WHEN kind = 'charge' THEN -amount_pico ELSE 0 END) AS TEXT) AS used FROM ledger WHERE account_id = $1"))
+                .bind(account_id)
+                .fetch_one(pool)
+                .await?;
+            Ok((parse_sum(row.try_get("granted")?), parse_sum(row.try_get("used")?)))
+        })
+    }
+
     pub async fn generation(&self, id: &str) -> Result<Option<GenerationRecord>> {
         on!(self, pool => {
             let sql = format!("SELECT {GEN_COLUMNS} FROM generations WHERE id = {}", match self { Store::Sqlite(_) => "?1", Store::Postgres(_) => "$1" });

@@ -61,3 +61,52 @@ mod tests {
         assert_eq!(date_string(m), "2026-11-01");
     }
 }
+
+/// ISO 8601 UTC, as OpenRouter writes timestamps: `2026-11-22T04:05:06Z`.
+pub fn iso8601(unix: i64) -> String {
+    let secs = unix.rem_euclid(DAY);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_string(unix),
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS(.fff)Z` (or a bare date) to unix seconds.
+pub fn parse_iso8601(s: &str) -> Option<i64> {
+    let s = s.trim().trim_end_matches('Z');
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00"));
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut t = time
+        .split(':')
+        .map(|p| p.split('.').next().and_then(|x| x.parse::<i64>().ok()));
+    let (hh, mm, ss) = (
+        t.next().flatten().unwrap_or(0),
+        t.next().flatten().unwrap_or(0),
+        t.next().flatten().unwrap_or(0),
+    );
+    Some(days_from_civil(y, m as u32, day as u32) * DAY + hh * 3600 + mm * 60 + ss)
+}
+
+#[cfg(test)]
+mod iso_tests {
+    use super::*;
+
+    #[test]
+    fn iso_round_trip() {
+        assert_eq!(iso8601(1_795_321_220), "2026-11-22T04:20:20Z");
+        assert_eq!(parse_iso8601("2026-11-22T04:20:20Z"), Some(1_795_321_220));
+        assert_eq!(
+            parse_iso8601("2026-11-22T04:20:20.123Z"),
+            Some(1_795_321_220)
+        );
+        assert_eq!(parse_iso8601("2026-11-22"), Some(1_795_305_600));
+        assert_eq!(parse_iso8601("yesterday"), None);
+    }
+}

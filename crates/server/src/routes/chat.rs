@@ -1,9 +1,10 @@
+use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::attempt;
 use crate::auth::bearer;
 use crate::error::GatewayError;
 use crate::routes::{new_generation_id, unix_now};
-use crate::settle::{settle, Settlement};
+use crate::settle::{reserve, settle, Settlement, Share};
 use crate::stream;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -27,6 +28,20 @@ pub async fn chat_completions(
         resp.headers_mut().insert("x-generation-id", v);
     }
     resp
+}
+
+/// The caller behind `Authorization: Bearer …`.
+pub fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
+    let value = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let key = bearer(value).ok_or(GatewayError::MissingKey)?;
+    st.accounts.authenticate(key)
+}
+
+fn header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
+        .map(|s| s.chars().take(512).collect())
 }
 
 /// `switchyard/auto` / `openrouter/auto`: the auto router picks the model, and the request
@@ -69,16 +84,6 @@ fn metadata_requested(headers: &HeaderMap) -> bool {
     })
 }
 
-pub fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<(), GatewayError> {
-    let value = headers.get("authorization").and_then(|v| v.to_str().ok());
-    let key = bearer(value).ok_or(GatewayError::MissingKey)?;
-    if st.keys.verify(key) {
-        Ok(())
-    } else {
-        Err(GatewayError::InvalidKey)
-    }
-}
-
 async fn handle(
     st: AppState,
     headers: &HeaderMap,
@@ -86,7 +91,20 @@ async fn handle(
     id: String,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
-    authenticate(&st, headers)?;
+    let caller = caller(&st, headers)?;
+    if caller.key.record.management {
+        return Err(GatewayError::Forbidden(
+            "Management keys cannot be used for inference; create an API key with them instead"
+                .into(),
+        ));
+    }
+    st.accounts
+        .admit(&caller)
+        .map_err(|(check, retry)| GatewayError::RateLimited {
+            limit: check.limit,
+            reset_ms: check.reset_ms,
+            retry_after_secs: retry,
+        })?;
     let body = body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             GatewayError::PayloadTooLarge(st.settings.max_body_bytes)
@@ -102,6 +120,9 @@ async fn handle(
         conversation: switchyard_router::sticky::conversation_key(&req, session_header),
         metadata: metadata_requested(headers),
         auto,
+        referer: header(headers, &["http-referer", "referer"]),
+        title: header(headers, &["x-openrouter-title", "x-title"]),
+        caller,
     };
     let plan = {
         let mut rng = rand::thread_rng();
@@ -112,28 +133,40 @@ async fn handle(
             &mut rng,
         )?
     };
+    let reservation = reserve(&st, &info.caller, &req, &plan)?;
     if req.is_stream() {
-        return stream::respond(st, plan, req, info).await;
+        return stream::respond(st, plan, req, info, reservation).await;
     }
 
     let served = attempt::complete(&st, &plan, &req).await?;
     attempt::remember(&st, &served.endpoint, &info);
+    let ep = &served.endpoint;
+    let c = served.value;
+    let first = c.choices.first();
+    let usage = settle(
+        &st,
+        Settlement {
+            info: &info,
+            shares: vec![Share {
+                endpoint: ep,
+                usage: c.usage,
+                estimated: false,
+            }],
+            streamed: false,
+            cancelled: false,
+            finish_reason: first.and_then(|ch| ch.finish_reason),
+            native_finish_reason: first.and_then(|ch| ch.native_finish_reason.clone()),
+            attempts: &served.attempts,
+            latency_ms: started.elapsed().as_millis() as u64,
+            generation_ms: served.attempts.last().map(|a| a.latency_ms).unwrap_or(0),
+            upstream_id: c.upstream_id.clone(),
+        },
+        reservation,
+    )
+    .await?;
     let openrouter_metadata = info
         .metadata
         .then(|| attempt::metadata(&plan, Some(&served.endpoint), &served.attempts, &info));
-    let ep = &served.endpoint;
-    let c = served.value;
-    let usage = settle(&Settlement {
-        generation_id: &id,
-        endpoint: ep,
-        usage: c.usage,
-        usage_estimated: false,
-        streamed: false,
-        cancelled: false,
-        finish_reason: c.choices.first().and_then(|ch| ch.finish_reason),
-        attempts: &served.attempts,
-        latency_ms: started.elapsed().as_millis() as u64,
-    });
     let resp = ChatResponse {
         id,
         object: "chat.completion".into(),

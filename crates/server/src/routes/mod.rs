@@ -1,4 +1,5 @@
 pub mod chat;
+pub mod manage;
 pub mod models;
 
 use crate::error::GatewayError;

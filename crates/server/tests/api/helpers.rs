@@ -1,13 +1,16 @@
 use serde_json::Value;
 use std::net::SocketAddr;
-use switchyard_server::auth::KeyRing;
 use switchyard_server::{AppState, ConfigFile};
 use switchyard_testkit::{FakeUpstream, API_KEY};
 
 pub const KEY: &str = "sk-sy-v1-test";
+pub const MANAGEMENT_KEY: &str = "sk-sy-v1-management-test";
+pub const ADMIN_KEY: &str = "admin-test";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub store: switchyard_store::Store,
+    pub data_dir: std::path::PathBuf,
     pub upstream: FakeUpstream,
     pub http: reqwest::Client,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -142,9 +145,26 @@ pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp 
     let cfg = file
         .load(demo, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
         .expect("test config is valid");
-    let mut keys = KeyRing::default();
-    keys.add(KEY);
-    let state = AppState::new(cfg, keys).expect("state builds");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let data_dir = std::env::temp_dir().join(format!(
+        "switchyard-api-test-{}-{nanos}",
+        std::process::id()
+    ));
+    let store = switchyard_store::Store::open_sqlite(&data_dir)
+        .await
+        .expect("store opens");
+    switchyard_server::accounts::bootstrap(
+        &store,
+        &[(KEY.into(), false), (MANAGEMENT_KEY.into(), true)],
+    )
+    .await
+    .expect("bootstrap");
+    let state = AppState::new(cfg, store.clone(), Some(ADMIN_KEY))
+        .await
+        .expect("state builds");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
@@ -155,6 +175,40 @@ pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp 
     }));
     TestApp {
         addr,
+        store,
+        data_dir,
+        upstream,
+        http: reqwest::Client::new(),
+        _stop: tx,
+    }
+}
+
+/// A second gateway on the same database (a replica).
+pub async fn spawn_replica(first: &TestApp) -> TestApp {
+    let upstream = FakeUpstream::start().await.expect("fake upstream starts");
+    let file = ConfigFile::from_toml(&config(&upstream, SERVER, "probe_interval_ms = 400"))
+        .expect("test config parses");
+    let cfg = file
+        .load(false, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
+        .expect("test config is valid");
+    let store = switchyard_store::Store::open_sqlite(&first.data_dir)
+        .await
+        .expect("store opens");
+    let state = AppState::new(cfg, store.clone(), Some(ADMIN_KEY))
+        .await
+        .expect("state builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(switchyard_server::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        store,
+        data_dir: first.data_dir.clone(),
         upstream,
         http: reqwest::Client::new(),
         _stop: tx,
@@ -174,6 +228,65 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// A request with a given key (any method, optional JSON body).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut rb = self.http.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, r.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    /// A prepaid account with `credits` USD and a management key; returns an inference key
+    /// created through the provisioning API (and the management key).
+    pub async fn prepaid(&self, name: &str, credits: &str, key_body: Value) -> (String, String) {
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/admin/accounts",
+                ADMIN_KEY,
+                Some(serde_json::json!({"name": name, "management_key": true})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let mgmt = v["management_key"].as_str().unwrap_or_default().to_string();
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/admin/credits",
+                ADMIN_KEY,
+                Some(serde_json::json!({"account": name, "amount": credits})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v, _) = self
+            .call(reqwest::Method::POST, "/api/v1/keys", &mgmt, Some(key_body))
+            .await;
+        assert_eq!(s, 201, "{v}");
+        (v["key"].as_str().unwrap_or_default().to_string(), mgmt)
+    }
+
+    pub async fn chat_as(&self, key: &str, body: Value) -> (u16, Value) {
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/chat/completions",
+                key,
+                Some(body),
+            )
+            .await;
+        (s, v)
     }
 
     pub async fn get_json(&self, path: &str) -> Value {

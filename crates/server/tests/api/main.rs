@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod billing;
 mod catalogue;
 mod chat;
 mod errors;

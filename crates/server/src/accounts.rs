@@ -1,0 +1,469 @@
+//! Who is calling and what they may spend, answered from memory: keys (by SHA-256), account
+//! balances, key spending, reservations and rate-limit windows. The database is read only by
+//! the background refresher (every 500 ms, so a key disabled or deleted anywhere stops working
+//! within a second) and at start; it is written by settlement and the management API.
+
+use crate::auth::hash_key;
+use crate::error::GatewayError;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use switchyard_api::Money;
+use switchyard_store::{Account, KeyRecord, KeyUsage, Store};
+
+pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Default)]
+struct Spend {
+    /// Committed spending (pico-USD) in the windows of `usage_at`.
+    usage: KeyUsage,
+    /// Window starts the usage was computed for (day, week, month).
+    windows: (i64, i64, i64),
+    reserved: i128,
+    /// Rate-limit window: (minute, requests, tokens).
+    minute: (i64, i64, i64),
+}
+
+#[derive(Debug)]
+pub struct KeyEntry {
+    pub record: KeyRecord,
+    spend: Mutex<Spend>,
+}
+
+#[derive(Debug, Default)]
+struct Funds {
+    balance: i128,
+    reserved: i128,
+}
+
+#[derive(Debug)]
+pub struct AccountEntry {
+    pub account: Account,
+    funds: Mutex<Funds>,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: Arc<KeyEntry>,
+    pub account: Arc<AccountEntry>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only means another request panicked mid-update; the numbers stay usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl KeyEntry {
+    fn new(record: KeyRecord, usage: KeyUsage, at: i64) -> KeyEntry {
+        KeyEntry {
+            record,
+            spend: Mutex::new(Spend {
+                usage,
+                windows: switchyard_store::time::window_starts(at),
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// Spending in the key's limit window (or all told), committed.
+    pub fn usage(&self) -> KeyUsage {
+        let mut s = lock(&self.spend);
+        roll(&mut s, switchyard_store::now());
+        s.usage
+    }
+
+    fn window_usage(&self, u: &KeyUsage) -> i128 {
+        match self.record.limit_reset.as_deref() {
+            Some("daily") => u.daily,
+            Some("weekly") => u.weekly,
+            Some("monthly") => u.monthly,
+            _ => u.total,
+        }
+    }
+
+    /// What is left of the key's limit, committed spending and reservations deducted.
+    pub fn remaining(&self) -> Option<i128> {
+        let limit = i128::from(self.record.limit_pico?);
+        let mut s = lock(&self.spend);
+        roll(&mut s, switchyard_store::now());
+        Some(limit - self.window_usage(&s.usage) - s.reserved)
+    }
+}
+
+/// Zeroes the windows that have ended.
+fn roll(s: &mut Spend, now: i64) {
+    let w = switchyard_store::time::window_starts(now);
+    if w.0 != s.windows.0 {
+        s.usage.daily = 0;
+    }
+    if w.1 != s.windows.1 {
+        s.usage.weekly = 0;
+    }
+    if w.2 != s.windows.2 {
+        s.usage.monthly = 0;
+    }
+    s.windows = w;
+}
+
+impl AccountEntry {
+    /// Balance minus reservations; `None` when the account is unlimited.
+    pub fn available(&self) -> Option<i128> {
+        if self.account.unlimited {
+            return None;
+        }
+        let f = lock(&self.funds);
+        Some(f.balance - f.reserved)
+    }
+
+    pub fn balance(&self) -> i128 {
+        lock(&self.funds).balance
+    }
+}
+
+/// Money held for one request until it settles; released if dropped unsettled.
+#[derive(Debug)]
+pub struct Reservation {
+    caller: Caller,
+    amount: i128,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        lock(&self.caller.account.funds).reserved -= self.amount;
+        lock(&self.caller.key.spend).reserved -= self.amount;
+    }
+}
+
+#[derive(Debug)]
+pub struct Accounts {
+    pub store: Store,
+    keys: RwLock<HashMap<[u8; 32], Arc<KeyEntry>>>,
+    accounts: RwLock<HashMap<String, Arc<AccountEntry>>>,
+    /// Bumped by every local commit, so a refresh that raced one is discarded.
+    commits: AtomicU64,
+}
+
+pub struct RateCheck {
+    pub limit: i64,
+    pub remaining: i64,
+    /// Unix milliseconds when the window resets.
+    pub reset_ms: i64,
+}
+
+fn hex_to_hash(h: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(h).ok()?;
+    bytes.try_into().ok()
+}
+
+impl Accounts {
+    /// Loads every key and balance.
+    pub async fn load(store: Store) -> Result<Accounts, GatewayError> {
+        let a = Accounts {
+            store,
+            keys: RwLock::new(HashMap::new()),
+            accounts: RwLock::new(HashMap::new()),
+            commits: AtomicU64::new(0),
+        };
+        a.refresh().await?;
+        Ok(a)
+    }
+
+    /// Re-reads keys and balances. Key records are replaced (disabled / deleted / changed
+    /// limits take effect); spending and reservations in memory are kept.
+    pub async fn refresh(&self) -> Result<(), GatewayError> {
+        let before = self.commits.load(Ordering::SeqCst);
+        let now = switchyard_store::now();
+        let internal = |e: switchyard_store::StoreError| GatewayError::Internal(e.to_string());
+        let accounts = self.store.accounts().await.map_err(internal)?;
+        let balances: HashMap<String, i128> = self
+            .store
+            .balances()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .collect();
+        let records = self.store.keys().await.map_err(internal)?;
+        let usage: HashMap<String, KeyUsage> = self
+            .store
+            .key_usage(now)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .collect();
+        // A local commit landed while we read: our sums may predate it. Try next time.
+        let raced = self.commits.load(Ordering::SeqCst) != before;
+        {
+            let mut map = self.accounts.write().unwrap_or_else(|p| p.into_inner());
+            for acc in accounts {
+                let bal = balances.get(&acc.id).copied().unwrap_or(0);
+                match map.get(&acc.id) {
+                    Some(entry) if !raced => lock(&entry.funds).balance = bal,
+                    Some(_) => {}
+                    None => {
+                        map.insert(
+                            acc.id.clone(),
+                            Arc::new(AccountEntry {
+                                account: acc,
+                                funds: Mutex::new(Funds {
+                                    balance: bal,
+                                    reserved: 0,
+                                }),
+                            }),
+                        );
+                    }
+                }
+            }
+        }
+        let mut map = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        for rec in records {
+            let Some(h) = hex_to_hash(&rec.hash) else {
+                continue;
+            };
+            let u = usage.get(&rec.hash).copied().unwrap_or_default();
+            match map.get(&h) {
+                Some(old) if old.record == rec => {
+                    if !raced {
+                        let mut s = lock(&old.spend);
+                        s.usage = u;
+                        s.windows = switchyard_store::time::window_starts(now);
+                    }
+                }
+                old => {
+                    let entry = KeyEntry::new(rec, u, now);
+                    if let Some(old) = old {
+                        let s = lock(&old.spend);
+                        let mut n = lock(&entry.spend);
+                        n.reserved = s.reserved;
+                        n.minute = s.minute;
+                    }
+                    map.insert(h, Arc::new(entry));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the caches current until the process ends.
+    pub fn spawn_refresher(self: &Arc<Self>) {
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(a) = me.upgrade() else { return };
+                if let Err(e) = a.refresh().await {
+                    tracing::warn!(error = %e, "refreshing keys and balances failed");
+                }
+            }
+        });
+    }
+
+    pub fn account(&self, id: &str) -> Option<Arc<AccountEntry>> {
+        self.accounts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn key_by_hash(&self, hash_hex: &str) -> Option<Arc<KeyEntry>> {
+        let h = hex_to_hash(hash_hex)?;
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&h)
+            .cloned()
+    }
+
+    /// Keys of an account (deleted ones left out).
+    pub fn keys_of(&self, account_id: &str) -> Vec<Arc<KeyEntry>> {
+        let mut v: Vec<_> = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|k| k.record.account_id == account_id && !k.record.deleted)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| {
+            (a.record.created_at, &a.record.hash).cmp(&(b.record.created_at, &b.record.hash))
+        });
+        v
+    }
+
+    /// Makes a key change visible at once in this process (other replicas see it within a
+    /// refresh).
+    pub fn put_key(&self, rec: KeyRecord) {
+        let Some(h) = hex_to_hash(&rec.hash) else {
+            return;
+        };
+        let mut map = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let entry = KeyEntry::new(rec, KeyUsage::default(), switchyard_store::now());
+        if let Some(old) = map.get(&h) {
+            let s = lock(&old.spend);
+            let mut n = lock(&entry.spend);
+            n.usage = s.usage;
+            n.reserved = s.reserved;
+            n.minute = s.minute;
+        }
+        map.insert(h, Arc::new(entry));
+    }
+
+    /// The caller behind a presented key: unknown, deleted, disabled and expired keys fail.
+    pub fn authenticate(&self, presented: &str) -> Result<Caller, GatewayError> {
+        let h = hash_key(presented);
+        let key = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&h)
+            .cloned()
+            .ok_or(GatewayError::InvalidKey)?;
+        let r = &key.record;
+        if r.deleted || r.disabled || r.expires_at.is_some_and(|t| t <= switchyard_store::now()) {
+            return Err(GatewayError::InvalidKey);
+        }
+        let account = self
+            .account(&r.account_id)
+            .ok_or(GatewayError::InvalidKey)?;
+        Ok(Caller { key, account })
+    }
+
+    /// Holds `amount` against the account's balance and the key's limit, or says how much
+    /// could be afforded.
+    pub fn reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, i128> {
+        let amount = amount.pico().max(0);
+        let mut funds = lock(&caller.account.funds);
+        let mut spend = lock(&caller.key.spend);
+        roll(&mut spend, switchyard_store::now());
+        let account_left =
+            (!caller.account.account.unlimited).then(|| funds.balance - funds.reserved);
+        let key_left = caller
+            .key
+            .record
+            .limit_pico
+            .map(|l| i128::from(l) - caller.key.window_usage(&spend.usage) - spend.reserved);
+        let left = match (account_left, key_left) {
+            (Some(a), Some(k)) => Some(a.min(k)),
+            (a, k) => a.or(k),
+        };
+        if let Some(left) = left {
+            if amount > left {
+                return Err(left.max(0));
+            }
+        }
+        funds.reserved += amount;
+        spend.reserved += amount;
+        drop(spend);
+        drop(funds);
+        Ok(Reservation {
+            caller: caller.clone(),
+            amount,
+        })
+    }
+
+    /// After a durable commit: the charge lands in the caches and the reservation goes.
+    pub fn charged(&self, reservation: Reservation, cost: Money) {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        let c = &reservation.caller;
+        lock(&c.account.funds).balance -= cost.pico();
+        let mut s = lock(&c.key.spend);
+        roll(&mut s, switchyard_store::now());
+        s.usage.total += cost.pico();
+        s.usage.daily += cost.pico();
+        s.usage.weekly += cost.pico();
+        s.usage.monthly += cost.pico();
+        drop(s);
+        drop(reservation);
+    }
+
+    /// Counts a request against the key's requests-per-minute and checks its tokens per
+    /// minute; `Err` carries what the 429 must say.
+    pub fn admit(&self, caller: &Caller) -> Result<(), (RateCheck, u64)> {
+        let r = &caller.key.record;
+        if r.rpm.is_none() && r.tpm.is_none() {
+            return Ok(());
+        }
+        let now = switchyard_store::now();
+        let minute = now / 60;
+        let reset_ms = (minute + 1) * 60_000;
+        let retry = ((minute + 1) * 60 - now).max(1) as u64;
+        let mut s = lock(&caller.key.spend);
+        if s.minute.0 != minute {
+            s.minute = (minute, 0, 0);
+        }
+        if let Some(rpm) = r.rpm {
+            if s.minute.1 >= rpm {
+                return Err((
+                    RateCheck {
+                        limit: rpm,
+                        remaining: 0,
+                        reset_ms,
+                    },
+                    retry,
+                ));
+            }
+        }
+        if let Some(tpm) = r.tpm {
+            if s.minute.2 >= tpm {
+                return Err((
+                    RateCheck {
+                        limit: tpm,
+                        remaining: 0,
+                        reset_ms,
+                    },
+                    retry,
+                ));
+            }
+        }
+        s.minute.1 += 1;
+        Ok(())
+    }
+
+    /// Tokens used, for tokens-per-minute.
+    pub fn used_tokens(&self, caller: &Caller, tokens: u64) {
+        let minute = switchyard_store::now() / 60;
+        let mut s = lock(&caller.key.spend);
+        if s.minute.0 == minute {
+            s.minute.2 += tokens as i64;
+        }
+    }
+}
+
+/// First start (and every start): the operator's own account, `default`, unlimited, holding
+/// the keys given in the environment or generated into the data directory. Idempotent.
+pub async fn bootstrap(store: &Store, keys: &[(String, bool)]) -> Result<Account, GatewayError> {
+    let internal = |e: switchyard_store::StoreError| GatewayError::Internal(e.to_string());
+    let account = match store.account("default").await.map_err(internal)? {
+        Some(a) => a,
+        None => store
+            .create_account("acct_default", "default", true)
+            .await
+            .map_err(internal)?,
+    };
+    let now = switchyard_store::now();
+    for (secret, management) in keys {
+        store
+            .insert_key(&KeyRecord {
+                hash: crate::auth::hash_hex(secret),
+                account_id: account.id.clone(),
+                name: if *management {
+                    "management (environment)"
+                } else {
+                    "default"
+                }
+                .into(),
+                label: crate::auth::label(secret),
+                management: *management,
+                created_at: now,
+                updated_at: now,
+                ..Default::default()
+            })
+            .await
+            .map_err(internal)?;
+    }
+    Ok(account)
+}

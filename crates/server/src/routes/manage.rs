@@ -1,0 +1,503 @@
+//! OpenRouter's account API: the calling key (`GET /key`), credits, generation stats,
+//! activity, and key provisioning with management keys (`/keys`). Plus the operator's
+//! admin calls (accounts and credits), guarded by `SWITCHYARD_ADMIN_KEY`.
+
+use crate::accounts::{Caller, KeyEntry};
+use crate::app::AppState;
+use crate::auth::{bearer, generate_key, hash_hex, hash_key, label};
+use crate::error::GatewayError;
+use crate::routes::chat::caller;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use switchyard_api::Money;
+use switchyard_store::time::{iso8601, parse_iso8601};
+use switchyard_store::KeyRecord;
+
+fn usd(pico: i128) -> Money {
+    Money::from_pico(pico)
+}
+
+fn internal(e: switchyard_store::StoreError) -> GatewayError {
+    GatewayError::Internal(e.to_string())
+}
+
+fn management(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
+    let c = caller(st, headers)?;
+    if !c.key.record.management {
+        return Err(GatewayError::Forbidden(
+            "This endpoint needs a management key".into(),
+        ));
+    }
+    Ok(c)
+}
+
+fn key_info(k: &KeyEntry) -> Value {
+    let r = &k.record;
+    let u = k.usage();
+    json!({
+        "hash": r.hash,
+        "name": r.name,
+        "label": r.label,
+        "disabled": r.disabled,
+        "limit": r.limit_pico.map(|l| usd(i128::from(l))),
+        "limit_remaining": k.remaining().map(usd),
+        "limit_reset": r.limit_reset,
+        "include_byok_in_limit": false,
+        "usage": usd(u.total),
+        "usage_daily": usd(u.daily),
+        "usage_weekly": usd(u.weekly),
+        "usage_monthly": usd(u.monthly),
+        "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0, "byok_usage_monthly": 0,
+        "created_at": iso8601(r.created_at),
+        "updated_at": iso8601(r.updated_at),
+        "expires_at": r.expires_at.map(iso8601),
+        "creator_user_id": null,
+        "workspace_id": null,
+    })
+}
+
+/// `GET /key`: the calling key.
+pub async fn current_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GatewayError> {
+    let c = caller(&st, &headers)?;
+    let mut data = key_info(&c.key);
+    let r = &c.key.record;
+    data["is_free_tier"] = json!(false);
+    data["is_management_key"] = json!(r.management);
+    data["is_provisioning_key"] = json!(r.management);
+    data["rate_limit"] = json!({"requests": r.rpm.unwrap_or(-1), "interval": "1m", "note": "requests per minute for this key; -1: no limit"});
+    Ok(Json(json!({"data": data})))
+}
+
+/// `GET /credits`: credits granted and used by the account.
+pub async fn credits(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GatewayError> {
+    let c = management(&st, &headers)?;
+    let (granted, used) = st
+        .accounts
+        .store
+        .credit_totals(&c.account.account.id)
+        .await
+        .map_err(internal)?;
+    Ok(Json(
+        json!({"data": {"total_credits": usd(granted), "total_usage": usd(used)}}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct GenerationQuery {
+    id: String,
+}
+
+/// `GET /generation?id=gen-…`: the stats of one generation of the caller's account.
+pub async fn generation(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<GenerationQuery>,
+) -> Result<Json<Value>, GatewayError> {
+    let c = caller(&st, &headers)?;
+    let g = st
+        .accounts
+        .store
+        .generation(&q.id)
+        .await
+        .map_err(internal)?
+        .filter(|g| g.account_id == c.account.account.id)
+        .ok_or_else(|| GatewayError::NotFoundMsg(format!("Generation {} not found", q.id)))?;
+    let responses: Value = serde_json::from_str(&g.provider_responses).unwrap_or(json!([]));
+    Ok(Json(json!({"data": {
+        "id": g.id,
+        "upstream_id": g.upstream_id,
+        "created_at": iso8601(g.created_at),
+        "model": g.model,
+        "api_type": "completions",
+        "provider_name": g.provider_name,
+        "provider_responses": responses,
+        "tokens_prompt": g.tokens_prompt,
+        "tokens_completion": g.tokens_completion,
+        "native_tokens_prompt": g.tokens_prompt,
+        "native_tokens_completion": g.tokens_completion,
+        "native_tokens_reasoning": g.tokens_reasoning,
+        "native_tokens_cached": g.tokens_cached,
+        "total_cost": usd(i128::from(g.cost_pico)),
+        "usage": usd(i128::from(g.cost_pico)),
+        "upstream_inference_cost": null,
+        "is_byok": false,
+        "latency": g.latency_ms,
+        "generation_time": g.generation_ms,
+        "finish_reason": g.finish_reason,
+        "native_finish_reason": g.native_finish_reason,
+        "streamed": g.streamed,
+        "cancelled": g.cancelled,
+        "usage_estimated": g.usage_estimated,
+        "http_referer": g.http_referer,
+        "app_title": g.app_title,
+        "origin": g.http_referer,
+    }})))
+}
+
+/// `GET /activity`: daily usage per model and provider over the last 30 days.
+pub async fn activity(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GatewayError> {
+    let c = caller(&st, &headers)?;
+    let since = (switchyard_store::now() / 86_400 - 30) * 86_400;
+    let rows = st
+        .accounts
+        .store
+        .activity(&c.account.account.id, since)
+        .await
+        .map_err(internal)?;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "date": r.date,
+                "model": r.model,
+                "model_permaslug": r.model,
+                "endpoint_id": format!("{}|{}", r.model, r.provider_name),
+                "provider_name": r.provider_name,
+                "usage": usd(i128::from(r.usage_pico)),
+                "byok_usage_inference": 0,
+                "requests": r.requests,
+                "prompt_tokens": r.prompt_tokens,
+                "completion_tokens": r.completion_tokens,
+                "reasoning_tokens": r.reasoning_tokens,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"data": data})))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    include_disabled: Option<bool>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+/// `GET /keys`
+pub async fn list_keys(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, GatewayError> {
+    let c = management(&st, &headers)?;
+    let keys: Vec<Value> = st
+        .accounts
+        .keys_of(&c.account.account.id)
+        .iter()
+        .filter(|k| !k.record.management)
+        .filter(|k| q.include_disabled.unwrap_or(false) || !k.record.disabled)
+        .skip(q.offset.unwrap_or(0))
+        .map(|k| key_info(k))
+        .collect();
+    Ok(Json(json!({"data": keys})))
+}
+
+fn limit_reset(v: &Option<Option<String>>) -> Result<Option<Option<String>>, GatewayError> {
+    match v {
+        Some(Some(r)) if !matches!(r.as_str(), "daily" | "weekly" | "monthly") => {
+            Err(GatewayError::BadRequest(
+                "`limit_reset` must be \"daily\", \"weekly\", \"monthly\" or null".into(),
+            ))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+fn limit_pico(v: Option<Money>) -> Result<Option<i64>, GatewayError> {
+    v.map(|m| {
+        if m < Money::ZERO {
+            return Err(GatewayError::BadRequest(
+                "`limit` cannot be negative".into(),
+            ));
+        }
+        i64::try_from(m.pico()).map_err(|_| GatewayError::BadRequest("`limit` is too large".into()))
+    })
+    .transpose()
+}
+
+/// Distinguishes an absent field from an explicit `null`.
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    #[serde(default)]
+    limit: Option<Money>,
+    #[serde(default, deserialize_with = "double_option")]
+    limit_reset: Option<Option<String>>,
+    #[serde(default)]
+    expires_at: Option<String>,
+    #[serde(default)]
+    include_byok_in_limit: Option<bool>,
+    #[serde(default)]
+    workspace_id: Option<String>,
+    #[serde(default)]
+    creator_user_id: Option<String>,
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        GatewayError::BadRequest(format!("invalid value for `{path}`: {}", e.into_inner()))
+    })
+}
+
+/// Creates and stores an API key; the secret is returned here only.
+pub async fn new_key(
+    st: &AppState,
+    account_id: &str,
+    name: &str,
+    management: bool,
+    limit: Option<i64>,
+    reset: Option<String>,
+    expires_at: Option<i64>,
+) -> Result<(String, Arc<KeyEntry>), GatewayError> {
+    let secret = generate_key();
+    let now = switchyard_store::now();
+    let rec = KeyRecord {
+        hash: hash_hex(&secret),
+        account_id: account_id.to_string(),
+        name: name.to_string(),
+        label: label(&secret),
+        management,
+        limit_pico: limit,
+        limit_reset: reset,
+        expires_at,
+        created_at: now,
+        updated_at: now,
+        ..Default::default()
+    };
+    st.accounts.store.insert_key(&rec).await.map_err(internal)?;
+    st.accounts.put_key(rec.clone());
+    let entry = st
+        .accounts
+        .key_by_hash(&rec.hash)
+        .ok_or_else(|| GatewayError::Internal("key vanished".into()))?;
+    Ok((secret, entry))
+}
+
+/// `POST /keys`
+pub async fn create_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, GatewayError> {
+    let c = management(&st, &headers)?;
+    let b: CreateKey = parse_body(&body)?;
+    let _ = (b.include_byok_in_limit, b.workspace_id, b.creator_user_id);
+    let expires_at = match b.expires_at.as_deref() {
+        None => None,
+        Some(s) => Some(parse_iso8601(s).ok_or_else(|| {
+            GatewayError::BadRequest("`expires_at` must be an ISO 8601 date-time".into())
+        })?),
+    };
+    let reset = limit_reset(&b.limit_reset)?.flatten();
+    let (secret, entry) = new_key(
+        &st,
+        &c.account.account.id,
+        &b.name,
+        false,
+        limit_pico(b.limit)?,
+        reset,
+        expires_at,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"data": key_info(&entry), "key": secret})),
+    )
+        .into_response())
+}
+
+fn owned(st: &AppState, c: &Caller, hash: &str) -> Result<Arc<KeyEntry>, GatewayError> {
+    st.accounts
+        .key_by_hash(hash)
+        .filter(|k| k.record.account_id == c.account.account.id && !k.record.deleted)
+        .ok_or_else(|| GatewayError::NotFoundMsg(format!("No key with hash {hash}")))
+}
+
+/// `GET /keys/{hash}`
+pub async fn get_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Json<Value>, GatewayError> {
+    let c = management(&st, &headers)?;
+    Ok(Json(
+        json!({"data": key_info(owned(&st, &c, &hash)?.as_ref())}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    limit: Option<Option<Money>>,
+    #[serde(default, deserialize_with = "double_option")]
+    limit_reset: Option<Option<String>>,
+    #[serde(default)]
+    include_byok_in_limit: Option<bool>,
+}
+
+async fn save(st: &AppState, rec: KeyRecord) -> Result<Arc<KeyEntry>, GatewayError> {
+    st.accounts.store.update_key(&rec).await.map_err(internal)?;
+    let hash = rec.hash.clone();
+    st.accounts.put_key(rec);
+    st.accounts
+        .key_by_hash(&hash)
+        .ok_or_else(|| GatewayError::Internal("key vanished".into()))
+}
+
+/// `PATCH /keys/{hash}`
+pub async fn update_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, GatewayError> {
+    let c = management(&st, &headers)?;
+    let b: UpdateKey = parse_body(&body)?;
+    let _ = b.include_byok_in_limit;
+    let mut rec = owned(&st, &c, &hash)?.record.clone();
+    if let Some(n) = b.name {
+        rec.name = n;
+    }
+    if let Some(d) = b.disabled {
+        rec.disabled = d;
+    }
+    if let Some(l) = b.limit {
+        rec.limit_pico = limit_pico(l)?;
+    }
+    if let Some(r) = limit_reset(&b.limit_reset)? {
+        rec.limit_reset = r;
+    }
+    rec.updated_at = switchyard_store::now();
+    Ok(Json(
+        json!({"data": key_info(save(&st, rec).await?.as_ref())}),
+    ))
+}
+
+/// `DELETE /keys/{hash}`: the key stops working at once (and within a second elsewhere).
+pub async fn delete_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Json<Value>, GatewayError> {
+    let c = management(&st, &headers)?;
+    let mut rec = owned(&st, &c, &hash)?.record.clone();
+    rec.deleted = true;
+    rec.updated_at = switchyard_store::now();
+    save(&st, rec).await?;
+    Ok(Json(json!({"deleted": true})))
+}
+
+fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), GatewayError> {
+    let presented = bearer(headers.get("authorization").and_then(|v| v.to_str().ok()))
+        .ok_or(GatewayError::MissingKey)?;
+    match &st.admin_key {
+        Some(h) if *h == hash_key(presented) => Ok(()),
+        _ => Err(GatewayError::InvalidKey),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    account: String,
+    amount: Money,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// `POST /admin/credits {"account", "amount", "note"}`: one ledger entry (negative removes).
+pub async fn admin_credits(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, GatewayError> {
+    admin(&st, &headers)?;
+    let g: Grant = parse_body(&body)?;
+    let account = st
+        .accounts
+        .store
+        .account(&g.account)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| GatewayError::NotFoundMsg(format!("No account `{}`", g.account)))?;
+    let pico = i64::try_from(g.amount.pico())
+        .map_err(|_| GatewayError::BadRequest("`amount` is too large".into()))?;
+    let entry = st
+        .accounts
+        .store
+        .grant(&account.id, pico, g.note.as_deref())
+        .await
+        .map_err(internal)?;
+    st.accounts.refresh().await?;
+    let balance = st
+        .accounts
+        .account(&account.id)
+        .map(|a| a.balance())
+        .unwrap_or_default();
+    Ok(Json(
+        json!({"data": {"account": account.name, "entry": entry.seq, "amount": g.amount, "balance": usd(balance)}}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    name: String,
+    #[serde(default)]
+    management_key: bool,
+}
+
+/// `POST /admin/accounts {"name", "management_key"}`: a prepaid account, optionally with a
+/// management key (returned once).
+pub async fn admin_accounts(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, GatewayError> {
+    admin(&st, &headers)?;
+    let b: NewAccount = parse_body(&body)?;
+    let id = format!("acct_{}", crate::routes::random_alnum(16));
+    let account = st
+        .accounts
+        .store
+        .create_account(&id, &b.name, false)
+        .await
+        .map_err(|e| {
+            GatewayError::BadRequest(format!("cannot create account `{}`: {e}", b.name))
+        })?;
+    st.accounts.refresh().await?;
+    let mut out = json!({"data": {"id": account.id, "name": account.name}});
+    if b.management_key {
+        let (secret, _) = new_key(&st, &account.id, "management", true, None, None, None).await?;
+        out["management_key"] = json!(secret);
+    }
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}

@@ -1,0 +1,119 @@
+//! `switchyard serve`: open the store, make sure the operator's account and keys exist,
+//! build the app, listen, run until a signal.
+
+use crate::{env, read_config, StorageArgs};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use switchyard_server::auth::load_or_create_key_file;
+use switchyard_server::AppState;
+
+pub async fn serve(
+    config: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    storage: StorageArgs,
+    demo: bool,
+) -> Result<(), String> {
+    let file = read_config(config.as_deref())?;
+    let cfg = file.load(demo, &env).map_err(|e| match &config {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e.to_string(),
+    })?;
+    let addr = listen
+        .or(cfg.server.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+
+    let data_dir = &storage.data_dir;
+    let mut keys: Vec<(String, bool)> = env("SWITCHYARD_API_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| (k.to_string(), false))
+        .collect();
+    let key_note = if keys.is_empty() {
+        let key = load_or_create_key_file(data_dir).map_err(|e| {
+            format!(
+                "cannot create the API key file in {}: {e}",
+                data_dir.display()
+            )
+        })?;
+        keys.push((key.clone(), false));
+        format!("{key}   (kept in {})", data_dir.join("api-key").display())
+    } else {
+        "from SWITCHYARD_API_KEYS".to_string()
+    };
+    if let Some(m) = env("SWITCHYARD_MANAGEMENT_KEY").filter(|k| !k.trim().is_empty()) {
+        keys.push((m.trim().to_string(), true));
+    }
+    let store = storage.open().await?;
+    switchyard_server::accounts::bootstrap(&store, &keys)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let models = cfg.catalog.models().len();
+    let simulated = cfg
+        .catalog
+        .models()
+        .iter()
+        .filter(|m| m.is_simulated())
+        .count();
+    if models == 0 {
+        tracing::warn!(
+            "no model is active: set a provider key (e.g. OPENAI_API_KEY) or start with --demo"
+        );
+    }
+    if simulated > 0 {
+        tracing::warn!(
+            simulated,
+            "demo catalogue active: these models are SIMULATED in-process, not real LLMs"
+        );
+    }
+    let admin_key = env("SWITCHYARD_ADMIN_KEY");
+    let state = AppState::new(cfg, store, admin_key.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+
+    println!(
+        "Switchyard {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  base URL: http://{local}/api/v1   (also /v1)");
+    println!("  API key:  {key_note}");
+    println!("  models:   {models} active ({simulated} simulated)");
+    println!(
+        "  try:      curl http://{local}/api/v1/chat/completions -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' -d '{{\"model\":\"{}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'",
+        state.catalog.models().first().map(|m| m.id.as_str()).unwrap_or("openai/gpt-4o-mini")
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    switchyard_server::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down; finishing requests in flight");
+}
