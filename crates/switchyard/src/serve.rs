@@ -77,19 +77,28 @@ pub async fn serve(
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
 
-    println!(
-        "Switchyard {} listening on http://{local}",
-        env!("CARGO_PKG_VERSION")
-    );
-    println!("  base URL: http://{local}/api/v1   (also /v1)");
-    println!("  API key:  {key_note}");
-    println!("  models:   {models} active ({simulated} simulated)");
-    println!(
-        "  try:      curl http://{local}/api/v1/chat/completions -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' -d '{{\"model\":\"{}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'",
-        state.catalog.models().first().map(|m| m.id.as_str()).unwrap_or("openai/gpt-4o-mini")
-    );
+    // A closed stdout (`serve | head -1`, a supervisor that stopped reading) must not take
+    // the gateway down: write what can be written and carry on.
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let first = state
+        .catalog
+        .models()
+        .first()
+        .map(|m| m.id.as_str())
+        .unwrap_or("openai/gpt-4o-mini");
+    let _ = writeln!(out, "Switchyard {} listening on http://{local}", env!("CARGO_PKG_VERSION"))
+        .and_then(|_| writeln!(out, "  base URL: http://{local}/api/v1   (also /v1)"))
+        .and_then(|_| writeln!(out, "  API key:  {key_note}"))
+        .and_then(|_| writeln!(out, "  models:   {models} active ({simulated} simulated)"))
+        .and_then(|_| {
+            writeln!(
+                out,
+                "  try:      curl http://{local}/api/v1/chat/completions -H \"Authorization: Bearer $KEY\" -H 'Content-Type: application/json' -d '{{\"model\":\"{first}\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}'"
+            )
+        })
+        .and_then(|_| out.flush());
+    drop(out);
 
     switchyard_server::serve(listener, state, shutdown_signal())
         .await
