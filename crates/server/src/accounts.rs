@@ -5,6 +5,7 @@
 
 use crate::auth::hash_key;
 use crate::error::GatewayError;
+use crate::shared::Shared;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -35,6 +36,8 @@ pub struct KeyEntry {
 struct Funds {
     balance: i128,
     reserved: i128,
+    /// The shared `spent` counter as read just before `balance` was read from the database.
+    spent_base: i64,
 }
 
 #[derive(Debug)]
@@ -123,22 +126,41 @@ impl AccountEntry {
 }
 
 /// Money held for one request until it settles; released if dropped unsettled.
-#[derive(Debug)]
 pub struct Reservation {
     caller: Caller,
     amount: i128,
+    /// Also held in Redis (nano-USD), shared with the other replicas.
+    shared: Option<(Shared, i64)>,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("amount", &self.amount)
+            .finish()
+    }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
         lock(&self.caller.account.funds).reserved -= self.amount;
         lock(&self.caller.key.spend).reserved -= self.amount;
+        if let Some((shared, nano)) = self.shared.take() {
+            let account = self.caller.account.account.id.clone();
+            let key = self.caller.key.record.hash.clone();
+            tokio::spawn(async move {
+                if let Err(e) = shared.release(&account, &key, nano).await {
+                    tracing::warn!(error = %e, "releasing a shared reservation failed");
+                }
+            });
+        }
     }
 }
 
-#[derive(Debug)]
 pub struct Accounts {
     pub store: Store,
+    /// Redis, when several replicas share reservations and rate limits.
+    pub shared: Option<Shared>,
     keys: RwLock<HashMap<[u8; 32], Arc<KeyEntry>>>,
     accounts: RwLock<HashMap<String, Arc<AccountEntry>>>,
     /// Bumped by every local commit, so a refresh that raced one is discarded.
@@ -159,9 +181,10 @@ fn hex_to_hash(h: &str) -> Option<[u8; 32]> {
 
 impl Accounts {
     /// Loads every key and balance.
-    pub async fn load(store: Store) -> Result<Accounts, GatewayError> {
+    pub async fn load(store: Store, shared: Option<Shared>) -> Result<Accounts, GatewayError> {
         let a = Accounts {
             store,
+            shared,
             keys: RwLock::new(HashMap::new()),
             accounts: RwLock::new(HashMap::new()),
             commits: AtomicU64::new(0),
@@ -177,6 +200,18 @@ impl Accounts {
         let now = switchyard_store::now();
         let internal = |e: switchyard_store::StoreError| GatewayError::Internal(e.to_string());
         let accounts = self.store.accounts().await.map_err(internal)?;
+        // Read the shared counters first: the balances read after them include at least the
+        // charges they count, so balance − (spent now − spent then) never overstates money.
+        let mut spent_base = HashMap::new();
+        if let Some(sh) = &self.shared {
+            for a in &accounts {
+                let v = sh
+                    .spent(&a.id)
+                    .await
+                    .map_err(|e| GatewayError::Internal(e.to_string()))?;
+                spent_base.insert(a.id.clone(), v);
+            }
+        }
         let balances: HashMap<String, i128> = self
             .store
             .balances()
@@ -198,8 +233,13 @@ impl Accounts {
             let mut map = self.accounts.write().unwrap_or_else(|p| p.into_inner());
             for acc in accounts {
                 let bal = balances.get(&acc.id).copied().unwrap_or(0);
+                let base = spent_base.get(&acc.id).copied().unwrap_or(0);
                 match map.get(&acc.id) {
-                    Some(entry) if !raced => lock(&entry.funds).balance = bal,
+                    Some(entry) if !raced => {
+                        let mut f = lock(&entry.funds);
+                        f.balance = bal;
+                        f.spent_base = base;
+                    }
                     Some(_) => {}
                     None => {
                         map.insert(
@@ -209,6 +249,7 @@ impl Accounts {
                                 funds: Mutex::new(Funds {
                                     balance: bal,
                                     reserved: 0,
+                                    spent_base: base,
                                 }),
                             }),
                         );
@@ -333,26 +374,67 @@ impl Accounts {
     }
 
     /// Holds `amount` against the account's balance and the key's limit, or says how much
-    /// could be afforded.
-    pub fn reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, i128> {
+    /// could be afforded (pico-USD). With Redis the hold is shared by every replica.
+    pub async fn reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, i128> {
         let amount = amount.pico().max(0);
+        let (account_left, key_left) = {
+            let funds = lock(&caller.account.funds);
+            let mut spend = lock(&caller.key.spend);
+            roll(&mut spend, switchyard_store::now());
+            (
+                (!caller.account.account.unlimited).then_some((funds.balance, funds.spent_base)),
+                caller.key.record.limit_pico.map(|l| {
+                    (
+                        i128::from(l) - caller.key.window_usage(&spend.usage),
+                        spend.reserved,
+                    )
+                }),
+            )
+        };
+        let mut shared_hold = None;
+        let shared_ok = match &self.shared {
+            Some(sh) => {
+                let nano = crate::shared::to_nano_up(amount);
+                let cap =
+                    |committed: i128| i64::try_from(committed.max(0) / 1000).unwrap_or(i64::MAX);
+                match sh
+                    .reserve(
+                        &caller.account.account.id,
+                        &caller.key.record.hash,
+                        nano,
+                        account_left.map(|(bal, base)| (cap(bal), base)),
+                        key_left.map(|(left, _)| cap(left)),
+                    )
+                    .await
+                {
+                    Ok(None) => {
+                        shared_hold = Some((sh.clone(), nano));
+                        true
+                    }
+                    Ok(Some(left_nano)) => return Err(i128::from(left_nano) * 1000),
+                    Err(e) => {
+                        // Redis unreachable: this replica still holds the line on its own.
+                        tracing::warn!(error = %e, "shared reservation failed; reserving locally");
+                        false
+                    }
+                }
+            }
+            None => false,
+        };
         let mut funds = lock(&caller.account.funds);
         let mut spend = lock(&caller.key.spend);
-        roll(&mut spend, switchyard_store::now());
-        let account_left =
-            (!caller.account.account.unlimited).then(|| funds.balance - funds.reserved);
-        let key_left = caller
-            .key
-            .record
-            .limit_pico
-            .map(|l| i128::from(l) - caller.key.window_usage(&spend.usage) - spend.reserved);
-        let left = match (account_left, key_left) {
-            (Some(a), Some(k)) => Some(a.min(k)),
-            (a, k) => a.or(k),
-        };
-        if let Some(left) = left {
-            if amount > left {
-                return Err(left.max(0));
+        if !shared_ok {
+            let left = [
+                account_left.map(|_| funds.balance - funds.reserved),
+                key_left.map(|(l, _)| l - spend.reserved),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            if let Some(left) = left {
+                if amount > left {
+                    return Err(left.max(0));
+                }
             }
         }
         funds.reserved += amount;
@@ -362,13 +444,26 @@ impl Accounts {
         Ok(Reservation {
             caller: caller.clone(),
             amount,
+            shared: shared_hold,
         })
     }
 
-    /// After a durable commit: the charge lands in the caches and the reservation goes.
-    pub fn charged(&self, reservation: Reservation, cost: Money) {
+    /// After a durable commit: the charge lands in the caches (and, shared, in Redis) before
+    /// the reservation goes, so no replica ever sees the money both free and unspent.
+    pub async fn charged(&self, reservation: Reservation, cost: Money) {
         self.commits.fetch_add(1, Ordering::SeqCst);
         let c = &reservation.caller;
+        if let (Some(sh), false) = (&self.shared, cost.is_zero()) {
+            if let Err(e) = sh
+                .add_spent(
+                    &c.account.account.id,
+                    crate::shared::to_nano_up(cost.pico()),
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "recording a charge in Redis failed");
+            }
+        }
         lock(&c.account.funds).balance -= cost.pico();
         let mut s = lock(&c.key.spend);
         roll(&mut s, switchyard_store::now());
@@ -382,7 +477,7 @@ impl Accounts {
 
     /// Counts a request against the key's requests-per-minute and checks its tokens per
     /// minute; `Err` carries what the 429 must say.
-    pub fn admit(&self, caller: &Caller) -> Result<(), (RateCheck, u64)> {
+    pub async fn admit(&self, caller: &Caller) -> Result<(), (RateCheck, u64)> {
         let r = &caller.key.record;
         if r.rpm.is_none() && r.tpm.is_none() {
             return Ok(());
@@ -391,6 +486,25 @@ impl Accounts {
         let minute = now / 60;
         let reset_ms = (minute + 1) * 60_000;
         let retry = ((minute + 1) * 60 - now).max(1) as u64;
+        if let Some(sh) = &self.shared {
+            match sh.admit(&r.hash, minute, r.rpm, r.tpm).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    let limit = r.rpm.or(r.tpm).unwrap_or(0);
+                    return Err((
+                        RateCheck {
+                            limit,
+                            remaining: 0,
+                            reset_ms,
+                        },
+                        retry,
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate limit unavailable; limiting locally")
+                }
+            }
+        }
         let mut s = lock(&caller.key.spend);
         if s.minute.0 != minute {
             s.minute = (minute, 0, 0);
@@ -426,6 +540,12 @@ impl Accounts {
     /// Tokens used, for tokens-per-minute.
     pub fn used_tokens(&self, caller: &Caller, tokens: u64) {
         let minute = switchyard_store::now() / 60;
+        if let (Some(sh), Some(_)) = (&self.shared, caller.key.record.tpm) {
+            let (sh, hash) = (sh.clone(), caller.key.record.hash.clone());
+            tokio::spawn(async move {
+                let _ = sh.add_tokens(&hash, minute, tokens as i64).await;
+            });
+        }
         let mut s = lock(&caller.key.spend);
         if s.minute.0 == minute {
             s.minute.2 += tokens as i64;

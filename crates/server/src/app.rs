@@ -57,7 +57,17 @@ impl AppState {
         store: switchyard_store::Store,
         admin_key: Option<&str>,
     ) -> Result<AppState, GatewayError> {
-        let accounts = Arc::new(crate::accounts::Accounts::load(store.clone()).await?);
+        Self::with_shared(config, store, admin_key, None).await
+    }
+
+    /// As `new`, with Redis shared between replicas.
+    pub async fn with_shared(
+        config: Config,
+        store: switchyard_store::Store,
+        admin_key: Option<&str>,
+        shared: Option<crate::shared::Shared>,
+    ) -> Result<AppState, GatewayError> {
+        let accounts = Arc::new(crate::accounts::Accounts::load(store.clone(), shared).await?);
         accounts.spawn_refresher();
         let ledger = crate::settle::Ledger::spawn(store);
         let client = UpstreamClient::new(config.server.timeouts())

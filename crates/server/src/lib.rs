@@ -7,6 +7,7 @@
 //! - [`stream`]: canonical stream events → OpenRouter-style SSE (keep-alives, final usage
 //!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
 //! - [`forward`]: the request as one endpoint may see it (unsupported knobs dropped).
+//! - [`shared`]: Redis, for reservations and rate limits shared by replicas.
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
 //! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod forward;
 pub mod routes;
 pub mod settle;
+pub mod shared;
 pub mod stream;
 
 pub use app::{build_router, serve, AppState};

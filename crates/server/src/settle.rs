@@ -12,7 +12,6 @@ use switchyard_api::chat::{
     ChatRequest, CompletionTokensDetails, CostDetails, FinishReason, PromptTokensDetails, Usage,
 };
 use switchyard_api::Money;
-use switchyard_providers::simulated::estimate_tokens;
 use switchyard_providers::TokenUsage;
 use switchyard_router::{Endpoint, Plan};
 use switchyard_store::{GenerationRecord, Store};
@@ -189,7 +188,7 @@ pub async fn settle(
     st.ledger.record(record).await?;
     st.accounts
         .used_tokens(caller, total.prompt + total.completion);
-    st.accounts.charged(reservation, cost);
+    st.accounts.charged(reservation, cost).await;
     Ok(wire_usage(&total, prompt_cost, completion_cost))
 }
 
@@ -205,7 +204,9 @@ pub struct WorstCase {
 
 pub fn worst_case(req: &ChatRequest, plan: &Plan) -> WorstCase {
     let text: String = req.messages.iter().map(|m| m.text_content()).collect();
-    let prompt = estimate_tokens(&text) + 4 * req.messages.len() as u64;
+    // Three characters a token: on the high side for prose, so a reservation rarely falls
+    // short of what the provider then counts.
+    let prompt = (text.chars().count() as u64).div_ceil(3) + 4 * req.messages.len() as u64;
     let mut w = WorstCase {
         cost: Money::ZERO,
         max_tokens: 0,
@@ -241,14 +242,14 @@ pub fn worst_case(req: &ChatRequest, plan: &Plan) -> WorstCase {
 }
 
 /// Reserves the worst case, or answers 402 in OpenRouter's words.
-pub fn reserve(
+pub async fn reserve(
     st: &AppState,
     caller: &Caller,
     req: &ChatRequest,
     plan: &Plan,
 ) -> Result<Reservation, GatewayError> {
     let w = worst_case(req, plan);
-    st.accounts.reserve(caller, w.cost).map_err(|left| {
+    st.accounts.reserve(caller, w.cost).await.map_err(|left| {
         let left = Money::from_pico(left);
         let affordable = if w.completion_price.is_zero() {
             0

@@ -32,14 +32,20 @@ pub struct StorageArgs {
     /// postgres://user@host/db.
     #[arg(long, value_name = "URL", env = "SWITCHYARD_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// With --database-url: keep Switchyard's tables in this PostgreSQL schema (created if
+    /// missing), to share one database with other applications or installations.
+    #[arg(long, value_name = "NAME", env = "SWITCHYARD_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
 }
 
 impl StorageArgs {
     pub async fn open(&self) -> Result<Store, String> {
         match &self.database_url {
-            Some(url) => Store::open_postgres(url)
-                .await
-                .map_err(|e| format!("cannot open the database: {e}")),
+            Some(url) => match &self.database_schema {
+                Some(schema) => Store::open_postgres_schema(url, schema).await,
+                None => Store::open_postgres(url).await,
+            }
+            .map_err(|e| format!("cannot open the database: {e}")),
             None => Store::open_sqlite(&self.data_dir).await.map_err(|e| {
                 format!(
                     "cannot open the database in {}: {e}",
@@ -65,6 +71,18 @@ enum Command {
         listen: Option<SocketAddr>,
         #[command(flatten)]
         storage: StorageArgs,
+        /// Redis shared by several replicas (reservations against balances, rate-limit
+        /// windows), e.g. redis://127.0.0.1:6379. Use with --database-url.
+        #[arg(long, value_name = "URL", env = "SWITCHYARD_REDIS_URL")]
+        redis_url: Option<String>,
+        /// Prefix of Switchyard's Redis keys.
+        #[arg(
+            long,
+            value_name = "PREFIX",
+            env = "SWITCHYARD_REDIS_PREFIX",
+            default_value = "switchyard"
+        )]
+        redis_prefix: String,
         /// Add the demo catalogue: simulated providers answering in-process, no account needed.
         #[arg(long)]
         demo: bool,
@@ -143,6 +161,8 @@ fn main() -> ExitCode {
             config,
             listen,
             storage,
+            redis_url,
+            redis_prefix,
             demo,
         } => {
             tracing_subscriber::fmt()
@@ -152,7 +172,8 @@ fn main() -> ExitCode {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            run(true, serve::serve(config, listen, storage, demo))
+            let redis = redis_url.map(|u| (u, redis_prefix));
+            run(true, serve::serve(config, listen, storage, redis, demo))
         }
     }
 }

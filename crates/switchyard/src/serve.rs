@@ -11,6 +11,7 @@ pub async fn serve(
     config: Option<PathBuf>,
     listen: Option<SocketAddr>,
     storage: StorageArgs,
+    redis: Option<(String, String)>,
     demo: bool,
 ) -> Result<(), String> {
     let file = read_config(config.as_deref())?;
@@ -69,7 +70,15 @@ pub async fn serve(
         );
     }
     let admin_key = env("SWITCHYARD_ADMIN_KEY");
-    let state = AppState::new(cfg, store, admin_key.as_deref())
+    let shared = match redis {
+        Some((url, prefix)) => Some(
+            switchyard_server::shared::Shared::connect(&url, &prefix)
+                .await
+                .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?,
+        ),
+        None => None,
+    };
+    let state = AppState::with_shared(cfg, store, admin_key.as_deref(), shared)
         .await
         .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr)

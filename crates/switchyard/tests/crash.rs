@@ -2,107 +2,32 @@
 //! generation records agree, every charge has its record and every record its one charge,
 //! and every response a client saw complete is recorded at the cost the client was shown.
 
+mod common;
+
+use common::{cli, cost_in, fake_config, scratch, serve};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchyard_api::Money;
 use switchyard_store::Store;
 use switchyard_testkit::{FakeUpstream, API_KEY};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_switchyard"))
-}
-
-fn scratch() -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("switchyard-crash-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-fn cli(args: &[&str], data: &Path) -> String {
-    let out = bin()
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn serve(config: &Path, data: &Path) -> (Child, String) {
-    let mut child = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data-dir")
-        .arg(data)
-        .env("FAKE_KEY", API_KEY)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = loop {
-        let line = lines.next().and_then(Result::ok).unwrap_or_default();
-        if let Some(a) = line.split("listening on http://").nth(1) {
-            break a.trim().to_string();
-        }
-        assert!(
-            !line.is_empty() || child.try_wait().ok().flatten().is_none(),
-            "server exited"
-        );
-    };
-    // Keep reading what it prints, as a terminal would.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
-}
-
-/// The exact text of the first `"cost":` number in a body.
-fn cost_in(body: &str) -> Option<Money> {
-    let at = body.find("\"cost\":")? + 7;
-    let num: String = body[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
-        .collect();
-    Money::parse(&num).ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn books_agree_after_sigkill_under_load() {
     let upstream = FakeUpstream::start().await.expect("fake upstream");
-    let dir = scratch();
+    let dir = scratch("crash");
     let data = dir.join("data");
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "default_catalog = false\n[[providers]]\nslug = \"fake\"\nname = \"Fake\"\nprotocol = \"openai\"\nbase_url = \"{}\"\napi_key_env = \"FAKE_KEY\"\n\
-             [[models]]\nid = \"fake/gpt\"\nname = \"Fake\"\ncontext_length = 100000\n\
-             endpoints = [{{ provider = \"fake\", upstream_id = \"gpt-fake\", prompt = \"0.0000011\", completion = \"0.0000023\", max_completion_tokens = 1000 }}]\n",
-            upstream.base_url("openai")
-        ),
-    )
-    .expect("config");
-    cli(&["accounts", "create", "--name", "load"], &data);
+    let config = fake_config(&dir, &upstream.base_url("openai"), "0.0000011", 1000);
+    let storage = vec!["--data-dir".to_string(), data.display().to_string()];
+    cli(&["accounts", "create", "--name", "load"], &storage);
     cli(
         &["credits", "grant", "--account", "load", "--amount", "100"],
-        &data,
+        &storage,
     );
-    let key = cli(&["keys", "create", "--account", "load"], &data);
+    let key = cli(&["keys", "create", "--account", "load"], &storage);
+    let env = [("FAKE_KEY", API_KEY)];
 
-    let (mut server, addr) = serve(&config, &data);
+    let (mut server, addr) = serve(&config, &storage, &env);
     let seen: Arc<Mutex<HashMap<String, Money>>> = Arc::default();
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -160,7 +85,7 @@ async fn books_agree_after_sigkill_under_load() {
     );
 
     // It starts again on the same data, and the books agree.
-    let (mut again, addr) = serve(&config, &data);
+    let (mut again, addr) = serve(&config, &storage, &env);
     let r = http
         .get(format!("http://{addr}/api/v1/key"))
         .bearer_auth(&key)

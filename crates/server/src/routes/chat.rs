@@ -100,6 +100,7 @@ async fn handle(
     }
     st.accounts
         .admit(&caller)
+        .await
         .map_err(|(check, retry)| GatewayError::RateLimited {
             limit: check.limit,
             reset_ms: check.reset_ms,
@@ -133,7 +134,7 @@ async fn handle(
             &mut rng,
         )?
     };
-    let reservation = reserve(&st, &info.caller, &req, &plan)?;
+    let reservation = reserve(&st, &info.caller, &req, &plan).await?;
     if req.is_stream() {
         return stream::respond(st, plan, req, info, reservation).await;
     }
