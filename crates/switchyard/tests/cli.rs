@@ -140,3 +140,64 @@ fn demo_quick_start_answers_with_the_printed_key() {
         "{resp}"
     );
 }
+
+#[test]
+fn cli_manages_accounts_credits_and_keys() {
+    let dir = scratch("admin");
+    let data = dir.join("data");
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data)
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, _) = run(&["accounts", "create", "--name", "team-a"]);
+    assert!(ok && out.contains("team-a"), "{out}");
+    let (ok, out, _) = run(&[
+        "credits",
+        "grant",
+        "--account",
+        "team-a",
+        "--amount",
+        "12.5",
+        "--note",
+        "PO 42",
+    ]);
+    assert!(ok && out.contains("balance $12.5"), "{out}");
+    let (ok, out, _) = run(&[
+        "credits",
+        "grant",
+        "--account",
+        "team-a",
+        "--amount",
+        "-2.25",
+    ]);
+    assert!(ok && out.contains("balance $10.25"), "{out}");
+    let (ok, out, _) = run(&["credits", "balance", "--account", "team-a"]);
+    assert!(ok && out.trim() == "team-a: $10.25", "{out}");
+    let (ok, _, err) = run(&["credits", "grant", "--account", "nobody", "--amount", "1"]);
+    assert!(!ok && err.contains("no account `nobody`"), "{err}");
+    let (ok, _, err) = run(&[
+        "credits",
+        "grant",
+        "--account",
+        "team-a",
+        "--amount",
+        "lots",
+    ]);
+    assert!(!ok && err.contains("--amount"), "{err}");
+    let (ok, key, _) = run(&["keys", "create", "--account", "team-a", "--management"]);
+    assert!(ok && key.trim().starts_with("sk-sy-v1-"));
+    let (ok, out, _) = run(&["accounts", "list"]);
+    assert!(
+        ok && out.contains("team-a") && out.contains("prepaid") && out.contains("$10.25"),
+        "{out}"
+    );
+}

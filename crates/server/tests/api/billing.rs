@@ -585,3 +585,31 @@ async fn a_disabled_key_stops_working_on_every_replica_within_a_second() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn tokens_per_minute_limit() {
+    let app = spawn_app().await;
+    let (key, _) = app.prepaid("chatty", "1", json!({"name": "k"})).await;
+    let hash = switchyard_server::auth::hash_hex(&key);
+    let mut rec = app
+        .store
+        .keys()
+        .await
+        .expect("keys")
+        .into_iter()
+        .find(|k| k.hash == hash)
+        .expect("key stored");
+    rec.tpm = Some(10);
+    rec.updated_at += 1;
+    app.store.update_key(&rec).await.expect("update");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (s, v) = app.chat_as(&key, json!({"model": "fake/gpt", "messages": user("a question long enough to use more than ten tokens")})).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .chat_as(
+            &key,
+            json!({"model": "fake/gpt", "messages": user("again")}),
+        )
+        .await;
+    assert_eq!(s, 429, "the minute's tokens are spent: {v}");
+}
