@@ -11,8 +11,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchyard_api::Money;
 use switchyard_store::time::{iso8601, parse_iso8601};
@@ -26,6 +27,34 @@ fn internal(e: switchyard_store::StoreError) -> GatewayError {
     GatewayError::Internal(e.to_string())
 }
 
+/// A JSON object whose money fields are written as exact decimals: `serde_json::Value` would
+/// turn them into floats, so they are serialised beside it, straight to the response bytes.
+#[derive(Serialize)]
+pub struct Exact {
+    #[serde(flatten)]
+    fields: Value,
+    #[serde(flatten)]
+    money: BTreeMap<&'static str, Option<Money>>,
+}
+
+fn exact(fields: Value, money: &[(&'static str, Option<Money>)]) -> Exact {
+    Exact {
+        fields,
+        money: money.iter().copied().collect(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct Data<T: Serialize> {
+    data: T,
+}
+
+#[derive(Serialize)]
+pub struct Created {
+    data: Exact,
+    key: String,
+}
+
 fn management(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
     let c = caller(st, headers)?;
     if !c.key.record.management {
@@ -36,51 +65,62 @@ fn management(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError
     Ok(c)
 }
 
-fn key_info(k: &KeyEntry) -> Value {
+fn key_info(k: &KeyEntry, extra: Value) -> Exact {
     let r = &k.record;
     let u = k.usage();
-    json!({
+    let mut fields = json!({
         "hash": r.hash,
         "name": r.name,
         "label": r.label,
         "disabled": r.disabled,
-        "limit": r.limit_pico.map(|l| usd(i128::from(l))),
-        "limit_remaining": k.remaining().map(usd),
         "limit_reset": r.limit_reset,
         "include_byok_in_limit": false,
-        "usage": usd(u.total),
-        "usage_daily": usd(u.daily),
-        "usage_weekly": usd(u.weekly),
-        "usage_monthly": usd(u.monthly),
         "byok_usage": 0, "byok_usage_daily": 0, "byok_usage_weekly": 0, "byok_usage_monthly": 0,
         "created_at": iso8601(r.created_at),
         "updated_at": iso8601(r.updated_at),
         "expires_at": r.expires_at.map(iso8601),
         "creator_user_id": null,
         "workspace_id": null,
-    })
+    });
+    if let (Value::Object(f), Value::Object(e)) = (&mut fields, extra) {
+        f.extend(e);
+    }
+    exact(
+        fields,
+        &[
+            ("limit", r.limit_pico.map(|l| usd(i128::from(l)))),
+            ("limit_remaining", k.remaining().map(usd)),
+            ("usage", Some(usd(u.total))),
+            ("usage_daily", Some(usd(u.daily))),
+            ("usage_weekly", Some(usd(u.weekly))),
+            ("usage_monthly", Some(usd(u.monthly))),
+        ],
+    )
 }
 
 /// `GET /key`: the calling key.
 pub async fn current_key(
     State(st): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = caller(&st, &headers)?;
-    let mut data = key_info(&c.key);
     let r = &c.key.record;
-    data["is_free_tier"] = json!(false);
-    data["is_management_key"] = json!(r.management);
-    data["is_provisioning_key"] = json!(r.management);
-    data["rate_limit"] = json!({"requests": r.rpm.unwrap_or(-1), "interval": "1m", "note": "requests per minute for this key; -1: no limit"});
-    Ok(Json(json!({"data": data})))
+    let extra = json!({
+        "is_free_tier": false,
+        "is_management_key": r.management,
+        "is_provisioning_key": r.management,
+        "rate_limit": {"requests": r.rpm.unwrap_or(-1), "interval": "1m", "note": "requests per minute for this key; -1: no limit"},
+    });
+    Ok(Json(Data {
+        data: key_info(&c.key, extra),
+    }))
 }
 
 /// `GET /credits`: credits granted and used by the account.
 pub async fn credits(
     State(st): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
     let (granted, used) = st
         .accounts
@@ -88,9 +128,15 @@ pub async fn credits(
         .credit_totals(&c.account.account.id)
         .await
         .map_err(internal)?;
-    Ok(Json(
-        json!({"data": {"total_credits": usd(granted), "total_usage": usd(used)}}),
-    ))
+    Ok(Json(Data {
+        data: exact(
+            json!({}),
+            &[
+                ("total_credits", Some(usd(granted))),
+                ("total_usage", Some(usd(used))),
+            ],
+        ),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -103,7 +149,7 @@ pub async fn generation(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<GenerationQuery>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = caller(&st, &headers)?;
     let g = st
         .accounts
@@ -114,7 +160,8 @@ pub async fn generation(
         .filter(|g| g.account_id == c.account.account.id)
         .ok_or_else(|| GatewayError::NotFoundMsg(format!("Generation {} not found", q.id)))?;
     let responses: Value = serde_json::from_str(&g.provider_responses).unwrap_or(json!([]));
-    Ok(Json(json!({"data": {
+    let cost = Some(usd(i128::from(g.cost_pico)));
+    let fields = json!({
         "id": g.id,
         "upstream_id": g.upstream_id,
         "created_at": iso8601(g.created_at),
@@ -128,8 +175,6 @@ pub async fn generation(
         "native_tokens_completion": g.tokens_completion,
         "native_tokens_reasoning": g.tokens_reasoning,
         "native_tokens_cached": g.tokens_cached,
-        "total_cost": usd(i128::from(g.cost_pico)),
-        "usage": usd(i128::from(g.cost_pico)),
         "upstream_inference_cost": null,
         "is_byok": false,
         "latency": g.latency_ms,
@@ -142,14 +187,17 @@ pub async fn generation(
         "http_referer": g.http_referer,
         "app_title": g.app_title,
         "origin": g.http_referer,
-    }})))
+    });
+    Ok(Json(Data {
+        data: exact(fields, &[("total_cost", cost), ("usage", cost)]),
+    }))
 }
 
 /// `GET /activity`: daily usage per model and provider over the last 30 days.
 pub async fn activity(
     State(st): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Vec<Exact>>>, GatewayError> {
     let c = caller(&st, &headers)?;
     let since = (switchyard_store::now() / 86_400 - 30) * 86_400;
     let rows = st
@@ -158,25 +206,25 @@ pub async fn activity(
         .activity(&c.account.account.id, since)
         .await
         .map_err(internal)?;
-    let data: Vec<Value> = rows
+    let data = rows
         .into_iter()
         .map(|r| {
-            json!({
+            let fields = json!({
                 "date": r.date,
                 "model": r.model,
                 "model_permaslug": r.model,
                 "endpoint_id": format!("{}|{}", r.model, r.provider_name),
                 "provider_name": r.provider_name,
-                "usage": usd(i128::from(r.usage_pico)),
                 "byok_usage_inference": 0,
                 "requests": r.requests,
                 "prompt_tokens": r.prompt_tokens,
                 "completion_tokens": r.completion_tokens,
                 "reasoning_tokens": r.reasoning_tokens,
-            })
+            });
+            exact(fields, &[("usage", Some(usd(i128::from(r.usage_pico))))])
         })
         .collect();
-    Ok(Json(json!({"data": data})))
+    Ok(Json(Data { data }))
 }
 
 #[derive(Deserialize)]
@@ -192,18 +240,18 @@ pub async fn list_keys(
     State(st): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Vec<Exact>>>, GatewayError> {
     let c = management(&st, &headers)?;
-    let keys: Vec<Value> = st
+    let keys: Vec<Exact> = st
         .accounts
         .keys_of(&c.account.account.id)
         .iter()
         .filter(|k| !k.record.management)
         .filter(|k| q.include_disabled.unwrap_or(false) || !k.record.disabled)
         .skip(q.offset.unwrap_or(0))
-        .map(|k| key_info(k))
+        .map(|k| key_info(k, json!({})))
         .collect();
-    Ok(Json(json!({"data": keys})))
+    Ok(Json(Data { data: keys }))
 }
 
 fn limit_reset(v: &Option<Option<String>>) -> Result<Option<Option<String>>, GatewayError> {
@@ -324,7 +372,10 @@ pub async fn create_key(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"data": key_info(&entry), "key": secret})),
+        Json(Created {
+            data: key_info(&entry, json!({})),
+            key: secret,
+        }),
     )
         .into_response())
 }
@@ -341,11 +392,11 @@ pub async fn get_key(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(hash): Path<String>,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
-    Ok(Json(
-        json!({"data": key_info(owned(&st, &c, &hash)?.as_ref())}),
-    ))
+    Ok(Json(Data {
+        data: key_info(owned(&st, &c, &hash)?.as_ref(), json!({})),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -378,7 +429,7 @@ pub async fn update_key(
     headers: HeaderMap,
     Path(hash): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
     let b: UpdateKey = parse_body(&body)?;
     let _ = b.include_byok_in_limit;
@@ -396,9 +447,9 @@ pub async fn update_key(
         rec.limit_reset = r;
     }
     rec.updated_at = switchyard_store::now();
-    Ok(Json(
-        json!({"data": key_info(save(&st, rec).await?.as_ref())}),
-    ))
+    Ok(Json(Data {
+        data: key_info(save(&st, rec).await?.as_ref(), json!({})),
+    }))
 }
 
 /// `DELETE /keys/{hash}`: the key stops working at once (and within a second elsewhere).
@@ -438,7 +489,7 @@ pub async fn admin_credits(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, GatewayError> {
+) -> Result<Json<Data<Exact>>, GatewayError> {
     admin(&st, &headers)?;
     let g: Grant = parse_body(&body)?;
     let account = st
@@ -462,9 +513,12 @@ pub async fn admin_credits(
         .account(&account.id)
         .map(|a| a.balance())
         .unwrap_or_default();
-    Ok(Json(
-        json!({"data": {"account": account.name, "entry": entry.seq, "amount": g.amount, "balance": usd(balance)}}),
-    ))
+    Ok(Json(Data {
+        data: exact(
+            json!({"account": account.name, "entry": entry.seq}),
+            &[("amount", Some(g.amount)), ("balance", Some(usd(balance)))],
+        ),
+    }))
 }
 
 #[derive(Deserialize)]

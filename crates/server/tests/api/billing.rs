@@ -613,3 +613,36 @@ async fn tokens_per_minute_limit() {
         .await;
     assert_eq!(s, 429, "the minute's tokens are spent: {v}");
 }
+
+#[tokio::test]
+async fn money_in_account_responses_is_exact_decimal_text() {
+    let app = spawn_app().await;
+    let (key, mgmt) = app
+        .prepaid(
+            "exact",
+            "0.0000081",
+            json!({"name": "k", "limit": "0.1000001"}),
+        )
+        .await;
+    let text = |path: &'static str, k: String| {
+        let http = app.http.clone();
+        let url = app.url(path);
+        async move {
+            http.get(url)
+                .bearer_auth(k)
+                .send()
+                .await
+                .expect("sent")
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let credits = text("/api/v1/credits", mgmt).await;
+    assert!(credits.contains("\"total_credits\":0.0000081"), "{credits}");
+    let k = text("/api/v1/key", key).await;
+    assert!(
+        k.contains("\"limit\":0.1000001") && k.contains("\"usage\":0"),
+        "{k}"
+    );
+}
