@@ -165,6 +165,8 @@ pub struct Accounts {
     accounts: RwLock<HashMap<String, Arc<AccountEntry>>>,
     /// Bumped by every local commit, so a refresh that raced one is discarded.
     commits: AtomicU64,
+    /// One refresh at a time: a slow one begun before a change must not land after a fresh one.
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 pub struct RateCheck {
@@ -188,6 +190,7 @@ impl Accounts {
             keys: RwLock::new(HashMap::new()),
             accounts: RwLock::new(HashMap::new()),
             commits: AtomicU64::new(0),
+            refreshing: tokio::sync::Mutex::new(()),
         };
         a.refresh().await?;
         Ok(a)
@@ -196,6 +199,7 @@ impl Accounts {
     /// Re-reads keys and balances. Key records are replaced (disabled / deleted / changed
     /// limits take effect); spending and reservations in memory are kept.
     pub async fn refresh(&self) -> Result<(), GatewayError> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let before = self.commits.load(Ordering::SeqCst);
         let now = switchyard_store::now();
         let internal = |e: switchyard_store::StoreError| GatewayError::Internal(e.to_string());

@@ -472,19 +472,7 @@ async fn cancelled_streams_are_billed_for_what_was_produced() {
 async fn rate_limits_answer_429_with_headers() {
     let app = spawn_app().await;
     let (key, _) = app.prepaid("busy", "1", json!({"name": "k"})).await;
-    let hash = switchyard_server::auth::hash_hex(&key);
-    let mut rec = app
-        .store
-        .keys()
-        .await
-        .expect("keys")
-        .into_iter()
-        .find(|k| k.hash == hash)
-        .expect("key stored");
-    rec.rpm = Some(2);
-    rec.updated_at += 1;
-    app.store.update_key(&rec).await.expect("update");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    set_rate_limits(&app, &key, Some(2), None).await;
     for _ in 0..2 {
         let (s, _) = app
             .chat_as(&key, json!({"model": "fake/gpt", "messages": user("hi")}))
@@ -590,19 +578,7 @@ async fn a_disabled_key_stops_working_on_every_replica_within_a_second() {
 async fn tokens_per_minute_limit() {
     let app = spawn_app().await;
     let (key, _) = app.prepaid("chatty", "1", json!({"name": "k"})).await;
-    let hash = switchyard_server::auth::hash_hex(&key);
-    let mut rec = app
-        .store
-        .keys()
-        .await
-        .expect("keys")
-        .into_iter()
-        .find(|k| k.hash == hash)
-        .expect("key stored");
-    rec.tpm = Some(10);
-    rec.updated_at += 1;
-    app.store.update_key(&rec).await.expect("update");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    set_rate_limits(&app, &key, None, Some(10)).await;
     let (s, v) = app.chat_as(&key, json!({"model": "fake/gpt", "messages": user("a question long enough to use more than ten tokens")})).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = app
@@ -645,4 +621,23 @@ async fn money_in_account_responses_is_exact_decimal_text() {
         k.contains("\"limit\":0.1000001") && k.contains("\"usage\":0"),
         "{k}"
     );
+}
+
+/// Sets a key's per-minute limits the way the operator does (in the database) and waits for
+/// the gateway's refresh to pick them up.
+async fn set_rate_limits(app: &TestApp, key: &str, rpm: Option<i64>, tpm: Option<i64>) {
+    let hash = switchyard_server::auth::hash_hex(key);
+    let mut rec = app
+        .store
+        .keys()
+        .await
+        .expect("keys")
+        .into_iter()
+        .find(|k| k.hash == hash)
+        .expect("key stored");
+    rec.rpm = rpm;
+    rec.tpm = tpm;
+    rec.updated_at += 1;
+    app.store.update_key(&rec).await.expect("update");
+    tokio::time::sleep(Duration::from_millis(700)).await;
 }

@@ -139,12 +139,6 @@ pub async fn spawn_app_with(server: &str, demo: bool) -> TestApp {
 }
 
 pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp {
-    let upstream = FakeUpstream::start().await.expect("fake upstream starts");
-    let file =
-        ConfigFile::from_toml(&config(&upstream, server, routing)).expect("test config parses");
-    let cfg = file
-        .load(demo, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
-        .expect("test config is valid");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -153,15 +147,46 @@ pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp 
         "switchyard-api-test-{}-{nanos}",
         std::process::id()
     ));
+    start(server, routing, demo, data_dir, true).await
+}
+
+/// A second gateway on the same database (a replica).
+pub async fn spawn_replica(first: &TestApp) -> TestApp {
+    start(
+        SERVER,
+        "probe_interval_ms = 400",
+        false,
+        first.data_dir.clone(),
+        false,
+    )
+    .await
+}
+
+/// A gateway on port 0 in front of fresh fake providers, its state in `data_dir`.
+async fn start(
+    server: &str,
+    routing: &str,
+    demo: bool,
+    data_dir: std::path::PathBuf,
+    bootstrap: bool,
+) -> TestApp {
+    let upstream = FakeUpstream::start().await.expect("fake upstream starts");
+    let file =
+        ConfigFile::from_toml(&config(&upstream, server, routing)).expect("test config parses");
+    let cfg = file
+        .load(demo, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
+        .expect("test config is valid");
     let store = switchyard_store::Store::open_sqlite(&data_dir)
         .await
         .expect("store opens");
-    switchyard_server::accounts::bootstrap(
-        &store,
-        &[(KEY.into(), false), (MANAGEMENT_KEY.into(), true)],
-    )
-    .await
-    .expect("bootstrap");
+    if bootstrap {
+        switchyard_server::accounts::bootstrap(
+            &store,
+            &[(KEY.into(), false), (MANAGEMENT_KEY.into(), true)],
+        )
+        .await
+        .expect("bootstrap");
+    }
     let state = AppState::new(cfg, store.clone(), Some(ADMIN_KEY))
         .await
         .expect("state builds");
@@ -177,38 +202,6 @@ pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp 
         addr,
         store,
         data_dir,
-        upstream,
-        http: reqwest::Client::new(),
-        _stop: tx,
-    }
-}
-
-/// A second gateway on the same database (a replica).
-pub async fn spawn_replica(first: &TestApp) -> TestApp {
-    let upstream = FakeUpstream::start().await.expect("fake upstream starts");
-    let file = ConfigFile::from_toml(&config(&upstream, SERVER, "probe_interval_ms = 400"))
-        .expect("test config parses");
-    let cfg = file
-        .load(false, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
-        .expect("test config is valid");
-    let store = switchyard_store::Store::open_sqlite(&first.data_dir)
-        .await
-        .expect("store opens");
-    let state = AppState::new(cfg, store.clone(), Some(ADMIN_KEY))
-        .await
-        .expect("state builds");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(switchyard_server::serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        addr,
-        store,
-        data_dir: first.data_dir.clone(),
         upstream,
         http: reqwest::Client::new(),
         _stop: tx,
