@@ -473,6 +473,7 @@ async fn rate_limits_answer_429_with_headers() {
     let app = spawn_app().await;
     let (key, _) = app.prepaid("busy", "1", json!({"name": "k"})).await;
     set_rate_limits(&app, &key, Some(2), None).await;
+    wait_for_fresh_minute().await;
     for _ in 0..2 {
         let (s, _) = app
             .chat_as(&key, json!({"model": "fake/gpt", "messages": user("hi")}))
@@ -579,6 +580,7 @@ async fn tokens_per_minute_limit() {
     let app = spawn_app().await;
     let (key, _) = app.prepaid("chatty", "1", json!({"name": "k"})).await;
     set_rate_limits(&app, &key, None, Some(10)).await;
+    wait_for_fresh_minute().await;
     let (s, v) = app.chat_as(&key, json!({"model": "fake/gpt", "messages": user("a question long enough to use more than ten tokens")})).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = app
@@ -640,4 +642,16 @@ async fn set_rate_limits(app: &TestApp, key: &str, rpm: Option<i64>, tpm: Option
     rec.updated_at += 1;
     app.store.update_key(&rec).await.expect("update");
     tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+/// Per-minute windows are calendar minutes: start a short test well inside one.
+async fn wait_for_fresh_minute() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let into = now % 60.0;
+    if into > 55.0 {
+        tokio::time::sleep(Duration::from_secs_f64(60.5 - into)).await;
+    }
 }
