@@ -39,9 +39,10 @@ w(f"- Systems measured: {', '.join(systems)}. Latencies in milliseconds; rates l
 
 
 def added(a, b, k):
-    if a is None or b is None or k not in a or k not in b:
+    x, y = (a or {}).get(k), (b or {}).get(k)
+    if x is None or y is None:
         return None
-    return a[k] - b[k]
+    return x - y
 
 
 w("## (a) Small non-streaming chat at fixed rates\n")

@@ -13,6 +13,7 @@ use std::time::Duration;
 use switchyard_api::Money;
 use switchyard_store::{Account, KeyRecord, KeyUsage, Store};
 
+/// Keys are re-read every tick; balances and key spending every tenth (5 s).
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Default)]
@@ -199,6 +200,12 @@ impl Accounts {
     /// Re-reads keys and balances. Key records are replaced (disabled / deleted / changed
     /// limits take effect); spending and reservations in memory are kept.
     pub async fn refresh(&self) -> Result<(), GatewayError> {
+        self.refresh_with(true).await
+    }
+
+    /// `money`: also re-read balances and key spending (a scan of the ledger); keys alone are
+    /// cheap and are what must change within a second everywhere.
+    pub async fn refresh_with(&self, money: bool) -> Result<(), GatewayError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let before = self.commits.load(Ordering::SeqCst);
         let now = switchyard_store::now();
@@ -216,27 +223,42 @@ impl Accounts {
                 spent_base.insert(a.id.clone(), v);
             }
         }
-        let balances: HashMap<String, i128> = self
-            .store
-            .balances()
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .collect();
+        let balances: Option<HashMap<String, i128>> = if money {
+            Some(
+                self.store
+                    .balances()
+                    .await
+                    .map_err(internal)?
+                    .into_iter()
+                    .collect(),
+            )
+        } else {
+            None
+        };
         let records = self.store.keys().await.map_err(internal)?;
-        let usage: HashMap<String, KeyUsage> = self
-            .store
-            .key_usage(now)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .collect();
+        let usage: Option<HashMap<String, KeyUsage>> = if money {
+            Some(
+                self.store
+                    .key_usage(now)
+                    .await
+                    .map_err(internal)?
+                    .into_iter()
+                    .collect(),
+            )
+        } else {
+            None
+        };
         // A local commit landed while we read: our sums may predate it. Try next time.
-        let raced = self.commits.load(Ordering::SeqCst) != before;
+        // (A keys-only refresh leaves money alone, as a raced one does.)
+        let raced = self.commits.load(Ordering::SeqCst) != before || !money;
         {
             let mut map = self.accounts.write().unwrap_or_else(|p| p.into_inner());
             for acc in accounts {
-                let bal = balances.get(&acc.id).copied().unwrap_or(0);
+                let bal = balances
+                    .as_ref()
+                    .and_then(|b| b.get(&acc.id))
+                    .copied()
+                    .unwrap_or(0);
                 let base = spent_base.get(&acc.id).copied().unwrap_or(0);
                 match map.get(&acc.id) {
                     Some(entry) if !raced => {
@@ -266,7 +288,11 @@ impl Accounts {
             let Some(h) = hex_to_hash(&rec.hash) else {
                 continue;
             };
-            let u = usage.get(&rec.hash).copied().unwrap_or_default();
+            let u = usage
+                .as_ref()
+                .and_then(|m| m.get(&rec.hash))
+                .copied()
+                .unwrap_or_default();
             match map.get(&h) {
                 Some(old) if old.record == rec => {
                     if !raced {
@@ -296,10 +322,12 @@ impl Accounts {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(REFRESH_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
             loop {
                 tick.tick().await;
+                n += 1;
                 let Some(a) = me.upgrade() else { return };
-                if let Err(e) = a.refresh().await {
+                if let Err(e) = a.refresh_with(n.is_multiple_of(10)).await {
                     tracing::warn!(error = %e, "refreshing keys and balances failed");
                 }
             }

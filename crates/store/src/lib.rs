@@ -217,9 +217,14 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqli
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres.sql"))];
 
 impl Store {
-    /// The embedded default: `<dir>/switchyard.db`, created if missing, WAL, fully synced
-    /// commits (a commit survives the process being killed, and power loss).
+    /// The embedded default: `<dir>/switchyard.db`, created if missing, in WAL mode. A commit
+    /// survives the process being killed; with `fsync_every_commit` it also survives power
+    /// loss, at the price of a disk flush per (grouped) commit.
     pub async fn open_sqlite(dir: &Path) -> Result<Store> {
+        Self::open_sqlite_with(dir, false).await
+    }
+
+    pub async fn open_sqlite_with(dir: &Path, fsync_every_commit: bool) -> Result<Store> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
         let opts = SqliteConnectOptions::from_str(&format!(
@@ -228,7 +233,11 @@ impl Store {
         ))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
+        .synchronous(if fsync_every_commit {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        })
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(true);
         let pool = SqlitePoolOptions::new()

@@ -36,6 +36,10 @@ pub struct StorageArgs {
     /// missing), to share one database with other applications or installations.
     #[arg(long, value_name = "NAME", env = "SWITCHYARD_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
+    /// SQLite: `process` (default) makes every commit survive the process being killed;
+    /// `full` also survives power loss, with a disk flush per grouped commit.
+    #[arg(long, value_name = "MODE", env = "SWITCHYARD_SQLITE_SYNC", default_value = "process", value_parser = ["process", "full"])]
+    pub sqlite_sync: String,
 }
 
 impl StorageArgs {
@@ -46,12 +50,14 @@ impl StorageArgs {
                 None => Store::open_postgres(url).await,
             }
             .map_err(|e| format!("cannot open the database: {e}")),
-            None => Store::open_sqlite(&self.data_dir).await.map_err(|e| {
-                format!(
-                    "cannot open the database in {}: {e}",
-                    self.data_dir.display()
-                )
-            }),
+            None => Store::open_sqlite_with(&self.data_dir, self.sqlite_sync == "full")
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot open the database in {}: {e}",
+                        self.data_dir.display()
+                    )
+                }),
         }
     }
 }

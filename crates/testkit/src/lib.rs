@@ -44,6 +44,8 @@ pub struct Recorded {
 
 #[derive(Clone, Default)]
 struct Shared {
+    /// Off for the standalone process (benchmarks), where it would only grow.
+    no_log: bool,
     log: Arc<Mutex<Vec<Recorded>>>,
     /// Requests whose caller went away before the answer was fully sent.
     abandoned: Arc<AtomicUsize>,
@@ -153,7 +155,11 @@ fn router(shared: Shared) -> Router {
 
 /// Serves until the process ends (for the `switchyard-testkit` binary).
 pub async fn serve_forever(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(Shared::default())).await
+    let shared = Shared {
+        no_log: true,
+        ..Shared::default()
+    };
+    axum::serve(listener, router(shared)).await
 }
 
 // ---------- script ----------
@@ -297,6 +303,9 @@ fn text_pieces(t: &str) -> Vec<String> {
 }
 
 fn record(shared: &Shared, path: String, headers: &HeaderMap, body: &Value) {
+    if shared.no_log {
+        return;
+    }
     let headers = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
