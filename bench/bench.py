@@ -134,7 +134,10 @@ def probe(s, streams, conc, words, tokdelay, hold=False):
         cmd.append("hold")
     extra = {k: v for k, v in s["headers"].items() if k.lower() != "authorization"}
     env = {**os.environ, "PROBE_HEADERS": json.dumps(extra)}
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=int(os.environ.get("BENCH_PROBE_TIMEOUT", "150")))
+    except subprocess.TimeoutExpired:
+        return {"error": "did not finish within the probe timeout"}
     try:
         return json.loads(r.stdout)
     except Exception:

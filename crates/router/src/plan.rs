@@ -432,6 +432,15 @@ pub fn plan(
     let needs = Needs::of(req);
     let require = prefs.require_parameters == Some(true);
 
+    let needs_stats = prefs.preferred_min_throughput.is_some()
+        || prefs.preferred_max_latency.is_some()
+        || prefs
+            .sort
+            .and_then(|s| s.by())
+            .is_some_and(|b| b != SortBy::Price)
+        || wanted
+            .iter()
+            .any(|id| split_variant(id).1 == Variant::Nitro);
     let mut missing: BTreeSet<String> = BTreeSet::new();
     let mut excluded_by_prefs = 0usize;
     let mut down = 0usize;
@@ -480,7 +489,12 @@ pub fn plan(
                 down += 1;
                 continue;
             }
-            let stats = health.map(|h| h.stats()).unwrap_or_default();
+            // Percentiles cost a sort of recent samples: only when something reads them.
+            let stats = if needs_stats {
+                health.map(|h| h.stats()).unwrap_or_default()
+            } else {
+                Stats::default()
+            };
             cands.push(Candidate {
                 preferred: needs.preferred.iter().all(|p| supports(ep, p)),
                 fast_enough: meets(

@@ -3,6 +3,11 @@
 mod admin;
 mod serve;
 
+// Thousands of open streams allocate and free many small buffers across threads; mimalloc
+// keeps that fragmentation, and so the resident memory, far lower than glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
