@@ -280,7 +280,8 @@ litellm_settings:
         before = proc_stats(s["pid"])
         t = threading.Thread(target=sample)
         t.start()
-        r = probe(s, 2000, 2000, 64, 40, hold=True)
+        # 150 tokens at 50 ms: each stream lasts ~7.5 s, longer than opening all 2,000 takes.
+        r = probe(s, 2000, 2000, 150, 50, hold=True)
         stop.set()
         t.join()
         after = proc_stats(s["pid"])

@@ -2,16 +2,16 @@
 //!
 //! - `switchyard-testkit [serve] [ADDR]` runs the fake providers on ADDR (default
 //!   127.0.0.1:0) and prints `listening on http://…`.
-//! - `switchyard-testkit probe URL KEY MODEL STREAMS CONCURRENCY WORDS [TOKDELAY_MS] [HOLD]`
+//! - `switchyard-testkit probe URL KEY MODEL STREAMS CONCURRENCY WORDS [TOKDELAY_MS]`
 //!   opens STREAMS streamed chat completions (CONCURRENCY at a time) and prints, as JSON, the
 //!   time to first content token and the gaps between chunks (milliseconds, percentiles).
-//!   HOLD=hold keeps every stream open until all are open (for memory measurements).
+//!   For many streams open at once, make them long (WORDS × TOKDELAY_MS) and CONCURRENCY high.
 //!   PROBE_HEADERS='{"name":"value"}' adds request headers.
 
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{Barrier, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Extra request headers for the probe, from `PROBE_HEADERS` (a JSON object).
 fn extra_headers() -> Vec<(String, String)> {
@@ -45,24 +45,21 @@ async fn probe(args: &[String]) -> Result<(), String> {
     let concurrency: usize = get(4)?.parse().map_err(|e| format!("CONCURRENCY: {e}"))?;
     let words: usize = get(5)?.parse().map_err(|e| format!("WORDS: {e}"))?;
     let tokdelay: u64 = args.get(6).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let hold = args.get(7).is_some_and(|s| s == "hold");
     let prompt = format!("{} #tokdelay:{tokdelay}", vec!["token"; words].join(" "));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .map_err(|e| e.to_string())?;
     let sem = Arc::new(Semaphore::new(concurrency));
-    let barrier = Arc::new(Barrier::new(if hold { streams } else { 1 }));
     let mut tasks = Vec::new();
     for _ in 0..streams {
-        let (client, url, key, model, prompt, sem, barrier) = (
+        let (client, url, key, model, prompt, sem) = (
             client.clone(),
             url.clone(),
             key.clone(),
             model.clone(),
             prompt.clone(),
             sem.clone(),
-            barrier.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await.ok()?;
@@ -78,16 +75,11 @@ async fn probe(args: &[String]) -> Result<(), String> {
             }
             let mut body = resp.bytes_stream();
             let (mut first, mut last, mut gaps) = (None::<f64>, None::<Instant>, Vec::new());
-            let mut waited = false;
             while let Some(Ok(chunk)) = body.next().await {
                 let now = Instant::now();
                 if chunk.windows(9).any(|w| w == b"\"content\"") || chunk.windows(6).any(|w| w == b"\"text\"") {
                     if first.is_none() {
                         first = Some(now.duration_since(start).as_secs_f64() * 1000.0);
-                        if hold && !waited {
-                            waited = true;
-                            barrier.wait().await;
-                        }
                     } else if let Some(l) = last {
                         gaps.push(now.duration_since(l).as_secs_f64() * 1000.0);
                     }
