@@ -37,6 +37,15 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The output limit the adapter sends when the client gives none (`None`: the provider's
+    /// own default applies).
+    pub fn default_max_tokens(self) -> Option<u32> {
+        match self {
+            Protocol::Anthropic => Some(anthropic::DEFAULT_MAX_TOKENS),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Openai => "openai",

@@ -220,11 +220,7 @@ pub fn worst_case(req: &ChatRequest, plan: &Plan) -> WorstCase {
             .map(u64::from)
             .or(ep.max_completion_tokens)
             // What the adapter itself asks for when the client sets no limit.
-            .or_else(|| {
-                (ep.provider.protocol == switchyard_providers::Protocol::Anthropic).then_some(
-                    u64::from(switchyard_providers::anthropic::DEFAULT_MAX_TOKENS),
-                )
-            })
+            .or_else(|| ep.provider.protocol.default_max_tokens().map(u64::from))
             .unwrap_or(room)
             .min(room.max(1));
         let prompt_cost = ep.prices.prompt.times(prompt) + ep.prices.request;

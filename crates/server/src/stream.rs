@@ -299,7 +299,6 @@ async fn drive(mut d: Driver, start: Start) {
     } = served;
     let frame = d.frame(Some(&endpoint));
     let mut segments = vec![Segment::new(endpoint, started, first_at)];
-    let mut all_text = String::new();
     let mut finish: Option<FinishReason> = None;
     let mut native: Option<String> = None;
     let mut upstream_id: Option<String> = None;
@@ -351,7 +350,10 @@ async fn drive(mut d: Driver, start: Start) {
                     break;
                 }
                 tracing::warn!(id = %frame.id, error = %e, "stream failed mid-way; continuing on the next endpoint");
-                let cont = Arc::new(continuation(&d.req, &all_text));
+                // Continuing is only attempted without tool calls, so the segments' text is the
+                // answer so far.
+                let so_far: String = segments.iter().map(|s| s.text.as_str()).collect();
+                let cont = Arc::new(continuation(&d.req, &so_far));
                 match attempt::open_stream(d.st.clone(), remaining, d.plan.requested.clone(), cont)
                     .await
                 {
@@ -382,9 +384,6 @@ async fn drive(mut d: Driver, start: Start) {
                     upstream_id = Some(u.clone());
                 }
                 if let StreamEvent::Choice(c) = &mut ev {
-                    if let Some(t) = &c.delta.content {
-                        all_text.push_str(t);
-                    }
                     if c.finish_reason.is_some() {
                         finish = c.finish_reason;
                         native = c.native_finish_reason.clone();
