@@ -22,8 +22,9 @@ REL = os.path.join(TARGET, "release")
 OHA = os.path.join(ROOT, "bench/.tools/bin/oha")
 WORK = os.path.join(ROOT, "bench/.work")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-LITELLM_VERSION, PORTKEY_VERSION = (sys.argv[1:3] + ["?", "?"])[:2]
+LITELLM_VERSION, PORTKEY_VERSION = ([a for a in sys.argv[1:] if not a.startswith("--")] + ["?", "?"])[:2]
 PROCS = []
+PROFILE = "--profile" in sys.argv
 
 
 def log(*a):
@@ -144,6 +145,28 @@ def probe(s, streams, conc, words, tokdelay, hold=False):
         return {"error": r.stderr[-300:]}
 
 
+def profile(s, body):
+    """`bench/run --profile`: saturation load on Switchyard alone under `perf record` (software
+    clock, DWARF call graphs), then the hottest symbols, self and inclusive, into bench/.work."""
+    if not shutil.which("perf"):
+        log("!! perf is not installed (Debian: linux-perf)")
+        return
+    data = os.path.join(WORK, "perf.data")
+    rec = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "1999", "--call-graph", "dwarf,16384",
+                            "-p", str(s["pid"]), "-o", data], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    r = oha(s["url"], s["headers"], body, conns=64)
+    log("under perf:", r)
+    rec.send_signal(2)
+    rec.wait()
+    for mode, args in (("self", ["--no-children"]), ("children", ["--children"])):
+        out = os.path.join(WORK, f"perf-{mode}.txt")
+        with open(out, "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-demangle", *args, "-g", "none",
+                            "--percent-limit", "0.5", "--sort", "symbol"], stdout=f, stderr=subprocess.DEVNULL)
+        log("wrote", out)
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     results = {"systems": {}, "scenarios": {}}
@@ -194,7 +217,7 @@ endpoints = [{{ provider = "fake-anthropic", upstream_id = "claude-fake", prompt
         "switchyard": {"url": f"http://{sy_addr}/api/v1/chat/completions", "headers": {"Authorization": f"Bearer {key}"}, "model": "fake/gpt", "key": key, "pid": syp.pid},
     }
     ll_bin = os.path.join(ROOT, "bench/.peers/litellm-venv/bin/litellm")
-    if os.path.exists(ll_bin):
+    if os.path.exists(ll_bin) and not PROFILE:
         port = free_port()
         llcfg = os.path.join(data, "litellm.yaml")
         with open(llcfg, "w") as f:
@@ -218,7 +241,7 @@ litellm_settings:
     else:
         log("!! LiteLLM not installed: skipped")
     pk = os.path.join(ROOT, "bench/.peers/portkey/node_modules/@portkey-ai/gateway/build/start-server.js")
-    if os.path.exists(pk) and shutil.which("node"):
+    if os.path.exists(pk) and shutil.which("node") and not PROFILE:
         port = free_port()
         try:
             pkp, _ = start(["node", pk, f"--port={port}", "--headless"], wait_url=f"http://127.0.0.1:{port}/", timeout=60)
@@ -230,6 +253,9 @@ litellm_settings:
             log("!! Portkey skipped:", e)
     else:
         log("!! Portkey not installed: skipped")
+
+    if PROFILE:
+        return profile(systems["switchyard"], small("fake/gpt"))
 
     # Smoke: every system answers.
     for name, s in list(systems.items()):

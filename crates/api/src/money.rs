@@ -119,8 +119,16 @@ impl fmt::Display for Money {
         }
         write!(f, "{int}")?;
         if frac != 0 {
-            let s = format!("{frac:0width$}", width = SCALE as usize);
-            write!(f, ".{}", s.trim_end_matches('0'))?;
+            // Every response prices itself several times over: no allocation here.
+            let mut digits = [b'0'; SCALE as usize + 1];
+            digits[0] = b'.';
+            let mut rest = frac as u64; // < 10^12
+            for d in digits[1..].iter_mut().rev() {
+                *d = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+            let end = digits.iter().rposition(|&d| d != b'0').unwrap_or(0) + 1;
+            f.write_str(std::str::from_utf8(&digits[..end]).map_err(|_| fmt::Error)?)?;
         }
         Ok(())
     }

@@ -43,6 +43,9 @@ impl UpstreamClient {
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
+            // A burst of long streams leaves one connection each behind; keeping them all
+            // would hold their buffers for the idle timeout. 256 covers steady high rates.
+            .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -113,13 +113,34 @@ async fn suite(store: Store) {
     assert_eq!(store.commit(&batch).await.expect("commit"), 3);
     // The same batch again (a retry after an unknown outcome) charges nothing twice.
     assert_eq!(store.commit(&batch).await.expect("recommit"), 0);
+    // A larger batch (several multi-row statements) that overlaps what is already recorded.
+    let b = store
+        .create_account("acct_b", "bob", false)
+        .await
+        .expect("account b");
+    let mut big: Vec<_> = (0..70)
+        .map(|i| gen(&format!("gen-b{i}"), &b.id, "hb", 1_000, now))
+        .collect();
+    big.push(batch[0].clone());
+    assert_eq!(store.commit(&big).await.expect("big batch"), 70);
+    assert_eq!(store.commit(&big[60..]).await.expect("overlap"), 0);
+    let charges = store.ledger(&b.id).await.expect("ledger b");
+    assert_eq!(charges.len(), 70, "one charge per new generation");
+    assert_eq!(charges.iter().map(|e| e.amount_pico).sum::<i64>(), -70_000);
     let ledger = store.ledger(&a.id).await.expect("ledger");
     assert_eq!(ledger.len(), 5, "two grants and one charge per generation");
     let from_ledger: i128 = ledger.iter().map(|e| i128::from(e.amount_pico)).sum();
-    let balances = store.balances().await.expect("balances");
-    assert_eq!(balances, vec![("acct_a".to_string(), from_ledger)]);
+    let mut balances = store.balances().await.expect("balances");
+    balances.sort();
+    assert_eq!(
+        balances,
+        vec![
+            ("acct_a".to_string(), from_ledger),
+            ("acct_b".to_string(), -70_000)
+        ]
+    );
     assert_eq!(from_ledger, 9_000_000_000_000 - 500_000_000);
-    assert_eq!(store.generation_count().await.expect("count"), 3);
+    assert_eq!(store.generation_count().await.expect("count"), 73);
 
     // A generation reads back field for field.
     let mut full = gen("gen-full", &a.id, "h1", 7, now);
@@ -168,7 +189,7 @@ async fn sqlite_passes_the_suite() {
     suite(Store::open_sqlite(&dir).await.expect("sqlite opens")).await;
     // Re-opening runs no migration twice.
     let again = Store::open_sqlite(&dir).await.expect("re-open");
-    assert_eq!(again.generation_count().await.expect("count"), 4);
+    assert_eq!(again.generation_count().await.expect("count"), 74);
 }
 
 #[tokio::test]
@@ -181,7 +202,7 @@ async fn postgres_passes_the_suite() {
     let again = Store::open_postgres_schema(&pg_url(), &schema)
         .await
         .expect("re-open");
-    assert_eq!(again.generation_count().await.expect("count"), 4);
+    assert_eq!(again.generation_count().await.expect("count"), 74);
     if let Store::Postgres(pool) = again {
         let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
             .execute(&pool)

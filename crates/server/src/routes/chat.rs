@@ -20,10 +20,15 @@ pub async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let id = new_generation_id();
-    let mut resp = match handle(st, &headers, body, id.clone()).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    // Boxed: the request's whole state machine is several kilobytes, and every layer above
+    // (middleware, router, hyper) would otherwise move it by value — memcpy was 10% of the
+    // gateway's instructions before this (callgrind, bench/RESULTS.md).
+    // The key is checked first, so a rejected request never builds that state machine.
+    let result = match caller(&st, &headers) {
+        Ok(caller) => Box::pin(handle(st, caller, &headers, body, id.clone())).await,
+        Err(e) => Err(e),
     };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-generation-id", v);
     }
@@ -86,12 +91,12 @@ fn metadata_requested(headers: &HeaderMap) -> bool {
 
 async fn handle(
     st: AppState,
+    caller: Caller,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     id: String,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
-    let caller = caller(&st, headers)?;
     if caller.key.record.management {
         return Err(GatewayError::Forbidden(
             "Management keys cannot be used for inference; create an API key with them instead"
