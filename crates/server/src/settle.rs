@@ -52,6 +52,13 @@ impl Ledger {
     pub fn spawn(store: Store) -> Ledger {
         let (tx, mut rx) = mpsc::channel::<Job>(4096);
         tokio::spawn(async move {
+            let store = match store.for_single_writer().await {
+                Ok(writer) => writer,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no dedicated ledger connection; sharing the pool");
+                    store
+                }
+            };
             while let Some(first) = rx.recv().await {
                 let mut jobs = vec![first];
                 while jobs.len() < MAX_BATCH {

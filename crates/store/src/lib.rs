@@ -295,6 +295,24 @@ impl Store {
         Ok(store)
     }
 
+    /// The store for the one task that writes generations. SQLite gets its own connection:
+    /// from the shared pool each commit landed on whichever connection was free, whose page
+    /// cache another connection's last write had just invalidated, so every commit re-read
+    /// its index pages from the WAL.
+    pub async fn for_single_writer(&self) -> Result<Store> {
+        match self {
+            Store::Sqlite(pool) => {
+                let opts = (*pool.connect_options()).clone();
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts)
+                    .await?;
+                Ok(Store::Sqlite(writer))
+            }
+            Store::Postgres(_) => Ok(self.clone()),
+        }
+    }
+
     pub async fn open_postgres(url: &str) -> Result<Store> {
         let pool = PgPoolOptions::new()
             .max_connections(8)
