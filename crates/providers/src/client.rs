@@ -160,6 +160,8 @@ struct StreamState {
     decoder: Box<dyn Decoder>,
     pending: VecDeque<StreamEvent>,
     idle: Duration,
+    /// The between-chunks deadline: one timer per stream, moved forward at each read.
+    silence: std::pin::Pin<Box<tokio::time::Sleep>>,
     /// An error to deliver once the events decoded before it are out.
     error: Option<ProviderError>,
     finished: bool,
@@ -176,6 +178,7 @@ fn decode_stream(
         decoder,
         pending: VecDeque::new(),
         idle,
+        silence: Box::pin(tokio::time::sleep(idle)),
         error: None,
         finished: false,
     };
@@ -191,12 +194,15 @@ fn decode_stream(
             if st.finished {
                 return None;
             }
-            let next = match tokio::time::timeout(st.idle, st.body.next()).await {
-                Err(_) => {
+            st.silence
+                .as_mut()
+                .reset(tokio::time::Instant::now() + st.idle);
+            let next = tokio::select! {
+                n = st.body.next() => n,
+                _ = st.silence.as_mut() => {
                     st.finished = true;
                     return Some((Err(ProviderError::Timeout(TimeoutKind::BetweenChunks)), st));
                 }
-                Ok(n) => n,
             };
             let events = match next {
                 Some(Ok(bytes)) => st.sse.push(&bytes),

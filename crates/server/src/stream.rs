@@ -62,7 +62,9 @@ pub async fn respond(
         r = &mut opening => Start::Opened(Box::new(r?)),
         _ = tokio::time::sleep(keepalive) => Start::Pending(opening),
     };
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    // A few frames of slack: a slow client holds back the upstream read instead of having
+    // this stream's output pile up in memory.
+    let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(drive(
         Driver {
             st,
@@ -306,13 +308,21 @@ async fn drive(mut d: Driver, start: Start) {
     let mut failure: Option<ProviderError> = None;
     let mut next = Some(Ok(first));
     let mut continuing = false;
+    // One timer for the whole stream, pushed back at each event (a later deadline only
+    // updates it in place), rather than a timer registered and cancelled per chunk.
+    let quiet = tokio::time::sleep(keepalive);
+    tokio::pin!(quiet);
     loop {
         let item = match next.take() {
             Some(item) => Some(item),
             None => tokio::select! {
-                item = rest.next() => item,
-                _ = tokio::time::sleep(keepalive) => {
+                item = rest.next() => {
+                    quiet.as_mut().reset(tokio::time::Instant::now() + keepalive);
+                    item
+                }
+                _ = &mut quiet => {
                     if !d.out.raw(KEEPALIVE).await { cancelled = true; break; }
+                    quiet.as_mut().reset(tokio::time::Instant::now() + keepalive);
                     continue;
                 }
             },
@@ -354,8 +364,16 @@ async fn drive(mut d: Driver, start: Start) {
                 // answer so far.
                 let so_far: String = segments.iter().map(|s| s.text.as_str()).collect();
                 let cont = Arc::new(continuation(&d.req, &so_far));
-                match attempt::open_stream(d.st.clone(), remaining, d.plan.requested.clone(), cont)
-                    .await
+                // Boxed, like the settlement below: a spawned task is allocated at the size of
+                // its largest await, and these two run once per stream at most, while the
+                // task lives as long as the stream (thousands at a time).
+                match Box::pin(attempt::open_stream(
+                    d.st.clone(),
+                    remaining,
+                    d.plan.requested.clone(),
+                    cont,
+                ))
+                .await
                 {
                     Ok(s) => {
                         attempts.extend(s.attempts);
@@ -438,7 +456,7 @@ async fn drive(mut d: Driver, start: Start) {
     let Some(reservation) = d.reservation.take() else {
         return;
     };
-    let settled = settle(
+    let settled = Box::pin(settle(
         &d.st,
         Settlement {
             info: &d.info,
@@ -453,7 +471,7 @@ async fn drive(mut d: Driver, start: Start) {
             upstream_id: upstream_id.clone(),
         },
         reservation,
-    )
+    ))
     .await;
     let shown = match settled {
         Ok(u) => Some(u),
