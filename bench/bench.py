@@ -134,9 +134,11 @@ def probe(s, streams, conc, words, tokdelay, hold=False):
     if hold:
         cmd.append("hold")
     extra = {k: v for k, v in s["headers"].items() if k.lower() != "authorization"}
-    env = {**os.environ, "PROBE_HEADERS": json.dumps(extra)}
+    limit = int(os.environ.get("BENCH_PROBE_TIMEOUT", "150"))
+    # The probe reports what it has at the deadline; the hard timeout is only a backstop.
+    env = {**os.environ, "PROBE_HEADERS": json.dumps(extra), "PROBE_DEADLINE_SECS": str(limit)}
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=int(os.environ.get("BENCH_PROBE_TIMEOUT", "150")))
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=limit + 30)
     except subprocess.TimeoutExpired:
         return {"error": "did not finish within the probe timeout"}
     try:

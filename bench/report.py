@@ -80,10 +80,10 @@ for s in systems:
 w("")
 
 w("## (d) 2,000 concurrent open streams\n")
-w("| system | peak RSS MB | CPU s | streams ok | errors |")
-w("|---|---|---|---|---|")
+w("| system | peak RSS MB | CPU s | streams ok | errors | still open at the probe's deadline |")
+w("|---|---|---|---|---|---|")
 for s, r in sc.get("d", {}).items():
-    w(f"| {s} | {f(r.get('peak_rss_mb'),1)} | {f(r.get('cpu_s'),2)} | {r.get('ttft_ms',{}).get('n','–')} | {r.get('errors', r.get('error','–'))} |")
+    w(f"| {s} | {f(r.get('peak_rss_mb'),1)} | {f(r.get('cpu_s'),2)} | {r.get('ttft_ms',{}).get('n','–')} | {r.get('errors', r.get('error','–'))} | {r.get('unfinished','–')} |")
 w("")
 
 w("## (e) 1 MB prompt (100 requests, 4 at a time)\n")

@@ -102,34 +102,41 @@ impl AppState {
     }
 }
 
-/// The API under both `/api/v1` (OpenRouter's path) and `/v1` (OpenAI's).
+/// The API under both `/api/v1` (OpenRouter's path) and `/v1` (OpenAI's). Each route is
+/// registered under both prefixes rather than nested: a nested router rewrites every
+/// request's path (a formatted string per request, ~6% of a rejected request's work).
 pub fn build_router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/chat/completions", post(routes::chat::chat_completions))
-        .route("/models", get(routes::models::list))
-        .route(
-            "/models/{author}/{slug}/endpoints",
-            get(routes::models::endpoints),
-        )
-        .route("/key", get(routes::manage::current_key))
-        .route("/credits", get(routes::manage::credits))
-        .route("/generation", get(routes::manage::generation))
-        .route("/activity", get(routes::manage::activity))
-        .route(
-            "/keys",
-            get(routes::manage::list_keys).post(routes::manage::create_key),
-        )
-        .route(
-            "/keys/{hash}",
-            get(routes::manage::get_key)
-                .patch(routes::manage::update_key)
-                .delete(routes::manage::delete_key),
-        )
-        .route("/admin/credits", post(routes::manage::admin_credits))
-        .route("/admin/accounts", post(routes::manage::admin_accounts));
-    Router::new()
-        .nest("/api/v1", api.clone())
-        .nest("/v1", api)
+    let mut router = Router::new();
+    for prefix in ["/api/v1", "/v1"] {
+        let at = |path: &str| format!("{prefix}{path}");
+        router = router
+            .route(
+                &at("/chat/completions"),
+                post(routes::chat::chat_completions),
+            )
+            .route(&at("/models"), get(routes::models::list))
+            .route(
+                &at("/models/{author}/{slug}/endpoints"),
+                get(routes::models::endpoints),
+            )
+            .route(&at("/key"), get(routes::manage::current_key))
+            .route(&at("/credits"), get(routes::manage::credits))
+            .route(&at("/generation"), get(routes::manage::generation))
+            .route(&at("/activity"), get(routes::manage::activity))
+            .route(
+                &at("/keys"),
+                get(routes::manage::list_keys).post(routes::manage::create_key),
+            )
+            .route(
+                &at("/keys/{hash}"),
+                get(routes::manage::get_key)
+                    .patch(routes::manage::update_key)
+                    .delete(routes::manage::delete_key),
+            )
+            .route(&at("/admin/credits"), post(routes::manage::admin_credits))
+            .route(&at("/admin/accounts"), post(routes::manage::admin_accounts));
+    }
+    router
         .route("/health", get(routes::health))
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))

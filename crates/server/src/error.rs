@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
 use switchyard_api::error::{ErrorBody, ErrorEnvelope};
 use switchyard_providers::{ProviderError, TimeoutKind};
@@ -153,17 +153,13 @@ fn provider_status(error: &ProviderError) -> StatusCode {
     }
 }
 
-pub fn envelope(body: ErrorBody) -> Value {
-    serde_json::to_value(ErrorEnvelope { error: body }).unwrap_or(Value::Null)
-}
-
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::warn!(error = %self, ?status, "request failed");
         }
-        let mut resp = (status, axum::Json(envelope(self.body()))).into_response();
+        let mut resp = (status, axum::Json(ErrorEnvelope { error: self.body() })).into_response();
         if let GatewayError::RateLimited {
             limit, reset_ms, ..
         } = &self

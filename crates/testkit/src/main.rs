@@ -6,7 +6,9 @@
 //!   opens STREAMS streamed chat completions (CONCURRENCY at a time) and prints, as JSON, the
 //!   time to first content token and the gaps between chunks (milliseconds, percentiles).
 //!   For many streams open at once, make them long (WORDS × TOKDELAY_MS) and CONCURRENCY high.
-//!   PROBE_HEADERS='{"name":"value"}' adds request headers.
+//!   PROBE_HEADERS='{"name":"value"}' adds request headers; PROBE_DEADLINE_SECS stops
+//!   waiting after that long and reports the streams still open as `unfinished` (a gateway
+//!   that cannot keep up still gets figures instead of none).
 
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -50,6 +52,10 @@ async fn probe(args: &[String]) -> Result<(), String> {
         .pool_max_idle_per_host(concurrency)
         .build()
         .map_err(|e| e.to_string())?;
+    let deadline = std::env::var("PROBE_DEADLINE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|secs| tokio::time::Instant::now() + std::time::Duration::from_secs(secs));
     let sem = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Vec::new();
     for _ in 0..streams {
@@ -89,9 +95,20 @@ async fn probe(args: &[String]) -> Result<(), String> {
             Some((first?, gaps))
         }));
     }
-    let (mut ttft, mut gaps, mut errors) = (Vec::new(), Vec::new(), 0usize);
-    for t in tasks {
-        match t.await.ok().flatten() {
+    let (mut ttft, mut gaps, mut errors, mut unfinished) = (Vec::new(), Vec::new(), 0usize, 0usize);
+    for mut t in tasks {
+        let outcome = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, &mut t).await {
+                Ok(r) => r,
+                Err(_) => {
+                    t.abort();
+                    unfinished += 1;
+                    continue;
+                }
+            },
+            None => t.await,
+        };
+        match outcome.ok().flatten() {
             Some((f, g)) => {
                 ttft.push(f);
                 gaps.extend(g);
@@ -102,7 +119,7 @@ async fn probe(args: &[String]) -> Result<(), String> {
     let summary = |v: &mut Vec<f64>| serde_json::json!({"p50": pct(v, 0.5), "p90": pct(v, 0.9), "p99": pct(v, 0.99), "max": pct(v, 1.0), "n": v.len()});
     println!(
         "{}",
-        serde_json::json!({"ttft_ms": summary(&mut ttft), "gap_ms": summary(&mut gaps), "errors": errors, "streams": streams})
+        serde_json::json!({"ttft_ms": summary(&mut ttft), "gap_ms": summary(&mut gaps), "errors": errors, "unfinished": unfinished, "streams": streams})
     );
     Ok(())
 }
