@@ -109,6 +109,20 @@ fn percentiles(
     })
 }
 
+/// Counts an outcome into `(bucket, successes, failures)` buckets kept in time order.
+fn tally(buckets: &mut VecDeque<(u64, u32, u32)>, bucket: u64, ok: bool) {
+    match buckets.back_mut() {
+        Some(last) if last.0 == bucket => {
+            if ok {
+                last.1 += 1
+            } else {
+                last.2 += 1
+            }
+        }
+        _ => buckets.push_back((bucket, u32::from(ok), u32::from(!ok))),
+    }
+}
+
 impl EndpointHealth {
     pub fn new(probe_interval: Duration) -> EndpointHealth {
         EndpointHealth {
@@ -139,16 +153,7 @@ impl EndpointHealth {
 
     fn count(&self, st: &mut State, now: Instant, ok: bool) {
         let m = self.minute(now);
-        match st.minutes.back_mut() {
-            Some(last) if last.0 == m => {
-                if ok {
-                    last.1 += 1
-                } else {
-                    last.2 += 1
-                }
-            }
-            _ => st.minutes.push_back((m, u32::from(ok), u32::from(!ok))),
-        }
+        tally(&mut st.minutes, m, ok);
         while st
             .minutes
             .front()
@@ -156,17 +161,7 @@ impl EndpointHealth {
         {
             st.minutes.pop_front();
         }
-        let sec = now.duration_since(self.epoch).as_secs();
-        match st.recent.back_mut() {
-            Some(last) if last.0 == sec => {
-                if ok {
-                    last.1 += 1
-                } else {
-                    last.2 += 1
-                }
-            }
-            _ => st.recent.push_back((sec, u32::from(ok), u32::from(!ok))),
-        }
+        tally(&mut st.recent, now.duration_since(self.epoch).as_secs(), ok);
         self.prune_recent(st, now);
     }
 
