@@ -314,7 +314,13 @@ async fn drive(mut d: Driver, start: Start) {
     tokio::pin!(quiet);
     loop {
         let item = match next.take() {
-            Some(item) => Some(item),
+            Some(item) => {
+                // After a failover re-open the old deadline may be long past.
+                quiet
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + keepalive);
+                Some(item)
+            }
             None => tokio::select! {
                 item = rest.next() => {
                     quiet.as_mut().reset(tokio::time::Instant::now() + keepalive);
