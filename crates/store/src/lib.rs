@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +172,25 @@ fn placeholders(store: &Store, first: usize, n: usize) -> String {
         }
     }
     out
+}
+
+#[derive(Clone, Copy)]
+enum Batch {
+    Generations,
+    Charges,
+}
+
+/// The text of a batch statement, built once per back end, kind and chunk size: a 64-row
+/// insert is ~15 KB of SQL, and the writer used to format it again for every batch.
+fn batch_sql(store: &Store, kind: Batch, rows: usize) -> &'static str {
+    static CACHE: [[[OnceLock<String>; 7]; 2]; 2] =
+        [const { [const { [const { OnceLock::new() }; 7] }; 2] }; 2];
+    let backend = usize::from(matches!(store, Store::Postgres(_)));
+    let slot = &CACHE[kind as usize][backend][rows.ilog2() as usize];
+    slot.get_or_init(|| match kind {
+        Batch::Generations => insert_generations_sql(store, rows),
+        Batch::Charges => charge_sql(store, rows),
+    })
 }
 
 fn insert_generations_sql(store: &Store, rows: usize) -> String {
@@ -544,8 +564,7 @@ impl Store {
             while !rest.is_empty() {
                 let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
                 rest = tail;
-                let sql = insert_generations_sql(self, chunk.len());
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query(batch_sql(self, Batch::Generations, chunk.len()));
                 for g in chunk {
                     query = query
                         .bind(&g.id).bind(&g.account_id).bind(&g.key_hash).bind(&g.model).bind(&g.provider_name)
@@ -562,8 +581,7 @@ impl Store {
                 new += inserted as usize;
                 // The charge comes from the recorded row; `generation_id` is unique in the
                 // ledger, so a generation is charged once however often its batch is retried.
-                let sql = charge_sql(self, chunk.len());
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query(batch_sql(self, Batch::Charges, chunk.len()));
                 for g in chunk {
                     query = query.bind(&g.id);
                 }
