@@ -279,6 +279,10 @@ fn parse_sum(s: Option<String>) -> i128 {
         .unwrap_or(0)
 }
 
+/// The PostgreSQL advisory lock migrations (and schema creation) run under: any constant
+/// unlikely to be another application's, the same in every replica.
+const MIGRATION_LOCK: i64 = 0x5357_5944_4d49_4752; // "SWYDMIGR"
+
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite.sql"))];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres.sql"))];
 
@@ -353,11 +357,21 @@ impl Store {
         {
             return Err(StoreError::Invalid(format!("bad schema name `{schema}`")));
         }
-        let admin = PgPoolOptions::new().max_connections(1).connect(url).await?;
-        sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        // Replicas creating the schema at once would race on `pg_namespace`'s unique index.
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
             .execute(&admin)
             .await?;
+        let created = sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await;
         admin.close().await;
+        created?;
         let opts =
             sqlx::postgres::PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
         let pool = PgPoolOptions::new()
@@ -371,22 +385,26 @@ impl Store {
     }
 
     /// Applies the versioned migrations not applied yet, each in its own transaction.
-    /// Concurrent replicas starting together are serialised by the database.
+    /// Replicas starting together on PostgreSQL take turns under an advisory lock: without
+    /// it, two `CREATE TABLE IF NOT EXISTS` race and one fails on `pg_type`'s unique index.
     async fn migrate(&self) -> Result<()> {
         let list = match self {
             Store::Sqlite(_) => MIGRATIONS_SQLITE,
             Store::Postgres(_) => MIGRATIONS_POSTGRES,
         };
         on!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            // A failed migration leaves no half-open transaction behind: the connection goes.
+            // (The advisory lock is the session's, so closing it also releases the lock.)
+            conn.close_on_drop();
+            if let Store::Postgres(_) = self {
+                sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
+            }
             sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
             for (version, sql) in list {
-                let mut tx = pool.begin().await?;
-                if let Store::Postgres(_) = self {
-                    // One migrator at a time across replicas.
-                    sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-                }
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let done = sqlx::query(&q(self, "SELECT version FROM schema_migrations WHERE version = $1"))
                     .bind(*version)
                     .fetch_optional(&mut *tx)
@@ -558,37 +576,75 @@ impl Store {
     /// never charges twice. Returns how many were new.
     pub async fn commit(&self, batch: &[GenerationRecord]) -> Result<usize> {
         on!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut new = 0;
-            let mut rest = batch;
-            while !rest.is_empty() {
-                let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
-                rest = tail;
-                let mut query = sqlx::query(batch_sql(self, Batch::Generations, chunk.len()));
-                for g in chunk {
-                    query = query
-                        .bind(&g.id).bind(&g.account_id).bind(&g.key_hash).bind(&g.model).bind(&g.provider_name)
-                        .bind(&g.upstream_id).bind(g.tokens_prompt).bind(g.tokens_completion).bind(g.tokens_cached)
-                        .bind(g.tokens_reasoning).bind(g.cost_pico).bind(g.latency_ms).bind(g.generation_ms)
-                        .bind(g.streamed).bind(g.cancelled).bind(g.usage_estimated).bind(&g.finish_reason)
-                        .bind(&g.native_finish_reason).bind(&g.http_referer).bind(&g.app_title)
-                        .bind(&g.provider_responses).bind(g.created_at);
-                }
-                let inserted = query.execute(&mut *tx).await?.rows_affected();
-                if inserted == 0 {
-                    continue;
-                }
-                new += inserted as usize;
-                // The charge comes from the recorded row; `generation_id` is unique in the
-                // ledger, so a generation is charged once however often its batch is retried.
-                let mut query = sqlx::query(batch_sql(self, Batch::Charges, chunk.len()));
-                for g in chunk {
-                    query = query.bind(&g.id);
-                }
-                query.execute(&mut *tx).await?;
+            let mut conn = pool.acquire().await?;
+            // SQLite may roll a failed transaction back by itself (SQLITE_FULL does); the
+            // driver's own ROLLBACK then fails and it still counts the transaction open, so
+            // every later "commit" on that connection would only release a savepoint of a
+            // transaction that never ends. A connection that failed mid-transaction is
+            // closed, never returned to the pool. (No inner async block: spawned callers
+            // would trip rustc's "Executor is not general enough".)
+            macro_rules! attempt {
+                ($block:lifetime, $e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => break $block Err(StoreError::from(e)),
+                    }
+                };
             }
-            tx.commit().await?;
-            Ok(new)
+            let result: Result<usize> = 'tx: {
+                let mut tx = attempt!('tx, sqlx::Connection::begin(&mut *conn).await);
+                let mut new = 0;
+                let mut rest = batch;
+                while !rest.is_empty() {
+                    let (chunk, tail) = rest.split_at(chunk_len(rest.len()));
+                    rest = tail;
+                    let mut query = sqlx::query(batch_sql(self, Batch::Generations, chunk.len()));
+                    for g in chunk {
+                        query = query
+                            .bind(&g.id).bind(&g.account_id).bind(&g.key_hash).bind(&g.model).bind(&g.provider_name)
+                            .bind(&g.upstream_id).bind(g.tokens_prompt).bind(g.tokens_completion).bind(g.tokens_cached)
+                            .bind(g.tokens_reasoning).bind(g.cost_pico).bind(g.latency_ms).bind(g.generation_ms)
+                            .bind(g.streamed).bind(g.cancelled).bind(g.usage_estimated).bind(&g.finish_reason)
+                            .bind(&g.native_finish_reason).bind(&g.http_referer).bind(&g.app_title)
+                            .bind(&g.provider_responses).bind(g.created_at);
+                    }
+                    let inserted = attempt!('tx, query.execute(&mut *tx).await).rows_affected();
+                    if inserted == 0 {
+                        continue;
+                    }
+                    new += inserted as usize;
+                    // The charge comes from the recorded row; `generation_id` is unique in the
+                    // ledger, so a generation is charged once however often its batch is retried.
+                    let mut query = sqlx::query(batch_sql(self, Batch::Charges, chunk.len()));
+                    for g in chunk {
+                        query = query.bind(&g.id);
+                    }
+                    attempt!('tx, query.execute(&mut *tx).await);
+                }
+                attempt!('tx, tx.commit().await);
+                Ok(new)
+            };
+            if result.is_err() {
+                conn.close_on_drop();
+            }
+            result
+        })
+    }
+
+    /// A small write that succeeds only when the database can take writes again (after a
+    /// full disk, say): how the ledger writer knows it may resume.
+    pub async fn probe_write(&self) -> Result<()> {
+        on!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            let result = sqlx::query(&q(self, "UPDATE schema_migrations SET applied_at = $1 WHERE version = (SELECT MAX(version) FROM schema_migrations)"))
+                .bind(now())
+                .execute(&mut *conn)
+                .await;
+            if result.is_err() {
+                conn.close_on_drop();
+            }
+            result?;
+            Ok(())
         })
     }
 

@@ -209,3 +209,31 @@ async fn postgres_passes_the_suite() {
             .await;
     }
 }
+
+/// Replicas started at once on a fresh database (a Kubernetes deployment's first day): every
+/// one opens, and the schema is migrated once.
+#[tokio::test]
+async fn postgres_replicas_starting_together_all_open() {
+    let schema = unique("sy_race");
+    // Joined on one task, not spawned: the opens still run at once on six connections
+    // (PostgreSQL does the racing), and sqlx's futures need not be `Send` for any lifetime.
+    let url = pg_url();
+    let (a, b, c, d) = tokio::join!(
+        Store::open_postgres_schema(&url, &schema),
+        Store::open_postgres_schema(&url, &schema),
+        Store::open_postgres_schema(&url, &schema),
+        Store::open_postgres_schema(&url, &schema),
+    );
+    let mut stores = vec![];
+    for store in [a, b, c, d] {
+        stores.push(store.expect("every replica opens while the others migrate"));
+    }
+    for s in &stores {
+        assert_eq!(s.generation_count().await.expect("migrated"), 0);
+    }
+    if let Some(Store::Postgres(pool)) = stores.first() {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(pool)
+            .await;
+    }
+}
