@@ -15,6 +15,7 @@ use switchyard_store::{Account, KeyRecord, KeyUsage, Store};
 
 /// Keys are re-read every tick; balances and key spending every tenth (5 s).
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct Spend {
@@ -39,7 +40,23 @@ struct Funds {
     reserved: i128,
     /// The shared `spent` counter as read just before `balance` was read from the database.
     spent_base: i64,
+    /// When a refusal last re-read this balance from the database (credits granted on another
+    /// replica count at once, not at the next 5-second refresh).
+    reread_at: Option<tokio::time::Instant>,
 }
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// What could be afforded, pico-USD.
+    Funds(i128),
+    /// Redis is down and the fallback is to refuse spending callers.
+    Unavailable(String),
+}
+
+/// A refused request may re-read its account's balance at most this often.
+const REREAD_EVERY: Duration = Duration::from_millis(250);
+const REREAD_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub struct AccountEntry {
@@ -142,6 +159,13 @@ impl std::fmt::Debug for Reservation {
     }
 }
 
+impl Reservation {
+    /// The worst case held for the request: the most it may be charged.
+    pub fn amount(&self) -> Money {
+        Money::from_pico(self.amount)
+    }
+}
+
 impl Drop for Reservation {
     fn drop(&mut self) {
         lock(&self.caller.account.funds).reserved -= self.amount;
@@ -149,9 +173,21 @@ impl Drop for Reservation {
         if let Some((shared, nano)) = self.shared.take() {
             let account = self.caller.account.account.id.clone();
             let key = self.caller.key.record.hash.clone();
+            // A hold left in Redis keeps its room taken until it expires (an hour), so a
+            // release that fails during a blip is retried for a while before giving up.
             tokio::spawn(async move {
-                if let Err(e) = shared.release(&account, &key, nano).await {
-                    tracing::warn!(error = %e, "releasing a shared reservation failed");
+                let mut pause = Duration::from_millis(500);
+                for attempt in 0..6 {
+                    match shared.release(&account, &key, nano).await {
+                        Ok(()) => return,
+                        Err(e) if attempt == 5 => {
+                            tracing::warn!(error = %e, "releasing a shared reservation failed; it expires within an hour");
+                        }
+                        Err(_) => {
+                            tokio::time::sleep(pause).await;
+                            pause = pause.saturating_mul(2);
+                        }
+                    }
                 }
             });
         }
@@ -213,14 +249,17 @@ impl Accounts {
         let accounts = self.store.accounts().await.map_err(internal)?;
         // Read the shared counters first: the balances read after them include at least the
         // charges they count, so balance − (spent now − spent then) never overstates money.
+        // With Redis down the old base is kept: the database's balance already includes the
+        // charges counted since, so they are deducted twice — money understated, never over.
         let mut spent_base = HashMap::new();
         if let Some(sh) = &self.shared {
             for a in &accounts {
-                let v = sh
-                    .spent(&a.id)
-                    .await
-                    .map_err(|e| GatewayError::Internal(e.to_string()))?;
-                spent_base.insert(a.id.clone(), v);
+                match sh.spent(&a.id).await {
+                    Ok(v) => {
+                        spent_base.insert(a.id.clone(), v);
+                    }
+                    Err(_) => break,
+                }
             }
         }
         let balances: Option<HashMap<String, i128>> = if money {
@@ -259,12 +298,14 @@ impl Accounts {
                     .and_then(|b| b.get(&acc.id))
                     .copied()
                     .unwrap_or(0);
-                let base = spent_base.get(&acc.id).copied().unwrap_or(0);
+                let base = spent_base.get(&acc.id).copied();
                 match map.get(&acc.id) {
                     Some(entry) if !raced => {
                         let mut f = lock(&entry.funds);
                         f.balance = bal;
-                        f.spent_base = base;
+                        if let Some(base) = base {
+                            f.spent_base = base;
+                        }
                     }
                     Some(_) => {}
                     None => {
@@ -274,8 +315,8 @@ impl Accounts {
                                 account: acc,
                                 funds: Mutex::new(Funds {
                                     balance: bal,
-                                    reserved: 0,
-                                    spent_base: base,
+                                    spent_base: base.unwrap_or(0),
+                                    ..Default::default()
                                 }),
                             }),
                         );
@@ -317,20 +358,35 @@ impl Accounts {
     }
 
     /// Keeps the caches current until the process ends.
-    pub fn spawn_refresher(self: &Arc<Self>) {
+    pub fn spawn_refresher(self: &Arc<Self>, background: &crate::background::Background) {
         let me = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(REFRESH_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut n: u64 = 0;
-            loop {
-                tick.tick().await;
-                n += 1;
-                let Some(a) = me.upgrade() else { return };
-                if let Err(e) = a.refresh_with(n.is_multiple_of(10)).await {
-                    tracing::warn!(error = %e, "refreshing keys and balances failed");
+        background.spawn("key and balance refresher", move |beat| {
+            let me = me.clone();
+            Box::pin(async move {
+                let mut tick = tokio::time::interval(REFRESH_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let mut n: u64 = 0;
+                loop {
+                    tick.tick().await;
+                    n = n.wrapping_add(1);
+                    let Some(a) = me.upgrade() else { return };
+                    // Bounded: a database that stops answering must show up as a failure
+                    // here, not as a refresher silently stuck on one query.
+                    let refresh =
+                        tokio::time::timeout(REFRESH_TIMEOUT, a.refresh_with(n.is_multiple_of(10)));
+                    match refresh.await {
+                        Ok(Ok(())) => beat.ok(),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "refreshing keys and balances failed");
+                            beat.failed(e);
+                        }
+                        Err(_) => {
+                            tracing::warn!("refreshing keys and balances timed out");
+                            beat.failed("timed out");
+                        }
+                    }
                 }
-            }
+            })
         });
     }
 
@@ -405,9 +461,68 @@ impl Accounts {
         Ok(Caller { key, account })
     }
 
-    /// Holds `amount` against the account's balance and the key's limit, or says how much
-    /// could be afforded (pico-USD). With Redis the hold is shared by every replica.
-    pub async fn reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, i128> {
+    /// `Some(reason)` while the Redis shared by replicas is unreachable.
+    pub fn shared_failure(&self) -> Option<String> {
+        self.shared.as_ref().and_then(Shared::failure)
+    }
+
+    /// Holds `amount` against the account's balance and the key's limit, or says why not.
+    /// With Redis the hold is shared by every replica. A refusal for lack of funds re-reads
+    /// the balance once (rate-limited), so credits just granted elsewhere count at once.
+    pub async fn reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, Refusal> {
+        match self.try_reserve(caller, amount).await {
+            Err(Refusal::Funds(left)) if self.reread(&caller.account).await => {
+                match self.try_reserve(caller, amount).await {
+                    Err(Refusal::Funds(now)) => Err(Refusal::Funds(now.max(left))),
+                    other => other,
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Re-reads one account's balance from the database; `false` when it was re-read too
+    /// recently, is unlimited, or the read failed.
+    async fn reread(&self, account: &AccountEntry) -> bool {
+        if account.account.unlimited {
+            return false;
+        }
+        {
+            let mut f = lock(&account.funds);
+            let now = tokio::time::Instant::now();
+            if f.reread_at
+                .is_some_and(|t| now.duration_since(t) < REREAD_EVERY)
+            {
+                return false;
+            }
+            f.reread_at = Some(now);
+        }
+        let before = self.commits.load(Ordering::SeqCst);
+        let id = &account.account.id;
+        let read = async {
+            // The shared counter first, as in `refresh_with`.
+            let base = match &self.shared {
+                Some(sh) => Some(sh.spent(id).await.ok()?),
+                None => None,
+            };
+            let (granted, used) = self.store.credit_totals(id).await.ok()?;
+            Some((granted - used, base))
+        };
+        let Ok(Some((balance, base))) = tokio::time::timeout(REREAD_TIMEOUT, read).await else {
+            return false;
+        };
+        if self.commits.load(Ordering::SeqCst) != before {
+            return false;
+        }
+        let mut f = lock(&account.funds);
+        f.balance = balance;
+        if let Some(b) = base {
+            f.spent_base = b;
+        }
+        true
+    }
+
+    async fn try_reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, Refusal> {
         let amount = amount.pico().max(0);
         let (account_left, key_left) = {
             let funds = lock(&caller.account.funds);
@@ -423,49 +538,53 @@ impl Accounts {
                 }),
             )
         };
+        let capped = account_left.is_some() || key_left.is_some();
         let mut shared_hold = None;
-        let shared_ok = match &self.shared {
-            Some(sh) => {
-                let nano = crate::shared::to_nano_up(amount);
-                let cap =
-                    |committed: i128| i64::try_from(committed.max(0) / 1000).unwrap_or(i64::MAX);
-                match sh
-                    .reserve(
-                        &caller.account.account.id,
-                        &caller.key.record.hash,
-                        nano,
-                        account_left.map(|(bal, base)| (cap(bal), base)),
-                        key_left.map(|(left, _)| cap(left)),
-                    )
-                    .await
-                {
-                    Ok(None) => {
-                        shared_hold = Some((sh.clone(), nano));
-                        true
-                    }
-                    Ok(Some(left_nano)) => return Err(i128::from(left_nano) * 1000),
-                    Err(e) => {
-                        // Redis unreachable: this replica still holds the line on its own.
-                        tracing::warn!(error = %e, "shared reservation failed; reserving locally");
-                        false
-                    }
+        // How much of the local caps this replica may hold on its own: all of them without
+        // Redis, none of them when Redis vouched for the hold, 1/n when Redis is down.
+        let mut share: Option<u32> = Some(1);
+        if let (Some(sh), true) = (&self.shared, capped) {
+            let nano = crate::shared::to_nano_up(amount);
+            let cap = |committed: i128| i64::try_from(committed.max(0) / 1000).unwrap_or(i64::MAX);
+            match sh
+                .reserve(
+                    &caller.account.account.id,
+                    &caller.key.record.hash,
+                    nano,
+                    account_left.map(|(bal, base)| (cap(bal), base)),
+                    key_left.map(|(left, _)| cap(left)),
+                )
+                .await
+            {
+                Ok(None) => {
+                    shared_hold = Some((sh.clone(), nano));
+                    share = None;
                 }
+                Ok(Some(left_nano)) => {
+                    return Err(Refusal::Funds(i128::from(left_nano).saturating_mul(1000)))
+                }
+                Err(e) => match sh.fallback() {
+                    crate::shared::Fallback::Refuse => {
+                        return Err(Refusal::Unavailable(e.to_string()))
+                    }
+                    crate::shared::Fallback::Share(n) => share = Some(n.max(1)),
+                },
             }
-            None => false,
-        };
+        }
         let mut funds = lock(&caller.account.funds);
         let mut spend = lock(&caller.key.spend);
-        if !shared_ok {
+        if let Some(n) = share {
+            let n = i128::from(n);
             let left = [
-                account_left.map(|_| funds.balance - funds.reserved),
-                key_left.map(|(l, _)| l - spend.reserved),
+                account_left.map(|_| funds.balance / n - funds.reserved),
+                key_left.map(|(l, _)| l / n - spend.reserved),
             ]
             .into_iter()
             .flatten()
             .min();
             if let Some(left) = left {
                 if amount > left {
-                    return Err(left.max(0));
+                    return Err(Refusal::Funds(left.max(0)));
                 }
             }
         }

@@ -24,6 +24,8 @@ pub struct Inner {
     pub client: UpstreamClient,
     pub accounts: Arc<crate::accounts::Accounts>,
     pub ledger: crate::settle::Ledger,
+    /// The supervised background loops, for `/health`.
+    pub background: Arc<crate::background::Background>,
     /// SHA-256 of `SWITCHYARD_ADMIN_KEY`, which may call `/admin/*`.
     pub admin_key: Option<[u8; 32]>,
     pub settings: ServerSection,
@@ -67,9 +69,14 @@ impl AppState {
         admin_key: Option<&str>,
         shared: Option<crate::shared::Shared>,
     ) -> Result<AppState, GatewayError> {
+        let background = Arc::new(crate::background::Background::default());
         let accounts = Arc::new(crate::accounts::Accounts::load(store.clone(), shared).await?);
-        accounts.spawn_refresher();
-        let ledger = crate::settle::Ledger::spawn(store);
+        accounts.spawn_refresher(&background);
+        let ledger = crate::settle::Ledger::spawn(
+            store,
+            &background,
+            std::time::Duration::from_millis(config.server.ledger_wait_ms),
+        );
         let client = UpstreamClient::new(config.server.timeouts())
             .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
@@ -93,6 +100,7 @@ impl AppState {
             client,
             accounts,
             ledger,
+            background,
             admin_key: admin_key
                 .filter(|k| !k.is_empty())
                 .map(crate::auth::hash_key),
@@ -138,6 +146,8 @@ pub fn build_router(state: AppState) -> Router {
     }
     router
         .route("/health", get(routes::health))
+        .route("/api/v1/health", get(routes::health))
+        .route("/v1/health", get(routes::health))
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn(request_id))

@@ -49,6 +49,11 @@ pub struct ServerSection {
     /// Interval of `: OPENROUTER PROCESSING` comments on a quiet stream.
     #[serde(default = "default_keepalive_ms")]
     pub keepalive_ms: u64,
+    /// How long a finished request waits for its generation record to become durable before
+    /// it is refused with 503 (default 5 s). While the ledger cannot commit, no new billable
+    /// request is admitted.
+    #[serde(default = "default_ledger_wait_ms")]
+    pub ledger_wait_ms: u64,
 }
 
 fn default_body_limit() -> usize {
@@ -66,6 +71,9 @@ fn default_between_chunks_ms() -> u64 {
 fn default_keepalive_ms() -> u64 {
     3_000
 }
+fn default_ledger_wait_ms() -> u64 {
+    5_000
+}
 
 impl Default for ServerSection {
     fn default() -> Self {
@@ -76,6 +84,7 @@ impl Default for ServerSection {
             first_byte_timeout_ms: default_first_byte_ms(),
             between_chunks_timeout_ms: default_between_chunks_ms(),
             keepalive_ms: default_keepalive_ms(),
+            ledger_wait_ms: default_ledger_wait_ms(),
         }
     }
 }
@@ -98,6 +107,7 @@ impl ServerSection {
                 self.between_chunks_timeout_ms,
             ),
             ("server.keepalive_ms", self.keepalive_ms),
+            ("server.ledger_wait_ms", self.ledger_wait_ms),
             ("server.max_body_bytes", self.max_body_bytes as u64),
         ];
         for (field, v) in positive {

@@ -43,6 +43,14 @@ pub enum GatewayError {
     },
     #[error("internal error: {0}")]
     Internal(String),
+    /// The ledger cannot record charges (a full disk, a lost database): nothing billable is
+    /// served until it can. The reason goes to the logs and `/health`, not to the client.
+    #[error("billing unavailable: {0}")]
+    BillingUnavailable(String),
+    /// Redis, which holds the reservations shared by replicas, cannot be reached and this
+    /// request cannot be admitted safely without it.
+    #[error("admission unavailable: {0}")]
+    AdmissionUnavailable(String),
 }
 
 impl GatewayError {
@@ -62,6 +70,9 @@ impl GatewayError {
             GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::BillingUnavailable(_) | GatewayError::AdmissionUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -88,6 +99,9 @@ impl GatewayError {
             GatewayError::Plan(PlanError::AllDown {
                 retry_after_secs, ..
             }) => Some(Duration::from_secs(*retry_after_secs)),
+            GatewayError::BillingUnavailable(_) | GatewayError::AdmissionUnavailable(_) => {
+                Some(Duration::from_secs(1))
+            }
             GatewayError::RateLimited {
                 retry_after_secs, ..
             } => Some(Duration::from_secs(*retry_after_secs)),
@@ -126,6 +140,8 @@ impl GatewayError {
                 }
             }
             GatewayError::Internal(_) => "Internal server error".to_string(),
+            GatewayError::BillingUnavailable(_) => "Billing is temporarily unavailable, so no billable request can be accepted. Try again shortly.".to_string(),
+            GatewayError::AdmissionUnavailable(_) => "The gateway cannot check this request against your balance right now. Try again shortly.".to_string(),
             GatewayError::Plan(PlanError::NoEndpoints { message, missing }) => {
                 metadata["missing"] = json!(missing);
                 format!("{message} To learn more about provider routing, see the README's \"Routing\" section.")

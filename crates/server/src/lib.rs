@@ -8,6 +8,7 @@
 //!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
 //! - [`forward`]: the request as one endpoint may see it (unsupported knobs dropped).
 //! - [`shared`]: Redis, for reservations and rate limits shared by replicas.
+//! - [`background`]: supervised background loops (restarted if they panic, shown in `/health`).
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
 //! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
@@ -16,6 +17,7 @@ pub mod accounts;
 pub mod app;
 pub mod attempt;
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod error;
 pub mod forward;

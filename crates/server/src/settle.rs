@@ -4,10 +4,14 @@
 //! client sees the end of its response. Then the caches learn the charge and the
 //! reservation is released.
 
-use crate::accounts::{Caller, Reservation};
+use crate::accounts::{Caller, Refusal, Reservation};
 use crate::app::AppState;
 use crate::attempt::{Attempt, RequestInfo};
+use crate::background::{Background, Beat};
 use crate::error::GatewayError;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use switchyard_api::chat::{
     ChatRequest, CompletionTokensDetails, CostDetails, FinishReason, PromptTokensDetails, Usage,
 };
@@ -38,70 +42,234 @@ pub struct Settlement<'a> {
     pub upstream_id: Option<String>,
 }
 
-type Job = (GenerationRecord, oneshot::Sender<Result<(), String>>);
+/// A record waiting to be committed, and whether its waiter has given up on it.
+struct Job {
+    record: GenerationRecord,
+    done: oneshot::Sender<()>,
+    state: Arc<AtomicU8>,
+}
 
-/// The group-commit writer: one task, one transaction per batch of whatever is waiting.
+/// `Job::state`: a waiter may withdraw a record only while it is pending; once the writer has
+/// claimed it for a commit, the outcome of that commit decides.
+const PENDING: u8 = 0;
+const COMMITTING: u8 = 1;
+const WITHDRAWN: u8 = 2;
+
+/// Whether the ledger can take writes, for admission and `/health`.
+#[derive(Default)]
+pub struct LedgerHealth {
+    failing: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl LedgerHealth {
+    /// `Some(reason)` while commits fail.
+    pub fn failure(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .or_else(|| Some("the ledger cannot be written".into()))
+    }
+
+    fn set(&self, failure: Option<String>) {
+        let failing = failure.is_some();
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = failure;
+        self.failing.store(failing, Ordering::Release);
+    }
+}
+
+/// The group-commit writer: one task, one transaction per batch of whatever is waiting. A
+/// batch that fails is kept and retried (on a fresh connection, with backoff) until it
+/// commits, so an answer already given is never left unbilled; meanwhile `health` says the
+/// ledger is failing and admission refuses new billable requests.
 #[derive(Clone)]
 pub struct Ledger {
     tx: mpsc::Sender<Job>,
+    health: Arc<LedgerHealth>,
+    /// How long a request waits for its record to become durable.
+    wait: Duration,
 }
 
 const MAX_BATCH: usize = 512;
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 impl Ledger {
-    pub fn spawn(store: Store) -> Ledger {
-        let (tx, mut rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(async move {
-            let store = match store.for_single_writer().await {
-                Ok(writer) => writer,
-                Err(e) => {
-                    tracing::warn!(error = %e, "no dedicated ledger connection; sharing the pool");
-                    store
-                }
-            };
-            while let Some(first) = rx.recv().await {
-                let mut jobs = vec![first];
-                while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(j) => jobs.push(j),
-                        Err(_) => break,
-                    }
-                }
-                let (records, waiters): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-                // Retrying is safe: a generation already recorded is skipped, charge and all.
-                let mut result = Err(String::new());
-                for attempt in 0..3 {
-                    match store.commit(&records).await {
-                        Ok(_) => {
-                            result = Ok(());
-                            break;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, attempt, "committing generations failed");
-                            result = Err(e.to_string());
-                            tokio::time::sleep(std::time::Duration::from_millis(50 << attempt))
-                                .await;
-                        }
-                    }
-                }
-                for w in waiters {
-                    let _ = w.send(result.clone());
-                }
-            }
+    pub fn spawn(store: Store, background: &Background, wait: Duration) -> Ledger {
+        let (tx, rx) = mpsc::channel::<Job>(4096);
+        // Shared with every incarnation of the writer: a restarted writer picks up the queue.
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let health = Arc::new(LedgerHealth::default());
+        let h = health.clone();
+        background.spawn("ledger writer", move |beat| {
+            Box::pin(write_loop(store.clone(), rx.clone(), h.clone(), beat))
         });
-        Ledger { tx }
+        Ledger { tx, health, wait }
     }
 
-    /// Returns once the record and its charge are durable.
-    pub async fn record(&self, g: GenerationRecord) -> Result<(), GatewayError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send((g, tx))
-            .await
-            .map_err(|_| GatewayError::Internal("the ledger writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| GatewayError::Internal("the ledger writer has stopped".into()))?
-            .map_err(GatewayError::Internal)
+    pub fn health(&self) -> &LedgerHealth {
+        &self.health
+    }
+
+    /// Returns once the record and its charge are durable. Past the wait, a `withdrawable`
+    /// record (nothing has been delivered for it yet) is taken back, so it is neither recorded
+    /// nor charged; one that is not (a stream already delivered) stays queued until it commits.
+    pub async fn record(
+        &self,
+        g: GenerationRecord,
+        withdrawable: bool,
+    ) -> Result<(), GatewayError> {
+        let state = Arc::new(AtomicU8::new(PENDING));
+        let (done, mut rx) = oneshot::channel();
+        let job = Job {
+            record: g,
+            done,
+            state: state.clone(),
+        };
+        let unavailable = || {
+            GatewayError::BillingUnavailable(
+                self.health
+                    .failure()
+                    .unwrap_or_else(|| "the ledger did not confirm the write in time".into()),
+            )
+        };
+        match tokio::time::timeout(self.wait, self.tx.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                return Err(GatewayError::Internal(
+                    "the ledger writer has stopped".into(),
+                ))
+            }
+            Err(_) => return Err(unavailable()),
+        }
+        // A commit in progress is waited for a while longer: its outcome decides.
+        for _ in 0..3 {
+            match tokio::time::timeout(self.wait, &mut rx).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(_)) => {
+                    return Err(GatewayError::Internal(
+                        "the ledger writer has stopped".into(),
+                    ))
+                }
+                Err(_) if !withdrawable => return Err(unavailable()),
+                Err(_) => {
+                    if state
+                        .compare_exchange(PENDING, WITHDRAWN, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        return Err(unavailable());
+                    }
+                }
+            }
+        }
+        tracing::error!("a ledger commit has been in progress for too long");
+        Err(unavailable())
+    }
+}
+
+async fn write_loop(
+    store: Store,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    health: Arc<LedgerHealth>,
+    beat: Beat,
+) {
+    let mut rx = rx.lock().await;
+    let mut writer = single_writer(&store).await;
+    let mut batch: Vec<Job> = Vec::new();
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        if batch.is_empty() {
+            if health.failure().is_some() {
+                // Nothing waiting, yet the last commit failed: probe until the database takes
+                // writes again, so admission reopens without needing a request to try.
+                tokio::select! {
+                    job = rx.recv() => match job {
+                        Some(j) => batch.push(j),
+                        None => return,
+                    },
+                    _ = tokio::time::sleep(backoff) => {
+                        match writer.probe_write().await {
+                            Ok(()) => {
+                                tracing::info!("the ledger takes writes again");
+                                health.set(None);
+                                beat.ok();
+                                backoff = FIRST_BACKOFF;
+                            }
+                            Err(e) => {
+                                backoff = (backoff * 2).min(MAX_BACKOFF);
+                                beat.failed(&e);
+                                writer = single_writer(&store).await;
+                            }
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                match rx.recv().await {
+                    Some(j) => batch.push(j),
+                    None => return,
+                }
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        // Claim what is still wanted; a withdrawn record was answered with an error and must
+        // not be charged.
+        batch.retain(|j| {
+            j.state
+                .compare_exchange(PENDING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+                || j.state.load(Ordering::Acquire) == COMMITTING
+        });
+        if batch.is_empty() {
+            continue;
+        }
+        let records: Vec<GenerationRecord> = batch.iter().map(|j| j.record.clone()).collect();
+        // Retrying is safe: a generation already recorded is skipped, charge and all.
+        match writer.commit(&records).await {
+            Ok(_) => {
+                if health.failure().is_some() {
+                    tracing::info!("the ledger takes writes again");
+                }
+                health.set(None);
+                beat.ok();
+                backoff = FIRST_BACKOFF;
+                for j in batch.drain(..) {
+                    let _ = j.done.send(());
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = records.len(), "committing generations failed; admission paused until the ledger takes writes");
+                health.set(Some(format!("the ledger cannot be written: {e}")));
+                beat.failed(&e);
+                for j in &batch {
+                    j.state.store(PENDING, Ordering::Release);
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                writer = single_writer(&store).await;
+            }
+        }
+    }
+}
+
+/// SQLite's writer gets a connection of its own (its page cache stays warm); a fresh one after
+/// every failure, so nothing a failed transaction left behind is reused.
+async fn single_writer(store: &Store) -> Store {
+    match store.for_single_writer().await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "no dedicated ledger connection; sharing the pool");
+            store.clone()
+        }
     }
 }
 
@@ -192,7 +360,9 @@ pub async fn settle(
         attempts = s.attempts.len(),
         "generation settled"
     );
-    st.ledger.record(record).await?;
+    // A stream has been delivered: its record stays queued until it commits. A complete
+    // answer not yet sent is withdrawn if the ledger cannot take it, and the client gets 503.
+    st.ledger.record(record, !s.streamed).await?;
     st.accounts
         .used_tokens(caller, total.prompt + total.completion);
     st.accounts.charged(reservation, cost).await;
@@ -251,17 +421,27 @@ pub async fn reserve(
     req: &ChatRequest,
     plan: &Plan,
 ) -> Result<Reservation, GatewayError> {
+    if let Some(reason) = st.ledger.health().failure() {
+        return Err(GatewayError::BillingUnavailable(reason));
+    }
     let w = worst_case(req, plan);
-    st.accounts.reserve(caller, w.cost).await.map_err(|left| {
-        let left = Money::from_pico(left);
-        let affordable = if w.completion_price.is_zero() {
-            0
-        } else {
-            (left.saturating_sub(w.prompt_cost).pico().max(0) / w.completion_price.pico().max(1)) as u64
-        };
-        GatewayError::PaymentRequired(format!(
-            "This request requires more credits, or fewer max_tokens. You requested up to {} tokens, but can only afford {affordable}. Add credits (switchyard credits grant) or lower max_tokens.",
-            w.max_tokens
-        ))
-    })
+    st.accounts
+        .reserve(caller, w.cost)
+        .await
+        .map_err(|refusal| match refusal {
+            Refusal::Unavailable(why) => GatewayError::AdmissionUnavailable(why),
+            Refusal::Funds(left) => {
+                let left = Money::from_pico(left);
+                let affordable = if w.completion_price.is_zero() {
+                    0
+                } else {
+                    (left.saturating_sub(w.prompt_cost).pico().max(0)
+                        / w.completion_price.pico().max(1)) as u64
+                };
+                GatewayError::PaymentRequired(format!(
+                    "This request requires more credits, or fewer max_tokens. You requested up to {} tokens, but can only afford {affordable}. Add credits (switchyard credits grant) or lower max_tokens.",
+                    w.max_tokens
+                ))
+            }
+        })
 }

@@ -96,6 +96,12 @@ enum Command {
             default_value = "switchyard"
         )]
         redis_prefix: String,
+        /// While Redis is unreachable, each replica may reserve against 1/N of every balance
+        /// and key limit (N = the number of replicas), so together they never exceed it.
+        /// Without it, requests that spend from a balance or a key limit get 503 until Redis
+        /// answers again (unlimited accounts are served either way).
+        #[arg(long, value_name = "N", env = "SWITCHYARD_REDIS_FALLBACK_SHARE")]
+        redis_fallback_share: Option<u32>,
         /// Add the demo catalogue: simulated providers answering in-process, no account needed.
         #[arg(long)]
         demo: bool,
@@ -176,6 +182,7 @@ fn main() -> ExitCode {
             storage,
             redis_url,
             redis_prefix,
+            redis_fallback_share,
             demo,
         } => {
             tracing_subscriber::fmt()
@@ -185,7 +192,11 @@ fn main() -> ExitCode {
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            let redis = redis_url.map(|u| (u, redis_prefix));
+            let fallback = match redis_fallback_share {
+                Some(n) if n > 0 => switchyard_server::shared::Fallback::Share(n),
+                _ => switchyard_server::shared::Fallback::Refuse,
+            };
+            let redis = redis_url.map(|u| (u, redis_prefix, fallback));
             run(true, serve::serve(config, listen, storage, redis, demo))
         }
     }

@@ -11,7 +11,7 @@ pub async fn serve(
     config: Option<PathBuf>,
     listen: Option<SocketAddr>,
     storage: StorageArgs,
-    redis: Option<(String, String)>,
+    redis: Option<(String, String, switchyard_server::shared::Fallback)>,
     demo: bool,
 ) -> Result<(), String> {
     let file = read_config(config.as_deref())?;
@@ -71,8 +71,8 @@ pub async fn serve(
     }
     let admin_key = env("SWITCHYARD_ADMIN_KEY");
     let shared = match redis {
-        Some((url, prefix)) => Some(
-            switchyard_server::shared::Shared::connect(&url, &prefix)
+        Some((url, prefix, fallback)) => Some(
+            switchyard_server::shared::Shared::connect(&url, &prefix, fallback)
                 .await
                 .map_err(|e| format!("cannot connect to Redis at {url}: {e}"))?,
         ),

@@ -2,12 +2,52 @@ pub mod chat;
 pub mod manage;
 pub mod models;
 
+use crate::app::AppState;
 use crate::error::GatewayError;
-use axum::response::IntoResponse;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use rand::Rng;
 
-pub async fn health() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// `GET /health`: 200 `ok` when every request can be served and billed; 200 `degraded` when
+/// something is wrong that the gateway works around (a background loop failing or restarted,
+/// Redis unreachable); 503 `unhealthy` when billable requests are refused (the ledger cannot
+/// be written). Load balancers read the status code, operators the `checks`.
+pub async fn health(State(st): State<AppState>) -> Response {
+    let ledger = st.ledger.health().failure();
+    let loops = st.background.status();
+    let loops_failing = loops.iter().any(|l| !l.running || l.last_error.is_some());
+    let redis = st.accounts.shared_failure();
+    let status = if ledger.is_some() {
+        "unhealthy"
+    } else if loops_failing || redis.is_some() {
+        "degraded"
+    } else {
+        "ok"
+    };
+    let mut checks = serde_json::json!({
+        "ledger": match &ledger {
+            Some(reason) => serde_json::json!({"ok": false, "error": reason}),
+            None => serde_json::json!({"ok": true}),
+        },
+        "background": loops,
+    });
+    if st.accounts.shared.is_some() {
+        checks["redis"] = match &redis {
+            Some(reason) => serde_json::json!({"ok": false, "error": reason}),
+            None => serde_json::json!({"ok": true}),
+        };
+    }
+    let code = if ledger.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        code,
+        axum::Json(serde_json::json!({"status": status, "checks": checks})),
+    )
+        .into_response()
 }
 
 pub async fn not_found() -> GatewayError {

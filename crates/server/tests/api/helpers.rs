@@ -150,6 +150,11 @@ pub async fn spawn_app_full(server: &str, routing: &str, demo: bool) -> TestApp 
     start(server, routing, demo, data_dir, true).await
 }
 
+/// A gateway whose data directory is `data_dir` (e.g. a small filesystem for disk-full tests).
+pub async fn spawn_app_in(server: &str, data_dir: std::path::PathBuf) -> TestApp {
+    start(server, "probe_interval_ms = 400", false, data_dir, true).await
+}
+
 /// A second gateway on the same database (a replica).
 pub async fn spawn_replica(first: &TestApp) -> TestApp {
     start(

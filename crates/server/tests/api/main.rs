@@ -2,6 +2,7 @@
 //! providers, driven over HTTP as a client would.
 
 mod helpers;
+mod money;
 
 mod billing;
 mod catalogue;
