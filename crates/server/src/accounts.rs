@@ -52,6 +52,8 @@ pub enum Refusal {
     Funds(i128),
     /// Redis is down and the fallback is to refuse spending callers.
     Unavailable(String),
+    /// Redis lost its counters; never leaves `Accounts::reserve`.
+    Stale,
 }
 
 /// A refused request may re-read its account's balance at most this often.
@@ -204,6 +206,9 @@ pub struct Accounts {
     commits: AtomicU64,
     /// One refresh at a time: a slow one begun before a change must not land after a fresh one.
     refreshing: tokio::sync::Mutex<()>,
+    /// The newest grant seen: when the database's moves (credits added or removed anywhere,
+    /// the CLI included), balances are re-read at the next tick instead of within 5 s.
+    grant_seq: std::sync::atomic::AtomicI64,
 }
 
 pub struct RateCheck {
@@ -228,6 +233,7 @@ impl Accounts {
             accounts: RwLock::new(HashMap::new()),
             commits: AtomicU64::new(0),
             refreshing: tokio::sync::Mutex::new(()),
+            grant_seq: std::sync::atomic::AtomicI64::new(0),
         };
         a.refresh().await?;
         Ok(a)
@@ -372,8 +378,10 @@ impl Accounts {
                     let Some(a) = me.upgrade() else { return };
                     // Bounded: a database that stops answering must show up as a failure
                     // here, not as a refresher silently stuck on one query.
-                    let refresh =
-                        tokio::time::timeout(REFRESH_TIMEOUT, a.refresh_with(n.is_multiple_of(10)));
+                    let refresh = tokio::time::timeout(REFRESH_TIMEOUT, async {
+                        let granted = a.grants_moved().await;
+                        a.refresh_with(granted || n.is_multiple_of(10)).await
+                    });
                     match refresh.await {
                         Ok(Ok(())) => beat.ok(),
                         Ok(Err(e)) => {
@@ -461,6 +469,25 @@ impl Accounts {
         Ok(Caller { key, account })
     }
 
+    /// Whether credits were granted or removed since the last look.
+    async fn grants_moved(&self) -> bool {
+        let Ok(seq) = self.store.last_grant_seq().await else {
+            return false;
+        };
+        self.grant_seq.swap(seq, Ordering::SeqCst) != seq
+    }
+
+    /// After an operator's grant through this replica: a removal is counted with the charges
+    /// in Redis, so every replica's view of the balance drops at once, not at its next read.
+    pub async fn granted(&self, account_id: &str, pico: i64) {
+        if let (Some(sh), true) = (&self.shared, pico < 0) {
+            let nano = crate::shared::to_nano_up(i128::from(pico).saturating_neg());
+            if let Err(e) = sh.add_spent(account_id, nano).await {
+                tracing::warn!(error = %e, "counting a credit removal in Redis failed; replicas see it at their next refresh");
+            }
+        }
+    }
+
     /// `Some(reason)` while the Redis shared by replicas is unreachable.
     pub fn shared_failure(&self) -> Option<String> {
         self.shared.as_ref().and_then(Shared::failure)
@@ -471,6 +498,14 @@ impl Accounts {
     /// the balance once (rate-limited), so credits just granted elsewhere count at once.
     pub async fn reserve(&self, caller: &Caller, amount: Money) -> Result<Reservation, Refusal> {
         match self.try_reserve(caller, amount).await {
+            Err(Refusal::Stale) => {
+                self.reread_now(&caller.account).await;
+                match self.try_reserve(caller, amount).await {
+                    // Still inconsistent (another replica's reads race ours): refuse this one.
+                    Err(Refusal::Stale) => Err(Refusal::Funds(0)),
+                    other => other,
+                }
+            }
             Err(Refusal::Funds(left)) if self.reread(&caller.account).await => {
                 match self.try_reserve(caller, amount).await {
                     Err(Refusal::Funds(now)) => Err(Refusal::Funds(now.max(left))),
@@ -497,6 +532,10 @@ impl Accounts {
             }
             f.reread_at = Some(now);
         }
+        self.reread_now(account).await
+    }
+
+    async fn reread_now(&self, account: &AccountEntry) -> bool {
         let before = self.commits.load(Ordering::SeqCst);
         let id = &account.account.id;
         let read = async {
@@ -556,13 +595,14 @@ impl Accounts {
                 )
                 .await
             {
-                Ok(None) => {
+                Ok(crate::shared::Hold::Reserved) => {
                     shared_hold = Some((sh.clone(), nano));
                     share = None;
                 }
-                Ok(Some(left_nano)) => {
+                Ok(crate::shared::Hold::Short(left_nano)) => {
                     return Err(Refusal::Funds(i128::from(left_nano).saturating_mul(1000)))
                 }
+                Ok(crate::shared::Hold::Stale) => return Err(Refusal::Stale),
                 Err(e) => match sh.fallback() {
                     crate::shared::Fallback::Refuse => {
                         return Err(Refusal::Unavailable(e.to_string()))

@@ -430,6 +430,7 @@ pub async fn reserve(
         .await
         .map_err(|refusal| match refusal {
             Refusal::Unavailable(why) => GatewayError::AdmissionUnavailable(why),
+            Refusal::Stale => GatewayError::AdmissionUnavailable("stale shared counters".into()),
             Refusal::Funds(left) => {
                 let left = Money::from_pico(left);
                 let affordable = if w.completion_price.is_zero() {

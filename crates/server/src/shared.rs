@@ -37,6 +37,17 @@ pub struct Shared {
     outage: Arc<Mutex<Option<(Instant, String)>>>,
 }
 
+/// The outcome of a shared reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    Reserved,
+    /// It would not fit: what is left, nano-USD.
+    Short(i64),
+    /// Redis lost its counters since this replica read the balance (a restart): re-read the
+    /// balance and its base, then ask again.
+    Stale,
+}
+
 /// Redis could not be used for this call (unreachable, slow, or in its fail-fast window).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("Redis is unavailable: {0}")]
@@ -53,9 +64,14 @@ local k = math.max(0, tonumber(redis.call('GET', KEYS[2]) or '0'))
 local amt = tonumber(ARGV[1])
 local acap = tonumber(ARGV[2])
 local kcap = tonumber(ARGV[3])
--- Charges committed since this replica read the balance from the database.
+-- Charges committed since this replica read the balance from the database. A counter
+-- below the base this replica read means Redis lost its data: the replica must re-read
+-- its balance and base before anything is admitted on them.
 if acap >= 0 then
-  acap = math.max(0, acap - (tonumber(redis.call('GET', KEYS[3]) or '0') - tonumber(ARGV[4])))
+  local spent = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local base = tonumber(ARGV[4])
+  if spent < base then return {2, 0} end
+  acap = math.max(0, acap - (spent - base))
 end
 -- `capped` is separate from `left`: once holds exceed a cap, `left` is negative, and a
 -- negative `left` must refuse, not read as 'no cap'.
@@ -136,18 +152,29 @@ impl Shared {
             .map(|(_, why)| why.clone())
     }
 
-    /// Runs one Redis call with a deadline; a failure opens the fail-fast window.
-    async fn call<T>(
-        &self,
-        fut: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, Unavailable> {
+    /// Runs one Redis call with a deadline; a failure opens the fail-fast window. A refused
+    /// connection is tried once more at once: the connection manager reconnects only after
+    /// a call has failed, so the first call after Redis comes back would fail otherwise.
+    async fn call<T, F, Fut>(&self, make: F) -> Result<T, Unavailable>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
         if let Some(why) = self.failure() {
             return Err(Unavailable(why));
         }
-        let why = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", CALL_TIMEOUT.as_millis()),
+        let mut retried = false;
+        let why = loop {
+            match tokio::time::timeout(CALL_TIMEOUT, make(self.conn.clone())).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e))
+                    if !retried && (e.is_connection_refusal() || e.is_connection_dropped()) =>
+                {
+                    retried = true;
+                }
+                Ok(Err(e)) => break e.to_string(),
+                Err(_) => break format!("no answer within {} ms", CALL_TIMEOUT.as_millis()),
+            }
         };
         tracing::warn!(reason = %why, "Redis call failed; not asking again for {} ms", DOWN_FOR.as_millis());
         *self.outage.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -159,7 +186,7 @@ impl Shared {
         format!("{}:{}", self.prefix, parts.join(":"))
     }
 
-    /// `Ok(None)` when reserved; `Ok(Some(left))` (nano-USD) when it would not fit.
+    /// Whether a hold was taken.
     pub async fn reserve(
         &self,
         account: &str,
@@ -167,8 +194,7 @@ impl Shared {
         nano: i64,
         account_cap: Option<(i64, i64)>,
         key_cap: Option<i64>,
-    ) -> Result<Option<i64>, Unavailable> {
-        let mut conn = self.conn.clone();
+    ) -> Result<Hold, Unavailable> {
         let script = Script::new(RESERVE);
         let mut inv = script.prepare_invoke();
         inv.key(self.key(&["reserved", "account", account]))
@@ -178,25 +204,41 @@ impl Shared {
             .arg(account_cap.map(|c| c.0).unwrap_or(-1))
             .arg(key_cap.unwrap_or(-1))
             .arg(account_cap.map(|c| c.1).unwrap_or(0));
-        let (ok, left): (i64, i64) = self.call(inv.invoke_async(&mut conn)).await?;
-        Ok((ok == 0).then_some(left.max(0)))
+        let (ok, left): (i64, i64) = self
+            .call(|mut c| {
+                let x = &inv;
+                async move { x.invoke_async(&mut c).await }
+            })
+            .await?;
+        Ok(match ok {
+            1 => Hold::Reserved,
+            2 => Hold::Stale,
+            _ => Hold::Short(left.max(0)),
+        })
     }
 
     /// Every replica's charges to an account so far (nano-USD).
     pub async fn spent(&self, account: &str) -> Result<i64, Unavailable> {
-        let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.key(&["spent", account]));
-        let v: Option<i64> = self.call(cmd.query_async(&mut conn)).await?;
+        let v: Option<i64> = self
+            .call(|mut c| {
+                let x = &cmd;
+                async move { x.query_async(&mut c).await }
+            })
+            .await?;
         Ok(v.unwrap_or(0))
     }
 
     /// Adds a committed charge to the shared counter.
     pub async fn add_spent(&self, account: &str, nano: i64) -> Result<(), Unavailable> {
-        let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("INCRBY");
         cmd.arg(self.key(&["spent", account])).arg(nano);
-        self.call(cmd.query_async::<()>(&mut conn)).await
+        self.call(|mut c| {
+            let x = &cmd;
+            async move { x.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 
     pub async fn release(
@@ -205,13 +247,16 @@ impl Shared {
         key_hash: &str,
         nano: i64,
     ) -> Result<(), Unavailable> {
-        let mut conn = self.conn.clone();
         let script = Script::new(RELEASE);
         let mut inv = script.prepare_invoke();
         inv.key(self.key(&["reserved", "account", account]))
             .key(self.key(&["reserved", "key", key_hash]))
             .arg(nano);
-        self.call(inv.invoke_async::<i64>(&mut conn)).await?;
+        self.call(|mut c| {
+            let x = &inv;
+            async move { x.invoke_async::<i64>(&mut c).await }
+        })
+        .await?;
         Ok(())
     }
 
@@ -223,7 +268,6 @@ impl Shared {
         rpm: Option<i64>,
         tpm: Option<i64>,
     ) -> Result<bool, Unavailable> {
-        let mut conn = self.conn.clone();
         let m = minute.to_string();
         let script = Script::new(ADMIT);
         let mut inv = script.prepare_invoke();
@@ -231,7 +275,12 @@ impl Shared {
             .key(self.key(&["rl", "tok", key_hash, &m]))
             .arg(rpm.unwrap_or(-1))
             .arg(tpm.unwrap_or(-1));
-        let (n, _, _): (i64, i64, i64) = self.call(inv.invoke_async(&mut conn)).await?;
+        let (n, _, _): (i64, i64, i64) = self
+            .call(|mut c| {
+                let x = &inv;
+                async move { x.invoke_async(&mut c).await }
+            })
+            .await?;
         Ok(n >= 0)
     }
 
@@ -241,10 +290,13 @@ impl Shared {
         minute: i64,
         tokens: i64,
     ) -> Result<(), Unavailable> {
-        let mut conn = self.conn.clone();
         let k = self.key(&["rl", "tok", key_hash, &minute.to_string()]);
         let mut pipe = redis::pipe();
         pipe.incr(&k, tokens).expire(&k, 120);
-        self.call(pipe.query_async::<()>(&mut conn)).await
+        self.call(|mut c| {
+            let x = &pipe;
+            async move { x.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 }

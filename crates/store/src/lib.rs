@@ -283,8 +283,16 @@ fn parse_sum(s: Option<String>) -> i128 {
 /// unlikely to be another application's, the same in every replica.
 const MIGRATION_LOCK: i64 = 0x5357_5944_4d49_4752; // "SWYDMIGR"
 
-const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite.sql"))];
-const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres.sql"))];
+/// v2: grants by sequence, so replicas notice a grant or removal within one refresh tick.
+const GRANT_INDEX: &str = "CREATE INDEX IF NOT EXISTS ledger_kind_seq ON ledger (kind, seq)";
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite.sql")),
+    (2, GRANT_INDEX),
+];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres.sql")),
+    (2, GRANT_INDEX),
+];
 
 impl Store {
     /// The embedded default: `<dir>/switchyard.db`, created if missing, in WAL mode. A commit
@@ -357,21 +365,29 @@ impl Store {
         {
             return Err(StoreError::Invalid(format!("bad schema name `{schema}`")));
         }
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
+        // One plain connection, closed explicitly: the lock is released before the pool
+        // below asks for it (a pooled connection handed back lazily kept holding it).
+        let mut admin = tokio::time::timeout(
+            Duration::from_secs(10),
+            <sqlx::PgConnection as sqlx::Connection>::connect(url),
+        )
+        .await
+        .map_err(|_| StoreError::Invalid("no answer from PostgreSQL within 10 s".to_string()))??;
         // Replicas creating the schema at once would race on `pg_namespace`'s unique index.
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(MIGRATION_LOCK)
-            .execute(&admin)
+            .execute(&mut admin)
             .await?;
         let created = sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-            .execute(&admin)
+            .execute(&mut admin)
             .await;
-        admin.close().await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut admin)
+            .await;
+        let _ = sqlx::Connection::close(admin).await;
         created?;
+        unlocked?;
         let opts =
             sqlx::postgres::PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
         let pool = PgPoolOptions::new()
@@ -395,7 +411,8 @@ impl Store {
         on!(self, pool => {
             let mut conn = pool.acquire().await?;
             // A failed migration leaves no half-open transaction behind: the connection goes.
-            // (The advisory lock is the session's, so closing it also releases the lock.)
+            // (The advisory lock is the session's, so closing it releases the lock too, but
+            // the close is asynchronous: the lock is released explicitly below.)
             conn.close_on_drop();
             if let Store::Postgres(_) = self {
                 sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
@@ -418,6 +435,9 @@ impl Store {
                         .await?;
                 }
                 tx.commit().await?;
+            }
+            if let Store::Postgres(_) = self {
+                sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await?;
             }
             Ok(())
         })
@@ -533,6 +553,17 @@ impl Store {
             key_hash: None,
             note: note.map(str::to_string),
             created_at,
+        })
+    }
+
+    /// The sequence number of the newest grant (or removal) of credits, 0 when none: cheap
+    /// (an index lookup), so every replica can poll it and re-read balances when it moves.
+    pub async fn last_grant_seq(&self) -> Result<i64> {
+        on!(self, pool => {
+            let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM ledger WHERE kind = 'grant'")
+                .fetch_one(pool)
+                .await?;
+            Ok(row.try_get::<i64, _>("seq")?)
         })
     }
 

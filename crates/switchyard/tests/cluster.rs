@@ -178,3 +178,346 @@ async fn two_replicas_share_balance_and_rate_limits() {
             .await;
     }
 }
+
+const ADMIN: &str = "cluster-admin-key";
+
+/// A Redis of the test's own on a free port, so it can be stopped and restarted mid-run.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut r = OwnRedis { port, child: None };
+        r.restart();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts it empty, as a Redis without persistence comes back after a crash.
+    fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is on PATH (Debian package redis-server; .ci/run installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends one request; (status, cost shown, seconds taken).
+async fn ask(
+    http: &reqwest::Client,
+    addr: &str,
+    key: &str,
+    text: &str,
+) -> (u16, Option<Money>, f64) {
+    let started = std::time::Instant::now();
+    let body = serde_json::json!({"model": "fake/gpt", "max_tokens": 5,
+        "messages": [{"role": "user", "content": text}]});
+    let r = http
+        .post(format!("http://{addr}/api/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await;
+    let Ok(r) = r else {
+        return (0, None, started.elapsed().as_secs_f64());
+    };
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    (status, cost_in(&text), started.elapsed().as_secs_f64())
+}
+
+/// Staggered load (charges landing while other holds are still open), a credit removal, and
+/// Redis dying and coming back empty mid-run: two replicas never spend more than the balance
+/// plus one request. While Redis is down, spending requests fail fast with 503 and `/health`
+/// says why; credits granted through one replica count on the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_redis_restart() {
+    let upstream = FakeUpstream::start().await.expect("fake upstream");
+    let mut redis = OwnRedis::start();
+    let dir = scratch("cluster-faults");
+    let tag = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().replace('-', "_"))
+        .unwrap_or_default();
+    let schema = format!("sy_{}", &tag[tag.len().saturating_sub(20)..]);
+    let config = fake_config(&dir, &upstream.base_url("openai"), "0.00001", 5);
+    let db = vec![
+        "--database-url".to_string(),
+        pg_url(),
+        "--database-schema".to_string(),
+        schema.clone(),
+    ];
+    cli(&["accounts", "create", "--name", "tight"], &db);
+    cli(
+        &[
+            "credits",
+            "grant",
+            "--account",
+            "tight",
+            "--amount",
+            "0.0005",
+        ],
+        &db,
+    );
+    let key = cli(&["keys", "create", "--account", "tight"], &db);
+    cli(&["accounts", "create", "--name", "probe"], &db);
+    cli(
+        &["credits", "grant", "--account", "probe", "--amount", "10"],
+        &db,
+    );
+    let probe = cli(&["keys", "create", "--account", "probe"], &db);
+    let mut replicas = Vec::new();
+    for i in 0..2 {
+        let mut args = db.clone();
+        args.extend([
+            "--data-dir".to_string(),
+            dir.join(format!("replica{i}")).display().to_string(),
+            "--redis-url".to_string(),
+            redis.url(),
+            "--redis-prefix".to_string(),
+            tag.clone(),
+        ]);
+        replicas.push(serve(
+            &config,
+            &args,
+            &[("FAKE_KEY", API_KEY), ("SWITCHYARD_ADMIN_KEY", ADMIN)],
+        ));
+    }
+    let addrs: Vec<String> = replicas.iter().map(|(_, a)| a.clone()).collect();
+    let http = reqwest::Client::new();
+
+    // Phase 1: staggered, so some requests settle while others still hold their reservation.
+    let wave = |n: usize, tag: &'static str| {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let (http, key, addr) = (http.clone(), key.clone(), addrs[i % 2].clone());
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(25 * i as u64)).await;
+                ask(&http, &addr, &key, &format!("{tag} {i:02} #delay:150")).await
+            }));
+        }
+        tasks
+    };
+    let mut served = 0;
+    let mut third = 0;
+    let mut max_cost = Money::ZERO;
+    for t in wave(20, "first") {
+        let (s, c, _) = t.await.expect("task");
+        match (s, c) {
+            (200, Some(c)) => {
+                served += 1;
+                max_cost = max_cost.max(c);
+            }
+            (402, _) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert!(served >= 1, "the balance covers a couple of requests");
+    bounded(&schema, max_cost, "staggered load").await;
+
+    // Credits granted through the CLI (another process, straight to the database) count on
+    // both replicas within a re-read interval (250 ms), not at the next 5-second refresh.
+    cli(
+        &[
+            "credits",
+            "grant",
+            "--account",
+            "tight",
+            "--amount",
+            "0.001",
+        ],
+        &db,
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for addr in &addrs {
+        let (s, c, _) = ask(&http, addr, &key, "freshly funded").await;
+        assert_eq!(s, 200, "a just-funded account is refused on {addr}");
+        served += 1;
+        if let Some(c) = c {
+            max_cost = max_cost.max(c);
+        }
+    }
+    // Credits removed through one replica's admin API count on every replica at once. (A
+    // removal of money already held for requests in flight cannot take it back from them: it
+    // can overspend by what was held, which operations.md states.)
+    let r = http
+        .post(format!("http://{}/api/v1/admin/credits", addrs[0]))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"account": "tight", "amount": "-0.0004"}))
+        .send()
+        .await
+        .expect("removal sent");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    let tasks = wave(20, "second");
+    for t in tasks {
+        let (s, c, _) = t.await.expect("task");
+        match (s, c) {
+            (200, Some(c)) => {
+                served += 1;
+                max_cost = max_cost.max(c);
+            }
+            (402, _) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+
+    bounded(&schema, max_cost, "a credit removal").await;
+    // Redis dies: spending requests fail fast with 503 (the default fallback), never hang.
+    redis.stop();
+    for (i, addr) in addrs.iter().enumerate() {
+        let (s, _, secs) = ask(&http, addr, &key, &format!("during the outage {i}")).await;
+        assert_eq!(s, 503, "with Redis down a spending request is refused");
+        assert!(
+            secs < 5.0,
+            "refused after {secs:.1} s: Redis calls must fail fast"
+        );
+        let h = reqwest::get(format!("http://{addr}/health"))
+            .await
+            .expect("health");
+        let v: serde_json::Value = h.json().await.unwrap_or_default();
+        assert_eq!(v["status"], "degraded", "{v}");
+        assert_eq!(v["checks"]["redis"]["ok"], false, "{v}");
+    }
+    // ... and comes back empty; more credits, more load, once both replicas reach it again
+    // (a well-funded probe account shows when).
+    redis.restart();
+    cli(
+        &[
+            "credits",
+            "grant",
+            "--account",
+            "tight",
+            "--amount",
+            "0.0005",
+        ],
+        &db,
+    );
+    let mut back = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        back = 0;
+        for addr in &addrs {
+            if ask(&http, addr, &probe, "is Redis back").await.0 == 200 {
+                back += 1;
+                served += 1;
+            }
+        }
+        if back == addrs.len() {
+            break;
+        }
+    }
+    assert_eq!(
+        back,
+        addrs.len(),
+        "the replicas did not use Redis again after it came back"
+    );
+    for t in wave(20, "third") {
+        let (s, c, _) = t.await.expect("task");
+        match (s, c) {
+            (200, Some(c)) => {
+                served += 1;
+                third += 1;
+                max_cost = max_cost.max(c);
+            }
+            (402, _) => {}
+            other => panic!("unexpected outcome after Redis came back: {other:?}"),
+        }
+    }
+    assert!(
+        third >= 1,
+        "Redis came back and the new credits serve nothing"
+    );
+
+    bounded(&schema, max_cost, "a Redis restart").await;
+    for (mut child, _) in replicas {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let store = Store::open_postgres_schema(&pg_url(), &schema)
+        .await
+        .expect("store");
+    let tight = store
+        .account("tight")
+        .await
+        .expect("read")
+        .expect("account");
+    let balance: i128 = store
+        .ledger(&tight.id)
+        .await
+        .expect("ledger")
+        .iter()
+        .map(|e| i128::from(e.amount_pico))
+        .sum();
+    assert!(
+        balance >= -max_cost.pico(),
+        "overspent by {} (one request costs at most {max_cost})",
+        Money::from_pico(-balance)
+    );
+    assert_eq!(
+        store.generation_count().await.expect("count") as usize,
+        served,
+        "every served request is recorded once"
+    );
+    if let Store::Postgres(pool) = store {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&pool)
+            .await;
+    }
+}
+
+/// The account's ledger balance never goes below minus one request's cost.
+async fn bounded(schema: &str, max_cost: Money, after: &str) {
+    let store = Store::open_postgres_schema(&pg_url(), schema)
+        .await
+        .expect("store");
+    let a = store
+        .account("tight")
+        .await
+        .expect("read")
+        .expect("account");
+    let balance: i128 = store
+        .ledger(&a.id)
+        .await
+        .expect("ledger")
+        .iter()
+        .map(|e| i128::from(e.amount_pico))
+        .sum();
+    assert!(
+        balance >= -max_cost.pico(),
+        "after {after}: overspent by {} (one request costs at most {max_cost})",
+        Money::from_pico(-balance)
+    );
+}

@@ -507,6 +507,7 @@ pub async fn admin_credits(
         .grant(&account.id, pico, g.note.as_deref())
         .await
         .map_err(internal)?;
+    st.accounts.granted(&account.id, pico).await;
     st.accounts.refresh().await?;
     let balance = st
         .accounts
