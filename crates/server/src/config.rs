@@ -49,6 +49,20 @@ pub struct ServerSection {
     /// Interval of `: OPENROUTER PROCESSING` comments on a quiet stream.
     #[serde(default = "default_keepalive_ms")]
     pub keepalive_ms: u64,
+    // Connection hardening: every limit below is what one client (keyed or not) can hold of
+    // the gateway, so each has a finite default.
+    /// Time allowed to receive a request body, on top of `body_min_bytes_per_sec`. The body
+    /// is read only once the key has been accepted; a body not received in time is answered
+    /// 408 and the connection closed. Default 30 s.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Slowest body upload accepted: each byte received extends the body's deadline by
+    /// `1 / body_min_bytes_per_sec` seconds, so a body of `n` bytes must arrive within
+    /// `body_timeout_ms + n / body_min_bytes_per_sec`. 0: the whole body within
+    /// `body_timeout_ms`, whatever its size. Default 16384 (16 KiB/s: the default 20 MiB
+    /// limit in about 21 minutes at worst).
+    #[serde(default = "default_body_min_rate")]
+    pub body_min_bytes_per_sec: u64,
 }
 
 fn default_body_limit() -> usize {
@@ -66,6 +80,12 @@ fn default_between_chunks_ms() -> u64 {
 fn default_keepalive_ms() -> u64 {
     3_000
 }
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+fn default_body_min_rate() -> u64 {
+    16 * 1024
+}
 
 impl Default for ServerSection {
     fn default() -> Self {
@@ -76,6 +96,8 @@ impl Default for ServerSection {
             first_byte_timeout_ms: default_first_byte_ms(),
             between_chunks_timeout_ms: default_between_chunks_ms(),
             keepalive_ms: default_keepalive_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
+            body_min_bytes_per_sec: default_body_min_rate(),
         }
     }
 }
@@ -99,6 +121,7 @@ impl ServerSection {
             ),
             ("server.keepalive_ms", self.keepalive_ms),
             ("server.max_body_bytes", self.max_body_bytes as u64),
+            ("server.body_timeout_ms", self.body_timeout_ms),
         ];
         for (field, v) in positive {
             if v == 0 {

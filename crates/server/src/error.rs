@@ -1,7 +1,7 @@
 //! The one mapping from any failure to OpenRouter's error envelope and HTTP status.
 //! Details of 5xx failures are logged, not sent.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::time::Duration;
@@ -41,6 +41,9 @@ pub enum GatewayError {
         provider: String,
         error: ProviderError,
     },
+    /// The body did not arrive within `body_timeout_ms` plus its minimum-rate allowance.
+    #[error("The request body was not received in time")]
+    BodyTimeout,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -61,6 +64,7 @@ impl GatewayError {
             GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
+            GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,6 +77,7 @@ impl GatewayError {
             402 => "payment_required",
             403 => "permission_denied",
             404 => "not_found",
+            408 => "request_timeout",
             413 => "payload_too_large",
             422 => "unprocessable",
             429 => "rate_limit_exceeded",
@@ -174,6 +179,14 @@ impl IntoResponse for GatewayError {
                     h.insert(name, v);
                 }
             }
+        }
+        // The rest of a body cut short cannot be told from the next request on the connection.
+        if matches!(
+            self,
+            GatewayError::BodyTimeout | GatewayError::PayloadTooLarge(_)
+        ) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(ra) = self.retry_after() {
             if let Ok(v) = HeaderValue::from_str(&ra.as_secs().max(1).to_string()) {

@@ -10,12 +10,14 @@
 //! - [`shared`]: Redis, for reservations and rate limits shared by replicas.
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
+//! - [`body`]: request bodies, read after the key check within a size cap and a deadline.
 //! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
 
 pub mod accounts;
 pub mod app;
 pub mod attempt;
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod forward;

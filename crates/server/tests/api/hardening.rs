@@ -1,0 +1,176 @@
+//! What one client must not be able to do to the gateway: make it buffer or wait for a body
+//! before its key is checked, trickle a body or a header, hold idle connections, take every
+//! connection or stream slot, or keep the process from shutting down. Raw sockets where the
+//! behaviour is below what an HTTP client shows.
+
+use crate::helpers::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+const CHAT: &str = "/api/v1/chat/completions";
+
+fn server(extra: &str) -> String {
+    format!("{SERVER}\n{extra}")
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.addr).await.expect("connects")
+}
+
+fn head(method: &str, path: &str, key: Option<&str>, content_length: usize) -> Vec<u8> {
+    let auth = key
+        .map(|k| format!("authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n{auth}content-length: {content_length}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+struct Answer {
+    status: u16,
+    head: String,
+    body: Value,
+}
+
+/// One HTTP/1.1 response (its body by `Content-Length`), or `None` if none came in time.
+async fn answer<R: AsyncRead + Unpin>(s: &mut R, within: Duration) -> Option<Answer> {
+    let read = async {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let end = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+            let n = s.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        let status = head.split(' ').nth(1)?.parse().ok()?;
+        let len = head
+            .lines()
+            .find_map(|l| {
+                let l = l.to_ascii_lowercase();
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            })
+            .unwrap_or(0);
+        while buf.len() < end + 4 + len {
+            let n = s.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body =
+            serde_json::from_slice(buf.get(end + 4..).unwrap_or_default()).unwrap_or(Value::Null);
+        Some(Answer { status, head, body })
+    };
+    timeout(within, read).await.ok().flatten()
+}
+
+/// Whether the server closes the connection (end of file or reset) within `within`.
+async fn closed_within<R: AsyncRead + Unpin>(s: &mut R, within: Duration) -> bool {
+    let eof = async {
+        let mut b = [0u8; 1024];
+        while let Ok(n) = s.read(&mut b).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    timeout(within, eof).await.is_ok()
+}
+
+fn assert_envelope(a: &Answer, code: u16) {
+    assert_eq!(a.status, code, "{}\n{}", a.head, a.body);
+    assert_eq!(a.body["error"]["code"], code, "{}", a.body);
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn a_huge_declared_body_is_answered_at_once_without_being_read() {
+    let app = spawn_app().await;
+    // Anonymous: 401 from the headers alone. A valid key: 413 from Content-Length alone.
+    for (key, code) in [(None, 401), (Some(KEY), 413)] {
+        let mut s = connect(&app).await;
+        s.write_all(&head("POST", CHAT, key, 1 << 30))
+            .await
+            .expect("sent");
+        let a = answer(&mut s, Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|| panic!("no answer to a 1 GiB Content-Length (key: {key:?})"));
+        assert_envelope(&a, code);
+        assert!(
+            closed_within(&mut s, Duration::from_secs(2)).await,
+            "the connection, its body unread, is closed"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_key_is_refused_before_the_body_is_read() {
+    // A limit above the declared size: only the key can be the reason for the refusal.
+    let app = spawn_app_with(&SERVER.replace("100000", "20000000"), false).await;
+    for (path, key) in [
+        (CHAT, "sk-sy-v1-wrong"),
+        ("/api/v1/keys", "sk-sy-v1-wrong"),
+        ("/api/v1/admin/credits", "not-the-admin-key"),
+    ] {
+        let mut s = connect(&app).await;
+        s.write_all(&head("POST", path, Some(key), 10_000_000))
+            .await
+            .expect("sent");
+        s.write_all(br#"{"model": "fake/gpt", "#)
+            .await
+            .expect("sent");
+        let a = answer(&mut s, Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|| panic!("{path}: no answer while the 10 MB body is pending"));
+        assert_envelope(&a, 401);
+    }
+    assert!(app.upstream.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_body_trickled_below_the_minimum_rate_is_408_and_closed() {
+    // 300 ms plus 10 ms per byte: one byte per 100 ms falls behind at once.
+    let app = spawn_app_with(
+        &server("body_timeout_ms = 300\nbody_min_bytes_per_sec = 100"),
+        false,
+    )
+    .await;
+    let s = connect(&app).await;
+    let (mut rd, mut wr) = s.into_split();
+    wr.write_all(&head("POST", CHAT, Some(KEY), 1000))
+        .await
+        .expect("sent");
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if wr.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = Instant::now();
+    let a = answer(&mut rd, Duration::from_secs(3))
+        .await
+        .expect("a trickled body is answered");
+    assert_envelope(&a, 408);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(closed_within(&mut rd, Duration::from_secs(2)).await);
+    trickle.abort();
+}
