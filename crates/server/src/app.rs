@@ -166,16 +166,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small SSE frames must leave at once, not wait for the client's delayed ACK (Nagle).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, build_router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let settings = crate::listener::Settings::of(&state.settings);
+    crate::listener::serve(listener, build_router(state), settings, shutdown).await
 }
 
 /// `switchyard/auto` in the catalogue, priced like OpenRouter's router models (-1: the price

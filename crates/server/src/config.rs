@@ -51,6 +51,16 @@ pub struct ServerSection {
     pub keepalive_ms: u64,
     // Connection hardening: every limit below is what one client (keyed or not) can hold of
     // the gateway, so each has a finite default.
+    /// How long a client has to send a request's complete headers: from the connection's
+    /// acceptance for its first request, from the first byte of each later request on a
+    /// kept-alive connection. Past it the connection is closed without an answer (a slowloris
+    /// client sending a header a byte at a time). Default 10 s.
+    #[serde(default = "default_header_read_ms")]
+    pub header_read_timeout_ms: u64,
+    /// How long a kept-alive connection may sit idle between the end of one response and the
+    /// first byte of the next request before it is closed. Default 60 s.
+    #[serde(default = "default_idle_ms")]
+    pub idle_timeout_ms: u64,
     /// Time allowed to receive a request body, on top of `body_min_bytes_per_sec`. The body
     /// is read only once the key has been accepted; a body not received in time is answered
     /// 408 and the connection closed. Default 30 s.
@@ -63,6 +73,12 @@ pub struct ServerSection {
     /// limit in about 21 minutes at worst).
     #[serde(default = "default_body_min_rate")]
     pub body_min_bytes_per_sec: u64,
+    /// Most client connections open at once. Beyond it a new connection is answered
+    /// `503` (the error envelope, `Retry-After: 1`) and closed at once. Keep it below the
+    /// process's open-file limit (`ulimit -n`), leaving room for upstream connections and the
+    /// store. Default 10000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn default_body_limit() -> usize {
@@ -80,11 +96,20 @@ fn default_between_chunks_ms() -> u64 {
 fn default_keepalive_ms() -> u64 {
     3_000
 }
+fn default_header_read_ms() -> u64 {
+    10_000
+}
+fn default_idle_ms() -> u64 {
+    60_000
+}
 fn default_body_timeout_ms() -> u64 {
     30_000
 }
 fn default_body_min_rate() -> u64 {
     16 * 1024
+}
+fn default_max_connections() -> usize {
+    10_000
 }
 
 impl Default for ServerSection {
@@ -96,8 +121,11 @@ impl Default for ServerSection {
             first_byte_timeout_ms: default_first_byte_ms(),
             between_chunks_timeout_ms: default_between_chunks_ms(),
             keepalive_ms: default_keepalive_ms(),
+            header_read_timeout_ms: default_header_read_ms(),
+            idle_timeout_ms: default_idle_ms(),
             body_timeout_ms: default_body_timeout_ms(),
             body_min_bytes_per_sec: default_body_min_rate(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -121,12 +149,22 @@ impl ServerSection {
             ),
             ("server.keepalive_ms", self.keepalive_ms),
             ("server.max_body_bytes", self.max_body_bytes as u64),
+            ("server.header_read_timeout_ms", self.header_read_timeout_ms),
+            ("server.idle_timeout_ms", self.idle_timeout_ms),
             ("server.body_timeout_ms", self.body_timeout_ms),
+            ("server.max_connections", self.max_connections as u64),
         ];
         for (field, v) in positive {
             if v == 0 {
                 return Err(ConfigError::invalid(field, "must be greater than 0"));
             }
+        }
+        // The cap is a semaphore whose permits are all taken back at shutdown in one call.
+        if u32::try_from(self.max_connections).map_or(true, |n| n > crate::listener::MAX_CAP) {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
+                format!("must be at most {}", crate::listener::MAX_CAP),
+            ));
         }
         Ok(())
     }

@@ -41,6 +41,9 @@ pub enum GatewayError {
         provider: String,
         error: ProviderError,
     },
+    /// The gateway's own capacity (connections, open streams), not a provider's.
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// The body did not arrive within `body_timeout_ms` plus its minimum-rate allowance.
     #[error("The request body was not received in time")]
     BodyTimeout,
@@ -64,6 +67,7 @@ impl GatewayError {
             GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
+            GatewayError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -71,6 +75,10 @@ impl GatewayError {
 
     /// OpenRouter's typed `error_type`.
     fn error_type(&self) -> &'static str {
+        // 503 otherwise means a provider's overload; this one is the gateway's own.
+        if let GatewayError::Overloaded(_) = self {
+            return "gateway_overloaded";
+        }
         match self.status().as_u16() {
             400 => "invalid_request",
             401 => "authentication",
@@ -100,6 +108,7 @@ impl GatewayError {
                 error: ProviderError::Status { retry_after, .. },
                 ..
             } => *retry_after,
+            GatewayError::Overloaded(_) => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -161,7 +170,10 @@ fn provider_status(error: &ProviderError) -> StatusCode {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // Shedding load is expected under load: one warning per refused request would add
+        // to it.
+        let shed = matches!(self, GatewayError::Overloaded(_));
+        if status.is_server_error() && !shed {
             tracing::warn!(error = %self, ?status, "request failed");
         }
         let mut resp = (status, axum::Json(ErrorEnvelope { error: self.body() })).into_response();

@@ -10,6 +10,7 @@
 //! - [`shared`]: Redis, for reservations and rate limits shared by replicas.
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
+//! - [`listener`]: the accept loop: connection cap, header-read and idle timeouts.
 //! - [`body`]: request bodies, read after the key check within a size cap and a deadline.
 //! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
 
@@ -21,6 +22,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod listener;
 pub mod routes;
 pub mod settle;
 pub mod shared;

@@ -174,3 +174,126 @@ async fn a_body_trickled_below_the_minimum_rate_is_408_and_closed() {
     assert!(closed_within(&mut rd, Duration::from_secs(2)).await);
     trickle.abort();
 }
+
+#[tokio::test]
+async fn a_slowloris_header_is_cut_at_the_header_timeout() {
+    let app = spawn_app_with(
+        &server("header_read_timeout_ms = 300\nidle_timeout_ms = 10000"),
+        false,
+    )
+    .await;
+    let s = connect(&app).await;
+    let (mut rd, mut wr) = s.into_split();
+    let started = Instant::now();
+    // Busy, not silent: a byte of header every 50 ms, never the blank line.
+    let trickle = tokio::spawn(async move {
+        if wr
+            .write_all(b"POST /api/v1/chat/completions HTTP/1.1\r\nx-slow: ")
+            .await
+            .is_err()
+        {
+            return;
+        }
+        for _ in 0..100 {
+            if wr.write_all(b"a").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(
+        closed_within(&mut rd, Duration::from_secs(3)).await,
+        "a header still arriving after 3 s keeps its connection"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+    trickle.abort();
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_at_the_idle_timeout() {
+    let app = spawn_app_with(
+        &server("header_read_timeout_ms = 10000\nidle_timeout_ms = 400"),
+        false,
+    )
+    .await;
+    let mut s = connect(&app).await;
+    let get = b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n";
+    s.write_all(get).await.expect("sent");
+    let a = answer(&mut s, Duration::from_secs(2))
+        .await
+        .expect("health");
+    assert_eq!(a.status, 200);
+    // Within the idle timeout the connection is reused, and the timer starts again.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    s.write_all(get).await.expect("sent");
+    let a = answer(&mut s, Duration::from_secs(2))
+        .await
+        .expect("kept alive");
+    assert_eq!(a.status, 200);
+    let idle = Instant::now();
+    assert!(
+        closed_within(&mut s, Duration::from_secs(3)).await,
+        "an idle connection is kept past 3 s"
+    );
+    let took = idle.elapsed();
+    assert!(
+        took >= Duration::from_millis(350) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_get_503_and_service_resumes() {
+    let app = spawn_app_with(&server("max_connections = 3"), false).await;
+    let mut held = vec![];
+    for _ in 0..3 {
+        held.push(connect(&app).await);
+    }
+    // One of them, busy with a request, still works.
+    held[0]
+        .write_all(b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .expect("sent");
+    let a = answer(&mut held[0], Duration::from_secs(2))
+        .await
+        .expect("a connection within the cap is served");
+    assert_eq!(a.status, 200);
+    for send_first in [false, true] {
+        let mut extra = connect(&app).await;
+        if send_first {
+            extra
+                .write_all(b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n")
+                .await
+                .expect("sent");
+        }
+        let a = answer(&mut extra, Duration::from_secs(2))
+            .await
+            .expect("the connection beyond the cap is answered");
+        assert_envelope(&a, 503);
+        assert!(
+            a.head.to_ascii_lowercase().contains("retry-after: 1"),
+            "{}",
+            a.head
+        );
+        assert!(closed_within(&mut extra, Duration::from_secs(2)).await);
+    }
+    drop(held);
+    let resumed = async {
+        loop {
+            let http = reqwest::Client::new();
+            if let Ok(r) = http.get(app.url("/health")).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    timeout(Duration::from_secs(3), resumed)
+        .await
+        .expect("service resumes once connections close");
+}
