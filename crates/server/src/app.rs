@@ -33,6 +33,8 @@ pub struct Inner {
     pub sticky: StickyTable,
     /// `GET /models` never changes while running, so it is rendered once.
     pub models_json: Bytes,
+    /// The open-streams cap.
+    pub lifecycle: crate::listener::Lifecycle,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,6 +87,7 @@ impl AppState {
             std::time::Duration::from_millis(config.routing.probe_interval_ms),
         );
         Ok(AppState(Arc::new(Inner {
+            lifecycle: crate::listener::Lifecycle::new(config.server.max_open_streams),
             health,
             sticky: StickyTable::default(),
             routing: config.routing,

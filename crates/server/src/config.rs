@@ -79,6 +79,10 @@ pub struct ServerSection {
     /// store. Default 10000.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Most streamed completions open at once; one more is answered `503` before any
+    /// provider is called. Default 10000.
+    #[serde(default = "default_max_open_streams")]
+    pub max_open_streams: usize,
 }
 
 fn default_body_limit() -> usize {
@@ -111,6 +115,9 @@ fn default_body_min_rate() -> u64 {
 fn default_max_connections() -> usize {
     10_000
 }
+fn default_max_open_streams() -> usize {
+    10_000
+}
 
 impl Default for ServerSection {
     fn default() -> Self {
@@ -126,6 +133,7 @@ impl Default for ServerSection {
             body_timeout_ms: default_body_timeout_ms(),
             body_min_bytes_per_sec: default_body_min_rate(),
             max_connections: default_max_connections(),
+            max_open_streams: default_max_open_streams(),
         }
     }
 }
@@ -153,18 +161,24 @@ impl ServerSection {
             ("server.idle_timeout_ms", self.idle_timeout_ms),
             ("server.body_timeout_ms", self.body_timeout_ms),
             ("server.max_connections", self.max_connections as u64),
+            ("server.max_open_streams", self.max_open_streams as u64),
         ];
         for (field, v) in positive {
             if v == 0 {
                 return Err(ConfigError::invalid(field, "must be greater than 0"));
             }
         }
-        // The cap is a semaphore whose permits are all taken back at shutdown in one call.
-        if u32::try_from(self.max_connections).map_or(true, |n| n > crate::listener::MAX_CAP) {
-            return Err(ConfigError::invalid(
-                "server.max_connections",
-                format!("must be at most {}", crate::listener::MAX_CAP),
-            ));
+        // Both caps are semaphores whose permits are all taken back at shutdown in one call.
+        for (field, v) in [
+            ("server.max_connections", self.max_connections),
+            ("server.max_open_streams", self.max_open_streams),
+        ] {
+            if u32::try_from(v).map_or(true, |n| n > crate::listener::MAX_CAP) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("must be at most {}", crate::listener::MAX_CAP),
+                ));
+            }
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //!   closed straight from the accept loop, without a task;
 //! - a connection without sending a request: `header_read_timeout_ms` to send a request's
 //!   headers, `idle_timeout_ms` between requests;
+//! - a stream slot: at most `max_open_streams` (see [`Lifecycle::open_stream`]).
 //!
 //! hyper's own `header_read_timeout` is not used: in hyper 1.12 its timer starts when the
 //! previous response ends, so one value would be both the header limit and the idle limit
@@ -29,13 +30,42 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// Largest `max_connections`: all of the cap's permits are taken back at shutdown in one
-/// `acquire_many(u32)`, within the semaphore's own maximum.
+/// Largest `max_connections` / `max_open_streams`: all of a cap's permits are taken back
+/// at shutdown in one `acquire_many(u32)`, within the semaphore's own maximum.
 pub const MAX_CAP: u32 = 1 << 24;
 
 /// Pause after an accept error other than a connection's own (out of file descriptors):
 /// retrying at once would spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What the handlers share with the accept loop: the open-streams cap.
+pub struct Lifecycle {
+    streams: Arc<Semaphore>,
+}
+
+/// A stream's slot under `max_open_streams`, held by its task until it has settled.
+pub struct StreamSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lifecycle {
+    pub fn new(max_streams: usize) -> Lifecycle {
+        let max_streams = u32::try_from(max_streams).unwrap_or(MAX_CAP).min(MAX_CAP);
+        Lifecycle {
+            streams: Arc::new(Semaphore::new(max_streams as usize)),
+        }
+    }
+
+    /// A slot for one more stream, or 503 beyond the cap.
+    pub fn open_stream(&self) -> Result<StreamSlot, GatewayError> {
+        let permit = self
+            .streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| GatewayError::Overloaded("Too many open streams; retry shortly"))?;
+        Ok(StreamSlot { _permit: permit })
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Timeouts {

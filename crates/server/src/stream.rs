@@ -13,6 +13,7 @@ use crate::accounts::Reservation;
 use crate::app::AppState;
 use crate::attempt::{self, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
+use crate::listener::StreamSlot;
 use crate::settle::{settle, Settlement, Share};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -47,6 +48,7 @@ pub async fn respond(
     req: ChatRequest,
     info: RequestInfo,
     reservation: Reservation,
+    slot: StreamSlot,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
@@ -74,6 +76,7 @@ pub async fn respond(
             out: Out { tx },
             started,
             reservation: Some(reservation),
+            _slot: slot,
         },
         start,
     ));
@@ -238,6 +241,8 @@ struct Driver {
     started: Instant,
     /// Released if the stream never settles (nothing served, nothing charged).
     reservation: Option<Reservation>,
+    /// Held until the stream has settled.
+    _slot: StreamSlot,
 }
 
 impl Driver {

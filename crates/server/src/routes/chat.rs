@@ -134,9 +134,14 @@ async fn handle(
             &mut rng,
         )?
     };
+    // Before the reservation and any provider call: a refused stream costs nothing.
+    let slot = req
+        .is_stream()
+        .then(|| st.lifecycle.open_stream())
+        .transpose()?;
     let reservation = reserve(&st, &info.caller, &req, &plan).await?;
-    if req.is_stream() {
-        return stream::respond(st, plan, req, info, reservation).await;
+    if let Some(slot) = slot {
+        return stream::respond(st, plan, req, info, reservation, slot).await;
     }
 
     let served = attempt::complete(&st, &plan, &req).await?;

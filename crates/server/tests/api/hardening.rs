@@ -4,7 +4,7 @@
 //! behaviour is below what an HTTP client shows.
 
 use crate::helpers::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -296,4 +296,73 @@ async fn connections_beyond_the_cap_get_503_and_service_resumes() {
     timeout(Duration::from_secs(3), resumed)
         .await
         .expect("service resumes once connections close");
+}
+
+/// A streamed chat request, its first chunk read: the stream is open.
+async fn open_stream(app: &TestApp, text: &str) -> (reqwest::Response, String) {
+    let mut r = app
+        .http
+        .post(app.url(CHAT))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "fake/gpt", "stream": true, "messages": user(text)}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    let mut seen = String::new();
+    while !seen.contains("data: ") {
+        let chunk = timeout(Duration::from_secs(3), r.chunk())
+            .await
+            .expect("the stream starts")
+            .expect("reads")
+            .expect("not ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    (r, seen)
+}
+
+const LONG: &str = "#tokdelay:100 one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty";
+
+#[tokio::test]
+async fn streams_beyond_the_cap_get_503_before_any_provider_call() {
+    let app = spawn_app_with(&server("max_open_streams = 1"), false).await;
+    let (first, _) = open_stream(&app, LONG).await;
+    let calls = app.upstream.requests().len();
+    let r = app
+        .http
+        .post(app.url(CHAT))
+        .bearer_auth(KEY)
+        .json(&json!({"model": "fake/gpt", "stream": true, "messages": user("hi")}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"]["code"], 503, "{v}");
+    assert_eq!(
+        app.upstream.requests().len(),
+        calls,
+        "no provider was called"
+    );
+    // The cap is on streams: a plain completion still goes through.
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/gpt", "messages": user("plain")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // The slot comes back when the stream ends (here: its client goes away).
+    drop(first);
+    let again = async {
+        loop {
+            let (s, _, _) = app
+                .chat_stream(json!({"model": "fake/gpt", "messages": user("again")}))
+                .await;
+            if s == 200 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    timeout(Duration::from_secs(3), again)
+        .await
+        .expect("a stream opens again once the first has ended");
 }
