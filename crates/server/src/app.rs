@@ -33,7 +33,7 @@ pub struct Inner {
     pub sticky: StickyTable,
     /// `GET /models` never changes while running, so it is rendered once.
     pub models_json: Bytes,
-    /// The open-streams cap.
+    /// The open-streams cap and the drain signal shared with the accept loop.
     pub lifecycle: crate::listener::Lifecycle,
 }
 
@@ -163,14 +163,16 @@ async fn request_id(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
+/// `drain_timeout_ms`, ends the streams still open with an error chunk, and returns.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let settings = crate::listener::Settings::of(&state.settings);
-    crate::listener::serve(listener, build_router(state), settings, shutdown).await
+    let app = build_router(state.clone());
+    crate::listener::serve(listener, app, &state.lifecycle, settings, shutdown).await
 }
 
 /// `switchyard/auto` in the catalogue, priced like OpenRouter's router models (-1: the price

@@ -83,6 +83,12 @@ pub struct ServerSection {
     /// provider is called. Default 10000.
     #[serde(default = "default_max_open_streams")]
     pub max_open_streams: usize,
+    /// On SIGTERM (or Ctrl-C) the gateway stops accepting connections and lets requests in
+    /// flight finish for this long. Streams still open then end with an error chunk (and are
+    /// billed for what was sent), other requests still running are cut, and the process
+    /// exits. 0: streams are ended at once. Default 30 s.
+    #[serde(default = "default_drain_ms")]
+    pub drain_timeout_ms: u64,
 }
 
 fn default_body_limit() -> usize {
@@ -118,6 +124,9 @@ fn default_max_connections() -> usize {
 fn default_max_open_streams() -> usize {
     10_000
 }
+fn default_drain_ms() -> u64 {
+    30_000
+}
 
 impl Default for ServerSection {
     fn default() -> Self {
@@ -134,6 +143,7 @@ impl Default for ServerSection {
             body_min_bytes_per_sec: default_body_min_rate(),
             max_connections: default_max_connections(),
             max_open_streams: default_max_open_streams(),
+            drain_timeout_ms: default_drain_ms(),
         }
     }
 }

@@ -44,6 +44,8 @@ pub enum GatewayError {
     /// The gateway's own capacity (connections, open streams), not a provider's.
     #[error("{0}")]
     Overloaded(&'static str),
+    #[error("The gateway is shutting down; retry the request")]
+    ShuttingDown,
     /// The body did not arrive within `body_timeout_ms` plus its minimum-rate allowance.
     #[error("The request body was not received in time")]
     BodyTimeout,
@@ -67,7 +69,9 @@ impl GatewayError {
             GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
-            GatewayError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Overloaded(_) | GatewayError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,9 +79,11 @@ impl GatewayError {
 
     /// OpenRouter's typed `error_type`.
     fn error_type(&self) -> &'static str {
-        // 503 otherwise means a provider's overload; this one is the gateway's own.
-        if let GatewayError::Overloaded(_) = self {
-            return "gateway_overloaded";
+        // 503 otherwise means a provider's overload; these are the gateway's own.
+        match self {
+            GatewayError::Overloaded(_) => return "gateway_overloaded",
+            GatewayError::ShuttingDown => return "gateway_shutting_down",
+            _ => {}
         }
         match self.status().as_u16() {
             400 => "invalid_request",
@@ -108,7 +114,9 @@ impl GatewayError {
                 error: ProviderError::Status { retry_after, .. },
                 ..
             } => *retry_after,
-            GatewayError::Overloaded(_) => Some(Duration::from_secs(1)),
+            GatewayError::Overloaded(_) | GatewayError::ShuttingDown => {
+                Some(Duration::from_secs(1))
+            }
             _ => None,
         }
     }
@@ -172,7 +180,10 @@ impl IntoResponse for GatewayError {
         let status = self.status();
         // Shedding load is expected under load: one warning per refused request would add
         // to it.
-        let shed = matches!(self, GatewayError::Overloaded(_));
+        let shed = matches!(
+            self,
+            GatewayError::Overloaded(_) | GatewayError::ShuttingDown
+        );
         if status.is_server_error() && !shed {
             tracing::warn!(error = %self, ?status, "request failed");
         }

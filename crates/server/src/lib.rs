@@ -11,7 +11,7 @@
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
 //! - [`listener`]: the accept loop: connection cap, header-read and idle timeouts, the
-//!   open-streams cap.
+//!   open-streams cap and the drain on shutdown.
 //! - [`body`]: request bodies, read after the key check within a size cap and a deadline.
 //! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
 

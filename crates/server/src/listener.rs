@@ -4,7 +4,9 @@
 //!   closed straight from the accept loop, without a task;
 //! - a connection without sending a request: `header_read_timeout_ms` to send a request's
 //!   headers, `idle_timeout_ms` between requests;
-//! - a stream slot: at most `max_open_streams` (see [`Lifecycle::open_stream`]).
+//! - a stream slot: at most `max_open_streams` (see [`Lifecycle::open_stream`]);
+//! - the shutdown: after `drain_timeout_ms` the streams still open get an error chunk (and
+//!   are billed as usual), whatever still runs is cut, and `serve` returns.
 //!
 //! hyper's own `header_read_timeout` is not used: in hyper 1.12 its timer starts when the
 //! previous response ends, so one value would be both the header limit and the idle limit
@@ -34,18 +36,25 @@ use tokio::time::Instant;
 /// at shutdown in one `acquire_many(u32)`, within the semaphore's own maximum.
 pub const MAX_CAP: u32 = 1 << 24;
 
+/// After the drain deadline, how long ended streams get to write their error chunk and
+/// settle, and then how long cut connections get to unwind.
+const FINAL_GRACE: Duration = Duration::from_secs(2);
+
 /// Pause after an accept error other than a connection's own (out of file descriptors):
 /// retrying at once would spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// What the handlers share with the accept loop: the open-streams cap.
+/// What the handlers share with the accept loop: the open-streams cap and the drain signal.
 pub struct Lifecycle {
     streams: Arc<Semaphore>,
+    max_streams: u32,
+    drain: watch::Sender<bool>,
 }
 
 /// A stream's slot under `max_open_streams`, held by its task until it has settled.
 pub struct StreamSlot {
     _permit: OwnedSemaphorePermit,
+    drain: watch::Receiver<bool>,
 }
 
 impl Lifecycle {
@@ -53,17 +62,44 @@ impl Lifecycle {
         let max_streams = u32::try_from(max_streams).unwrap_or(MAX_CAP).min(MAX_CAP);
         Lifecycle {
             streams: Arc::new(Semaphore::new(max_streams as usize)),
+            max_streams,
+            drain: watch::channel(false).0,
         }
     }
 
-    /// A slot for one more stream, or 503 beyond the cap.
+    /// A slot for one more stream, or 503 (beyond the cap, or draining).
     pub fn open_stream(&self) -> Result<StreamSlot, GatewayError> {
+        if *self.drain.borrow() {
+            return Err(GatewayError::ShuttingDown);
+        }
         let permit = self
             .streams
             .clone()
             .try_acquire_owned()
             .map_err(|_| GatewayError::Overloaded("Too many open streams; retry shortly"))?;
-        Ok(StreamSlot { _permit: permit })
+        Ok(StreamSlot {
+            _permit: permit,
+            drain: self.drain.subscribe(),
+        })
+    }
+
+    /// Tells every stream to end now (with an error chunk).
+    fn start_drain(&self) {
+        self.drain.send_replace(true);
+    }
+
+    /// Resolves once every stream has given its slot back (ended and settled).
+    async fn streams_done(&self) {
+        let _all = self.streams.acquire_many(self.max_streams).await;
+    }
+}
+
+impl StreamSlot {
+    /// Resolves when the drain deadline has passed; never otherwise.
+    pub async fn drained(&mut self) {
+        if self.drain.wait_for(|d| *d).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
@@ -139,6 +175,10 @@ impl Activity {
             self.idle_since.store(self.now_ms(), Ordering::Release);
             self.head_since.store(NONE, Ordering::Release);
         }
+    }
+
+    fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
     }
 
     fn verdict(&self, t: &Timeouts) -> Verdict {
@@ -291,12 +331,18 @@ enum Stop {
     Running,
     /// Finish the request in progress, take no more (HTTP/2: GOAWAY).
     Graceful,
+    /// The drain deadline: close unless a response is still being written (a stream
+    /// writing its error chunk).
+    Deadline,
+    /// Close now.
+    Force,
 }
 
 pub struct Settings {
     pub max_connections: u32,
     pub header_read: Duration,
     pub idle: Duration,
+    pub drain: Duration,
 }
 
 impl Settings {
@@ -307,14 +353,16 @@ impl Settings {
                 .clamp(1, MAX_CAP),
             header_read: Duration::from_millis(s.header_read_timeout_ms),
             idle: Duration::from_millis(s.idle_timeout_ms),
+            drain: Duration::from_millis(s.drain_timeout_ms),
         }
     }
 }
 
-/// Serves `app` until `shutdown` resolves, then lets the requests in flight finish.
+/// Serves `app` until `shutdown` resolves, then drains (see the module's documentation).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    lifecycle: &Lifecycle,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
@@ -371,8 +419,32 @@ pub async fn serve(
         }
     }
     drop(listener);
+    tracing::info!(
+        drain_ms = settings.drain.as_millis() as u64,
+        "shutting down: no new connections, finishing requests in flight"
+    );
     stop.send_replace(Stop::Graceful);
-    let _all = conns.acquire_many(settings.max_connections).await;
+    let all_conns = || conns.acquire_many(settings.max_connections);
+    let drained = tokio::time::timeout(settings.drain, async {
+        let _c = all_conns().await;
+        lifecycle.streams_done().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("drain timeout: ending the streams still open");
+        lifecycle.start_drain();
+        stop.send_replace(Stop::Deadline);
+        if tokio::time::timeout(FINAL_GRACE, all_conns())
+            .await
+            .is_err()
+        {
+            tracing::warn!("closing the connections still open");
+            stop.send_replace(Stop::Force);
+            let _ = tokio::time::timeout(FINAL_GRACE, all_conns()).await;
+        }
+        // A stream whose client is gone may still be settling.
+        let _ = tokio::time::timeout(FINAL_GRACE, lifecycle.streams_done()).await;
+    }
     Ok(())
 }
 
@@ -405,10 +477,11 @@ async fn connection(
                 break;
             }
             changed = stop.changed() => {
-                if changed.is_err() {
+                let now = if changed.is_ok() { *stop.borrow_and_update() } else { Stop::Force };
+                if now == Stop::Force || (now == Stop::Deadline && !activity.is_busy()) {
                     break;
                 }
-                if *stop.borrow_and_update() >= Stop::Graceful && !graceful {
+                if now >= Stop::Graceful && !graceful {
                     graceful = true;
                     conn.as_mut().graceful_shutdown();
                 }

@@ -109,9 +109,34 @@ pub async fn serve(
         .and_then(|_| out.flush());
     drop(out);
 
-    switchyard_server::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let drain_ms = state.settings.drain_timeout_ms;
+    let (signalled, first) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!(
+            drain_ms,
+            "shutting down: finishing requests in flight (a second signal exits at once)"
+        );
+        let _ = signalled.send(());
+    };
+    // The drain is bounded by `drain_timeout_ms`; an operator who cannot wait that long
+    // signals again, accepting that streams still open are neither ended nor billed.
+    let second = async {
+        if first.await.is_ok() {
+            shutdown_signal().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = switchyard_server::serve(listener, state, shutdown) => {
+            served.map_err(|e| e.to_string())
+        }
+        _ = second => {
+            tracing::warn!("second signal: exiting without finishing the drain");
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -133,5 +158,4 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down; finishing requests in flight");
 }

@@ -366,3 +366,59 @@ async fn streams_beyond_the_cap_get_503_before_any_provider_call() {
         .await
         .expect("a stream opens again once the first has ended");
 }
+
+#[tokio::test]
+async fn shutdown_drains_then_ends_open_streams_with_an_error_chunk_and_bills_them() {
+    let mut app = spawn_app_with(&server("drain_timeout_ms = 500"), false).await;
+    let (mut stream, mut text) = open_stream(&app, LONG).await;
+    // A half-sent request and an idle connection must not hold the drain up either.
+    let mut half = connect(&app).await;
+    half.write_all(b"POST /api/v1/chat/completions HTTP/1.1\r\nhost: te")
+        .await
+        .expect("sent");
+    let mut idle = connect(&app).await;
+    let served = app.shut_down();
+    let started = Instant::now();
+    let rest = async {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    timeout(Duration::from_secs(5), rest)
+        .await
+        .expect("the stream ends after the drain timeout");
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    let last = chunks.last().expect("chunks");
+    assert_eq!(last["choices"][0]["finish_reason"], "error", "{text}");
+    assert_eq!(last["error"]["code"], 503, "{last}");
+    assert!(
+        streamed_text(&chunks).contains(" one "),
+        "tokens were sent before the deadline: {text}"
+    );
+    let result = timeout(Duration::from_secs(5), served)
+        .await
+        .expect("serve returns within a bounded time");
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(2000),
+        "requests in flight get the drain timeout, and no more: {took:?}"
+    );
+    for s in [&mut half, &mut idle] {
+        assert!(closed_within(s, Duration::from_millis(500)).await);
+    }
+    let id = last["id"].as_str().expect("id");
+    let g = app
+        .store
+        .generation(id)
+        .await
+        .expect("read")
+        .expect("the cut stream was recorded");
+    assert!(g.streamed && !g.cancelled, "{g:?}");
+    assert_eq!(g.finish_reason.as_deref(), Some("error"));
+    assert!(g.tokens_completion > 0 && g.cost_pico > 0, "{g:?}");
+}
