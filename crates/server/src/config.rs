@@ -372,4 +372,32 @@ mod tests {
         let err = ConfigFile::from_toml("[server]\nlisten = \"nowhere\"\n").expect_err("bad addr");
         assert!(err.to_string().contains("listen"), "{err}");
     }
+
+    #[test]
+    fn hardening_limits_have_finite_defaults_and_are_checked() {
+        let s = ServerSection::default();
+        assert_eq!(
+            (
+                s.header_read_timeout_ms,
+                s.idle_timeout_ms,
+                s.body_timeout_ms
+            ),
+            (10_000, 60_000, 30_000)
+        );
+        assert_eq!(s.body_min_bytes_per_sec, 16 * 1024);
+        assert_eq!((s.max_connections, s.max_open_streams), (10_000, 10_000));
+        assert_eq!(s.drain_timeout_ms, 30_000);
+        let load = |t: &str| ConfigFile::from_toml(t).and_then(|f| f.load(false, &|_| None));
+        for field in [
+            "header_read_timeout_ms",
+            "idle_timeout_ms",
+            "max_connections",
+        ] {
+            let err = load(&format!("[server]\n{field} = 0\n")).expect_err("zero");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let err = load("[server]\nmax_open_streams = 100000000\n").expect_err("too many");
+        assert!(err.to_string().contains("max_open_streams"), "{err}");
+        assert!(load("[server]\ndrain_timeout_ms = 0\nbody_min_bytes_per_sec = 0\n").is_ok());
+    }
 }
