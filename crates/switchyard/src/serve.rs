@@ -109,6 +109,7 @@ pub async fn serve(
         .and_then(|_| out.flush());
     drop(out);
 
+    warn_if_descriptors_short(state.settings.max_connections);
     let drain_ms = state.settings.drain_timeout_ms;
     let (signalled, first) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -157,5 +158,32 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// The connection cap only protects the process if it is reached before the open-file limit:
+/// past that, accepting fails for everyone, and the cap's 503 is never sent.
+fn warn_if_descriptors_short(max_connections: usize) {
+    // Upstream connections, the store and the runtime need descriptors too.
+    const SPARE: u64 = 256;
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<u64>().ok());
+    let wanted = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(SPARE);
+    if let Some(soft) = soft.filter(|&soft| soft < wanted) {
+        tracing::warn!(
+            open_file_limit = soft,
+            max_connections,
+            "the open-file limit is below server.max_connections plus {SPARE}: raise it \
+             (ulimit -n, LimitNOFILE=) or lower max_connections, or the cap cannot protect \
+             the gateway"
+        );
     }
 }
