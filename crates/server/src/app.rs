@@ -35,6 +35,8 @@ pub struct Inner {
     pub sticky: StickyTable,
     /// `GET /models` never changes while running, so it is rendered once.
     pub models_json: Bytes,
+    /// The open-streams cap and the drain signal shared with the accept loop.
+    pub lifecycle: crate::listener::Lifecycle,
 }
 
 impl std::ops::Deref for AppState {
@@ -92,6 +94,7 @@ impl AppState {
             std::time::Duration::from_millis(config.routing.probe_interval_ms),
         );
         Ok(AppState(Arc::new(Inner {
+            lifecycle: crate::listener::Lifecycle::new(config.server.max_open_streams),
             health,
             sticky: StickyTable::default(),
             routing: config.routing,
@@ -170,22 +173,16 @@ async fn request_id(req: Request, next: Next) -> Response {
     resp
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves until `shutdown` resolves, then lets in-flight requests finish for up to
+/// `drain_timeout_ms`, ends the streams still open with an error chunk, and returns.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small SSE frames must leave at once, not wait for the client's delayed ACK (Nagle).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, build_router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let settings = crate::listener::Settings::of(&state.settings);
+    let app = build_router(state.clone());
+    crate::listener::serve(listener, app, &state.lifecycle, settings, shutdown).await
 }
 
 /// `switchyard/auto` in the catalogue, priced like OpenRouter's router models (-1: the price

@@ -54,6 +54,46 @@ pub struct ServerSection {
     /// request is admitted.
     #[serde(default = "default_ledger_wait_ms")]
     pub ledger_wait_ms: u64,
+    // Connection hardening: every limit below is what one client (keyed or not) can hold of
+    // the gateway, so each has a finite default.
+    /// How long a client has to send a request's complete headers: from the connection's
+    /// acceptance for its first request, from the first byte of each later request on a
+    /// kept-alive connection. Past it the connection is closed without an answer (a slowloris
+    /// client sending a header a byte at a time). Default 10 s.
+    #[serde(default = "default_header_read_ms")]
+    pub header_read_timeout_ms: u64,
+    /// How long a kept-alive connection may sit idle between the end of one response and the
+    /// first byte of the next request before it is closed. Default 60 s.
+    #[serde(default = "default_idle_ms")]
+    pub idle_timeout_ms: u64,
+    /// Time allowed to receive a request body, on top of `body_min_bytes_per_sec`. The body
+    /// is read only once the key has been accepted; a body not received in time is answered
+    /// 408 and the connection closed. Default 30 s.
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+    /// Slowest body upload accepted: each byte received extends the body's deadline by
+    /// `1 / body_min_bytes_per_sec` seconds, so a body of `n` bytes must arrive within
+    /// `body_timeout_ms + n / body_min_bytes_per_sec`. 0: the whole body within
+    /// `body_timeout_ms`, whatever its size. Default 16384 (16 KiB/s: the default 20 MiB
+    /// limit in about 21 minutes at worst).
+    #[serde(default = "default_body_min_rate")]
+    pub body_min_bytes_per_sec: u64,
+    /// Most client connections open at once. Beyond it a new connection is answered
+    /// `503` (the error envelope, `Retry-After: 1`) and closed at once. Keep it below the
+    /// process's open-file limit (`ulimit -n`), leaving room for upstream connections and the
+    /// store. Default 10000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Most streamed completions open at once; one more is answered `503` before any
+    /// provider is called. Default 10000.
+    #[serde(default = "default_max_open_streams")]
+    pub max_open_streams: usize,
+    /// On SIGTERM (or Ctrl-C) the gateway stops accepting connections and lets requests in
+    /// flight finish for this long. Streams still open then end with an error chunk (and are
+    /// billed for what was sent), other requests still running are cut, and the process
+    /// exits. 0: streams are ended at once. Default 30 s.
+    #[serde(default = "default_drain_ms")]
+    pub drain_timeout_ms: u64,
 }
 
 fn default_body_limit() -> usize {
@@ -74,6 +114,27 @@ fn default_keepalive_ms() -> u64 {
 fn default_ledger_wait_ms() -> u64 {
     5_000
 }
+fn default_header_read_ms() -> u64 {
+    10_000
+}
+fn default_idle_ms() -> u64 {
+    60_000
+}
+fn default_body_timeout_ms() -> u64 {
+    30_000
+}
+fn default_body_min_rate() -> u64 {
+    16 * 1024
+}
+fn default_max_connections() -> usize {
+    10_000
+}
+fn default_max_open_streams() -> usize {
+    10_000
+}
+fn default_drain_ms() -> u64 {
+    30_000
+}
 
 impl Default for ServerSection {
     fn default() -> Self {
@@ -85,6 +146,13 @@ impl Default for ServerSection {
             between_chunks_timeout_ms: default_between_chunks_ms(),
             keepalive_ms: default_keepalive_ms(),
             ledger_wait_ms: default_ledger_wait_ms(),
+            header_read_timeout_ms: default_header_read_ms(),
+            idle_timeout_ms: default_idle_ms(),
+            body_timeout_ms: default_body_timeout_ms(),
+            body_min_bytes_per_sec: default_body_min_rate(),
+            max_connections: default_max_connections(),
+            max_open_streams: default_max_open_streams(),
+            drain_timeout_ms: default_drain_ms(),
         }
     }
 }
@@ -109,10 +177,27 @@ impl ServerSection {
             ("server.keepalive_ms", self.keepalive_ms),
             ("server.ledger_wait_ms", self.ledger_wait_ms),
             ("server.max_body_bytes", self.max_body_bytes as u64),
+            ("server.header_read_timeout_ms", self.header_read_timeout_ms),
+            ("server.idle_timeout_ms", self.idle_timeout_ms),
+            ("server.body_timeout_ms", self.body_timeout_ms),
+            ("server.max_connections", self.max_connections as u64),
+            ("server.max_open_streams", self.max_open_streams as u64),
         ];
         for (field, v) in positive {
             if v == 0 {
                 return Err(ConfigError::invalid(field, "must be greater than 0"));
+            }
+        }
+        // Both caps are semaphores whose permits are all taken back at shutdown in one call.
+        for (field, v) in [
+            ("server.max_connections", self.max_connections),
+            ("server.max_open_streams", self.max_open_streams),
+        ] {
+            if u32::try_from(v).map_or(true, |n| n > crate::listener::MAX_CAP) {
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("must be at most {}", crate::listener::MAX_CAP),
+                ));
             }
         }
         Ok(())
@@ -296,5 +381,33 @@ mod tests {
         assert!(err.to_string().contains("server.keepalive_ms"), "{err}");
         let err = ConfigFile::from_toml("[server]\nlisten = \"nowhere\"\n").expect_err("bad addr");
         assert!(err.to_string().contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn hardening_limits_have_finite_defaults_and_are_checked() {
+        let s = ServerSection::default();
+        assert_eq!(
+            (
+                s.header_read_timeout_ms,
+                s.idle_timeout_ms,
+                s.body_timeout_ms
+            ),
+            (10_000, 60_000, 30_000)
+        );
+        assert_eq!(s.body_min_bytes_per_sec, 16 * 1024);
+        assert_eq!((s.max_connections, s.max_open_streams), (10_000, 10_000));
+        assert_eq!(s.drain_timeout_ms, 30_000);
+        let load = |t: &str| ConfigFile::from_toml(t).and_then(|f| f.load(false, &|_| None));
+        for field in [
+            "header_read_timeout_ms",
+            "idle_timeout_ms",
+            "max_connections",
+        ] {
+            let err = load(&format!("[server]\n{field} = 0\n")).expect_err("zero");
+            assert!(err.to_string().contains(field), "{err}");
+        }
+        let err = load("[server]\nmax_open_streams = 100000000\n").expect_err("too many");
+        assert!(err.to_string().contains("max_open_streams"), "{err}");
+        assert!(load("[server]\ndrain_timeout_ms = 0\nbody_min_bytes_per_sec = 0\n").is_ok());
     }
 }

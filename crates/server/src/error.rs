@@ -1,7 +1,7 @@
 //! The one mapping from any failure to OpenRouter's error envelope and HTTP status.
 //! Details of 5xx failures are logged, not sent.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::time::Duration;
@@ -41,6 +41,14 @@ pub enum GatewayError {
         provider: String,
         error: ProviderError,
     },
+    /// The gateway's own capacity (connections, open streams), not a provider's.
+    #[error("{0}")]
+    Overloaded(&'static str),
+    #[error("The gateway is shutting down; retry the request")]
+    ShuttingDown,
+    /// The body did not arrive within `body_timeout_ms` plus its minimum-rate allowance.
+    #[error("The request body was not received in time")]
+    BodyTimeout,
     #[error("internal error: {0}")]
     Internal(String),
     /// The ledger cannot record charges (a full disk, a lost database): nothing billable is
@@ -69,6 +77,10 @@ impl GatewayError {
             GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
             GatewayError::Provider { error, .. } => provider_status(error),
+            GatewayError::Overloaded(_) | GatewayError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            GatewayError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::BillingUnavailable(_) | GatewayError::AdmissionUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -78,12 +90,19 @@ impl GatewayError {
 
     /// OpenRouter's typed `error_type`.
     fn error_type(&self) -> &'static str {
+        // 503 otherwise means a provider's overload; these are the gateway's own.
+        match self {
+            GatewayError::Overloaded(_) => return "gateway_overloaded",
+            GatewayError::ShuttingDown => return "gateway_shutting_down",
+            _ => {}
+        }
         match self.status().as_u16() {
             400 => "invalid_request",
             401 => "authentication",
             402 => "payment_required",
             403 => "permission_denied",
             404 => "not_found",
+            408 => "request_timeout",
             413 => "payload_too_large",
             422 => "unprocessable",
             429 => "rate_limit_exceeded",
@@ -109,6 +128,9 @@ impl GatewayError {
                 error: ProviderError::Status { retry_after, .. },
                 ..
             } => *retry_after,
+            GatewayError::Overloaded(_) | GatewayError::ShuttingDown => {
+                Some(Duration::from_secs(1))
+            }
             _ => None,
         }
     }
@@ -172,7 +194,13 @@ fn provider_status(error: &ProviderError) -> StatusCode {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // Shedding load is expected under load: one warning per refused request would add
+        // to it.
+        let shed = matches!(
+            self,
+            GatewayError::Overloaded(_) | GatewayError::ShuttingDown
+        );
+        if status.is_server_error() && !shed {
             tracing::warn!(error = %self, ?status, "request failed");
         }
         let mut resp = (status, axum::Json(ErrorEnvelope { error: self.body() })).into_response();
@@ -190,6 +218,14 @@ impl IntoResponse for GatewayError {
                     h.insert(name, v);
                 }
             }
+        }
+        // The rest of a body cut short cannot be told from the next request on the connection.
+        if matches!(
+            self,
+            GatewayError::BodyTimeout | GatewayError::PayloadTooLarge(_)
+        ) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(ra) = self.retry_after() {
             if let Ok(v) = HeaderValue::from_str(&ra.as_secs().max(1).to_string()) {

@@ -11,6 +11,9 @@
 //! - [`background`]: supervised background loops (restarted if they panic, shown in `/health`).
 //! - [`settle`]: the one place a finished generation is priced and recorded.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
+//! - [`listener`]: the accept loop: connection cap, header-read and idle timeouts, the
+//!   open-streams cap and the drain on shutdown.
+//! - [`body`]: request bodies, read after the key check within a size cap and a deadline.
 //! - [`auth`], [`config`], [`error`]: key format, the configuration file, the error envelope.
 
 pub mod accounts;
@@ -18,9 +21,11 @@ pub mod app;
 pub mod attempt;
 pub mod auth;
 pub mod background;
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod listener;
 pub mod routes;
 pub mod settle;
 pub mod shared;

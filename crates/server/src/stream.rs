@@ -13,6 +13,7 @@ use crate::accounts::Reservation;
 use crate::app::AppState;
 use crate::attempt::{self, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
+use crate::listener::StreamSlot;
 use crate::settle::{settle, Settlement, Share};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
@@ -47,6 +48,7 @@ pub async fn respond(
     req: ChatRequest,
     info: RequestInfo,
     reservation: Reservation,
+    slot: StreamSlot,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
@@ -74,6 +76,7 @@ pub async fn respond(
             out: Out { tx },
             started,
             reservation: Some(reservation),
+            slot,
         },
         start,
     ));
@@ -238,6 +241,8 @@ struct Driver {
     started: Instant,
     /// Released if the stream never settles (nothing served, nothing charged).
     reservation: Option<Reservation>,
+    /// Held until the stream has settled, so that the drain waits for the bill too.
+    slot: StreamSlot,
 }
 
 impl Driver {
@@ -276,6 +281,8 @@ async fn drive(mut d: Driver, start: Start) {
                         // Dropping `opening` here cancels the upstream request.
                         if !d.out.raw(KEEPALIVE).await { return; }
                     }
+                    // Nothing was served yet: nothing to bill, the reservation is released.
+                    _ = d.slot.drained() => break Err(GatewayError::ShuttingDown),
                 }
             };
             match result {
@@ -306,6 +313,8 @@ async fn drive(mut d: Driver, start: Start) {
     let mut upstream_id: Option<String> = None;
     let mut cancelled = false;
     let mut failure: Option<ProviderError> = None;
+    // The drain deadline passed: the stream ends here, billed for what was sent.
+    let mut drained = false;
     let mut next = Some(Ok(first));
     let mut continuing = false;
     // One timer for the whole stream, pushed back at each event (a later deadline only
@@ -330,6 +339,10 @@ async fn drive(mut d: Driver, start: Start) {
                     if !d.out.raw(KEEPALIVE).await { cancelled = true; break; }
                     quiet.as_mut().reset(tokio::time::Instant::now() + keepalive);
                     continue;
+                }
+                _ = d.slot.drained() => {
+                    drained = true;
+                    break;
                 }
             },
         };
@@ -373,14 +386,21 @@ async fn drive(mut d: Driver, start: Start) {
                 // Boxed, like the settlement below: a spawned task is allocated at the size of
                 // its largest await, and these two run once per stream at most, while the
                 // task lives as long as the stream (thousands at a time).
-                match Box::pin(attempt::open_stream(
+                let reopen = Box::pin(attempt::open_stream(
                     d.st.clone(),
                     remaining,
                     d.plan.requested.clone(),
                     cont,
-                ))
-                .await
-                {
+                ));
+                let reopened = tokio::select! {
+                    r = reopen => r,
+                    _ = d.slot.drained() => {
+                        drained = true;
+                        failure = Some(e);
+                        break;
+                    }
+                };
+                match reopened {
                     Ok(s) => {
                         attempts.extend(s.attempts);
                         let OpenStream {
@@ -432,7 +452,7 @@ async fn drive(mut d: Driver, start: Start) {
     drop(rest);
 
     let last = segments.len() - 1;
-    let end_finish = if failure.is_some() {
+    let end_finish = if failure.is_some() || drained {
         Some(FinishReason::Error)
     } else {
         finish
@@ -491,7 +511,7 @@ async fn drive(mut d: Driver, start: Start) {
         }
     };
     if let Some(seg) = segments.last() {
-        if failure.is_none() && !cancelled {
+        if failure.is_none() && !cancelled && !drained {
             attempt::remember(&d.st, &seg.endpoint, &d.info);
         }
     }
@@ -499,6 +519,13 @@ async fn drive(mut d: Driver, start: Start) {
         return;
     }
     let served_ep = segments.last().map(|s| s.endpoint.clone());
+    if drained {
+        tracing::warn!(id = %frame.id, "stream ended by the shutdown's drain deadline");
+        d.out
+            .chunk(&frame.error(GatewayError::ShuttingDown.body()))
+            .await;
+        return;
+    }
     if let Some(e) = failure {
         tracing::warn!(id = %frame.id, error = %e, "stream failed mid-way");
         let provider = served_ep

@@ -109,9 +109,35 @@ pub async fn serve(
         .and_then(|_| out.flush());
     drop(out);
 
-    switchyard_server::serve(listener, state, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    warn_if_descriptors_short(state.settings.max_connections);
+    let drain_ms = state.settings.drain_timeout_ms;
+    let (signalled, first) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown_signal().await;
+        tracing::info!(
+            drain_ms,
+            "shutting down: finishing requests in flight (a second signal exits at once)"
+        );
+        let _ = signalled.send(());
+    };
+    // The drain is bounded by `drain_timeout_ms`; an operator who cannot wait that long
+    // signals again, accepting that streams still open are neither ended nor billed.
+    let second = async {
+        if first.await.is_ok() {
+            shutdown_signal().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = switchyard_server::serve(listener, state, shutdown) => {
+            served.map_err(|e| e.to_string())
+        }
+        _ = second => {
+            tracing::warn!("second signal: exiting without finishing the drain");
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -133,5 +159,31 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down; finishing requests in flight");
+}
+
+/// The connection cap only protects the process if it is reached before the open-file limit:
+/// past that, accepting fails for everyone, and the cap's 503 is never sent.
+fn warn_if_descriptors_short(max_connections: usize) {
+    // Upstream connections, the store and the runtime need descriptors too.
+    const SPARE: u64 = 256;
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<u64>().ok());
+    let wanted = u64::try_from(max_connections)
+        .unwrap_or(u64::MAX)
+        .saturating_add(SPARE);
+    if let Some(soft) = soft.filter(|&soft| soft < wanted) {
+        tracing::warn!(
+            open_file_limit = soft,
+            max_connections,
+            "the open-file limit is below server.max_connections plus {SPARE}: raise it \
+             (ulimit -n, LimitNOFILE=) or lower max_connections, or the cap cannot protect \
+             the gateway"
+        );
+    }
 }

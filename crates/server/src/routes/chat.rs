@@ -2,22 +2,23 @@ use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::attempt;
 use crate::auth::bearer;
+use crate::body::{read_limited, BodyLimits};
 use crate::error::GatewayError;
 use crate::routes::{new_generation_id, unix_now};
 use crate::settle::{reserve, settle, Settlement, Share};
 use crate::stream;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use std::time::Instant;
 use switchyard_api::chat::{parse_chat_request, ChatRequest, ChatResponse};
 
 pub async fn chat_completions(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    // The raw body, not yet read: it is read in `handle`, once the key has been accepted.
+    body: Body,
 ) -> Response {
     let id = new_generation_id();
     // Boxed: the request's whole state machine is several kilobytes, and every layer above
@@ -93,7 +94,7 @@ async fn handle(
     st: AppState,
     caller: Caller,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
     id: String,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
@@ -111,13 +112,7 @@ async fn handle(
             reset_ms: check.reset_ms,
             retry_after_secs: retry,
         })?;
-    let body = body.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            GatewayError::PayloadTooLarge(st.settings.max_body_bytes)
-        } else {
-            GatewayError::BadRequest(rej.body_text())
-        }
-    })?;
+    let body = read_limited(body, &BodyLimits::of(&st.settings)).await?;
     let mut req = parse_chat_request(&body).map_err(GatewayError::BadRequest)?;
     let auto = route_auto(&st, &mut req)?;
     let session_header = headers.get("x-session-id").and_then(|v| v.to_str().ok());
@@ -139,9 +134,14 @@ async fn handle(
             &mut rng,
         )?
     };
+    // Before the reservation and any provider call: a refused stream costs nothing.
+    let slot = req
+        .is_stream()
+        .then(|| st.lifecycle.open_stream())
+        .transpose()?;
     let reservation = reserve(&st, &info.caller, &req, &plan).await?;
-    if req.is_stream() {
-        return stream::respond(st, plan, req, info, reservation).await;
+    if let Some(slot) = slot {
+        return stream::respond(st, plan, req, info, reservation, slot).await;
     }
 
     let served = attempt::complete(&st, &plan, &req).await?;

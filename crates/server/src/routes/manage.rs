@@ -302,6 +302,11 @@ pub struct CreateKey {
     creator_user_id: Option<String>,
 }
 
+/// Called after the caller's key is checked, never before.
+async fn read_body(st: &AppState, body: axum::body::Body) -> Result<bytes::Bytes, GatewayError> {
+    crate::body::read_limited(body, &crate::body::BodyLimits::of(&st.settings)).await
+}
+
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -348,10 +353,10 @@ pub async fn new_key(
 pub async fn create_key(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, GatewayError> {
     let c = management(&st, &headers)?;
-    let b: CreateKey = parse_body(&body)?;
+    let b: CreateKey = parse_body(&read_body(&st, body).await?)?;
     let _ = (b.include_byok_in_limit, b.workspace_id, b.creator_user_id);
     let expires_at = match b.expires_at.as_deref() {
         None => None,
@@ -428,10 +433,10 @@ pub async fn update_key(
     State(st): State<AppState>,
     headers: HeaderMap,
     Path(hash): Path<String>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
-    let b: UpdateKey = parse_body(&body)?;
+    let b: UpdateKey = parse_body(&read_body(&st, body).await?)?;
     let _ = b.include_byok_in_limit;
     let mut rec = owned(&st, &c, &hash)?.record.clone();
     if let Some(n) = b.name {
@@ -488,10 +493,10 @@ pub struct Grant {
 pub async fn admin_credits(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     admin(&st, &headers)?;
-    let g: Grant = parse_body(&body)?;
+    let g: Grant = parse_body(&read_body(&st, body).await?)?;
     let account = st
         .accounts
         .store
@@ -535,10 +540,10 @@ pub struct NewAccount {
 pub async fn admin_accounts(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, GatewayError> {
     admin(&st, &headers)?;
-    let b: NewAccount = parse_body(&body)?;
+    let b: NewAccount = parse_body(&read_body(&st, body).await?)?;
     let id = format!("acct_{}", crate::routes::random_alnum(16));
     let account = st
         .accounts

@@ -13,7 +13,8 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     pub upstream: FakeUpstream,
     pub http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// The three fake provider families, one model each, plus a model whose first endpoint is
@@ -200,7 +201,7 @@ async fn start(
         .expect("bind port 0");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(switchyard_server::serve(listener, state, async {
+    let served = tokio::spawn(switchyard_server::serve(listener, state, async {
         let _ = rx.await;
     }));
     TestApp {
@@ -209,11 +210,22 @@ async fn start(
         data_dir,
         upstream,
         http: reqwest::Client::new(),
-        _stop: tx,
+        _stop: Some(tx),
+        served: Some(served),
     }
 }
 
 impl TestApp {
+    /// Resolves the shutdown future `serve` was given; returns serve's task to await.
+    pub fn shut_down(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(stop) = self._stop.take() {
+            let _ = stop.send(());
+        }
+        self.served
+            .take()
+            .unwrap_or_else(|| tokio::spawn(async { Ok(()) }))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

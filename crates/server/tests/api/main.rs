@@ -8,5 +8,6 @@ mod billing;
 mod catalogue;
 mod chat;
 mod errors;
+mod hardening;
 mod routing;
 mod streaming;
