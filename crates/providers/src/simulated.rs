@@ -69,6 +69,13 @@ fn prompt_tokens(req: &ChatRequest) -> u64 {
     (text as u64).div_ceil(4) + 4 * req.messages.len() as u64
 }
 
+/// Whether the request scripts a fault of the simulated provider (`[simulate:…]`). Such a
+/// failure is the caller's experiment, not the provider's health: it must not open the
+/// circuit (three `[simulate:error]`s would otherwise shut the demo model for 30 s).
+pub fn has_directive(req: &ChatRequest) -> bool {
+    last_user_text(req).contains("[simulate:")
+}
+
 fn last_user_text(req: &ChatRequest) -> String {
     req.messages
         .iter()

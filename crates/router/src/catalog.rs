@@ -68,9 +68,11 @@ impl Endpoint {
         let s = slug.trim();
         let tag = self.tag.as_str();
         tag.eq_ignore_ascii_case(s)
-            || (tag.len() > s.len()
-                && tag[..s.len()].eq_ignore_ascii_case(s)
-                && tag.as_bytes()[s.len()] == b'/')
+            // `get`: a client's slug may end inside a multi-byte character of the tag.
+            || (tag
+                .get(..s.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(s))
+                && tag.as_bytes().get(s.len()) == Some(&b'/'))
             || self.provider.slug.eq_ignore_ascii_case(s)
             || self.provider.name.eq_ignore_ascii_case(s)
     }
@@ -561,6 +563,31 @@ mod tests {
             .flat_map(|m| &m.endpoints)
             .all(|e| e.provider.slug == "groq"));
         assert_eq!(format!("{:?}", cat.providers()[0].api_key), "Some(*****)");
+    }
+
+    #[test]
+    fn slug_matching_never_splits_a_character() {
+        let toml = r#"
+[[providers]]
+slug = "p"
+name = "P"
+protocol = "openai"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+id = "a/m"
+name = "M"
+context_length = 100
+endpoints = [{ provider = "p", upstream_id = "m", prompt = "0", completion = "0", tag = "pé/turbo" }]
+"#;
+        let cfg = CatalogConfig::from_toml(toml).expect("parses");
+        let cat = Catalog::build(&cfg, &|_: &str| None).expect("valid");
+        let ep = &cat.models()[0].endpoints[0];
+        // "px" is two bytes; the tag's second character is two bytes wide: no slicing inside it.
+        assert!(!ep.matches("px"));
+        assert!(ep.matches("pé"));
+        assert!(ep.matches("PÉ/TURBO") || ep.matches("pé/turbo"));
+        assert!(ep.matches("p"));
     }
 
     #[test]

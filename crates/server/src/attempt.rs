@@ -8,7 +8,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_api::chat::ChatRequest;
-use switchyard_providers::{Completion, EventStream, ProviderError, StreamEvent};
+use switchyard_providers::{
+    simulated, Completion, EventStream, Protocol, ProviderError, StreamEvent,
+};
 use switchyard_router::{Endpoint, Plan};
 
 /// One call to one endpoint, as the generation record and `openrouter_metadata` show it.
@@ -47,8 +49,8 @@ fn status_of(e: &ProviderError) -> u16 {
 
 /// Failures that are the provider's count against its health (and a `Retry-After` keeps it
 /// back); a request the provider rightly refused does not.
-fn record_failure(st: &AppState, ep: &Endpoint, e: &ProviderError) {
-    if e.is_client_fault() {
+fn record_failure(st: &AppState, ep: &Endpoint, e: &ProviderError, directed: bool) {
+    if e.is_client_fault() || (directed && ep.provider.protocol == Protocol::Simulated) {
         return;
     }
     let retry_after = match e {
@@ -113,6 +115,8 @@ async fn try_each<T, F, Fut>(
     eps: &[Arc<Endpoint>],
     hedge: bool,
     requested: &str,
+    // The request scripts a simulated fault: its failures say nothing of the endpoint.
+    directed: bool,
     call: F,
 ) -> Result<Served<T>, GatewayError>
 where
@@ -167,7 +171,7 @@ where
                 }
                 Err(e) => {
                     tracing::info!(provider = %ep.provider.slug, model = %ep.model_id, error = %e, "attempt failed");
-                    record_failure(st, ep, &e);
+                    record_failure(st, ep, &e, directed);
                     attempts.push(Attempt {
                         provider: ep.provider.name.clone(),
                         model: ep.model_id.clone(),
@@ -214,6 +218,7 @@ pub async fn complete(
         &plan.endpoints,
         hedged(st, req),
         &plan.requested,
+        simulated::has_directive(req),
         |ep| async move {
             let req = crate::forward::for_endpoint(req, &ep.supported_parameters);
             st.client.complete(ep.target(), &req).await
@@ -241,7 +246,8 @@ pub async fn open_stream(
     req: Arc<ChatRequest>,
 ) -> Result<Served<OpenStream>, GatewayError> {
     let hedge = hedged(&st, &req);
-    try_each(&st, &eps, hedge, &requested, |ep| {
+    let directed = simulated::has_directive(&req);
+    try_each(&st, &eps, hedge, &requested, directed, |ep| {
         let st = st.clone();
         let req = req.clone();
         async move {

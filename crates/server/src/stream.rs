@@ -352,7 +352,10 @@ async fn drive(mut d: Driver, start: Start) {
                 let seg = segments.last_mut();
                 let ep = seg.as_ref().map(|s| s.endpoint.clone());
                 if let Some(ep) = &ep {
-                    if !e.is_client_fault() {
+                    let directed = ep.provider.protocol
+                        == switchyard_providers::Protocol::Simulated
+                        && switchyard_providers::simulated::has_directive(&d.req);
+                    if !e.is_client_fault() && !directed {
                         if let Some(h) = d.st.health.get(ep.index) {
                             h.record_failure(None);
                         }

@@ -474,8 +474,16 @@ pub async fn delete_key(
 fn admin(st: &AppState, headers: &HeaderMap) -> Result<(), GatewayError> {
     let presented = bearer(headers.get("authorization").and_then(|v| v.to_str().ok()))
         .ok_or(GatewayError::MissingKey)?;
+    // Constant time: the admin key's digest is one secret compared on every admin call.
     match &st.admin_key {
-        Some(h) if *h == hash_key(presented) => Ok(()),
+        Some(h)
+            if bool::from(subtle::ConstantTimeEq::ct_eq(
+                &h[..],
+                &hash_key(presented)[..],
+            )) =>
+        {
+            Ok(())
+        }
         _ => Err(GatewayError::InvalidKey),
     }
 }

@@ -307,6 +307,23 @@ async fn demo_mode_answers_with_labelled_simulated_models() {
         )
         .await;
     assert_eq!(status, 502, "{v}");
+    // A newcomer's experiments are not an outage: scripted failures, streamed or not, never
+    // open the circuit of the model they try them on.
+    for stream in [false, true, false, true, false] {
+        let body = json!({"model": "switchyard/demo-fast", "messages": user("again [simulate:error]"), "stream": stream});
+        let r = app.chat(body).await;
+        let _ = r.text().await;
+    }
+    for stream in [false, true] {
+        let body = json!({"model": "switchyard/demo-fast", "messages": user("hello"), "max_tokens": 5, "stream": stream});
+        let r = app.chat(body).await;
+        assert_eq!(
+            r.status(),
+            200,
+            "stream={stream}: the demo model refuses after [simulate:error] experiments"
+        );
+        let _ = r.text().await;
+    }
 }
 
 #[tokio::test]
