@@ -176,10 +176,65 @@ impl IntoResponse for GatewayError {
             }
         }
         if let Some(ra) = self.retry_after() {
-            if let Ok(v) = HeaderValue::from_str(&ra.as_secs().max(1).to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs(ra).to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }
         }
         resp
+    }
+}
+
+/// Whole seconds for the `Retry-After` header: rounded up (a client retrying on the dot of a
+/// truncated value would be early), at least 1, at most the providers' clamp.
+fn retry_after_secs(ra: Duration) -> u64 {
+    let ra = ra.min(switchyard_providers::error::MAX_RETRY_AFTER);
+    ra.as_secs()
+        .saturating_add(u64::from(ra.subsec_nanos() > 0))
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(e: GatewayError) -> Option<String> {
+        e.into_response()
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    fn limited(retry_after: Duration) -> GatewayError {
+        GatewayError::Provider {
+            provider: "p".into(),
+            error: ProviderError::Status {
+                status: 429,
+                body: String::new(),
+                retry_after: Some(retry_after),
+            },
+        }
+    }
+
+    #[test]
+    fn retry_after_header_is_rounded_up_and_clamped() {
+        assert_eq!(header(limited(Duration::ZERO)).as_deref(), Some("1"));
+        assert_eq!(
+            header(limited(Duration::from_millis(1500))).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            header(limited(Duration::from_secs(7))).as_deref(),
+            Some("7")
+        );
+        for huge in [Duration::from_secs(u64::MAX), Duration::MAX] {
+            assert_eq!(header(limited(huge)).as_deref(), Some("3600"));
+        }
+        let rate_limited = GatewayError::RateLimited {
+            limit: 1,
+            reset_ms: 0,
+            retry_after_secs: u64::MAX,
+        };
+        assert_eq!(header(rate_limited).as_deref(), Some("3600"));
     }
 }

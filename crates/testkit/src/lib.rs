@@ -13,7 +13,8 @@
 //! `#fail:<status>`, `#delay:<ms>` (before answering), `#tokdelay:<ms>` (between stream
 //! chunks), `#cut:<n>` (drop the connection after n stream chunks), `#stall:<n>` (go silent
 //! after n chunks), `#hang` (never answer), `#midstream-error` (provider error event after one
-//! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first).
+//! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first),
+//! `#retry-after:<value>` (the `Retry-After` header of a scripted failure, e.g. `1e20`).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -175,6 +176,8 @@ struct Script {
     midstream_error: bool,
     cached: u64,
     think: bool,
+    /// Sent as `Retry-After` with a scripted failure.
+    retry_after: Option<String>,
 }
 
 /// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
@@ -219,6 +222,7 @@ fn script(last_user: &str, model: &str) -> Script {
         midstream_error: flag(last_user, "midstream-error", model),
         cached: num("cached").unwrap_or(0),
         think: flag(last_user, "think", model),
+        retry_after: directive(last_user, "retry-after", model),
     }
 }
 
@@ -386,6 +390,18 @@ fn json_response(status: StatusCode, v: Value) -> Response {
     r
 }
 
+/// A scripted failure, with the script's `Retry-After` if it gives one.
+fn scripted_failure(mut r: Response, sc: &Script) -> Response {
+    if let Some(v) = sc
+        .retry_after
+        .as_deref()
+        .and_then(|v| axum::http::HeaderValue::from_str(v).ok())
+    {
+        r.headers_mut().insert("retry-after", v);
+    }
+    r
+}
+
 fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
@@ -460,9 +476,12 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     pre(&sc).await;
     if let Some(code) = sc.fail {
         watch.finish();
-        return json_response(
-            status(code),
-            json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
+        return scripted_failure(
+            json_response(
+                status(code),
+                json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
+            ),
+            &sc,
         );
     }
     let r = reply(&turn);
@@ -622,7 +641,7 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     pre(&sc).await;
     if let Some(code) = sc.fail {
         watch.finish();
-        return anthropic_error(code);
+        return scripted_failure(anthropic_error(code), &sc);
     }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
@@ -796,7 +815,7 @@ async fn gemini(
     pre(&sc).await;
     if let Some(code) = sc.fail {
         watch.finish();
-        return gemini_error(code);
+        return scripted_failure(gemini_error(code), &sc);
     }
     let r = reply(&turn);
     let prompt = words(&turn.last_user) + 10;

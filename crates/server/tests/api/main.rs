@@ -7,5 +7,6 @@ mod billing;
 mod catalogue;
 mod chat;
 mod errors;
+mod faults;
 mod routing;
 mod streaming;
