@@ -2,6 +2,7 @@
 //! functions over it with connect / first-byte / between-chunk timeouts.
 
 use crate::error::{parse_retry_after, retry_after_from_body, ProviderError, TimeoutKind};
+use crate::redact::Secrets;
 use crate::sse::SseDecoder;
 use crate::util::body_excerpt;
 use crate::{anthropic, gemini, openai, simulated, Completion, Decoder, HttpRequest, Protocol};
@@ -36,10 +37,14 @@ impl Default for Timeouts {
 pub struct UpstreamClient {
     http: reqwest::Client,
     timeouts: Timeouts,
+    /// Every configured credential: scrubbed from each error this client returns.
+    secrets: Secrets,
 }
 
 impl UpstreamClient {
-    pub fn new(timeouts: Timeouts) -> Result<UpstreamClient, ProviderError> {
+    /// `secrets` are all the credentials the catalogue holds (every provider's, not only
+    /// those of one request), to be scrubbed from whatever an upstream sends back.
+    pub fn new(timeouts: Timeouts, secrets: Secrets) -> Result<UpstreamClient, ProviderError> {
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -50,7 +55,11 @@ impl UpstreamClient {
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ProviderError::Connect(e.to_string()))?;
-        Ok(UpstreamClient { http, timeouts })
+        Ok(UpstreamClient {
+            http,
+            timeouts,
+            secrets,
+        })
     }
 
     pub fn timeouts(&self) -> Timeouts {
@@ -73,14 +82,20 @@ impl UpstreamClient {
                 .await
                 .map_err(|e| ProviderError::Connect(e.to_string()))
         };
-        let body = tokio::time::timeout(self.timeouts.first_byte, fut)
-            .await
-            .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))??;
-        match target.protocol {
-            Protocol::Anthropic => anthropic::decode_response(&body, &anthropic::Context::of(req)),
-            Protocol::Gemini => gemini::decode_response(&body),
-            Protocol::Openai | Protocol::Simulated => openai::decode_response(&body),
-        }
+        let decoded = async {
+            let body = tokio::time::timeout(self.timeouts.first_byte, fut)
+                .await
+                .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))??;
+            match target.protocol {
+                Protocol::Anthropic => {
+                    anthropic::decode_response(&body, &anthropic::Context::of(req))
+                }
+                Protocol::Gemini => gemini::decode_response(&body),
+                Protocol::Openai | Protocol::Simulated => openai::decode_response(&body),
+            }
+        };
+        // A decoding error can quote the body (serde names the value it choked on).
+        decoded.await.map_err(|e| self.secrets.scrub(e))
     }
 
     /// A streamed call. Resolves once the upstream has accepted the request (status and
@@ -103,8 +118,14 @@ impl UpstreamClient {
         };
         let resp = tokio::time::timeout(self.timeouts.first_byte, self.send(built))
             .await
-            .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))??;
-        Ok(decode_stream(resp, decoder, self.timeouts.between_chunks))
+            .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))?
+            .map_err(|e| self.secrets.scrub(e))?;
+        Ok(decode_stream(
+            resp,
+            decoder,
+            self.timeouts.between_chunks,
+            self.secrets.clone(),
+        ))
     }
 
     async fn send(&self, req: HttpRequest) -> Result<reqwest::Response, ProviderError> {
@@ -129,7 +150,13 @@ impl UpstreamClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
         );
-        let body = body_excerpt(&resp.bytes().await.unwrap_or_default());
+        // Scrubbed before it is cut, so the cut cannot leave the start of a secret behind.
+        let raw = resp.bytes().await.unwrap_or_default();
+        let body = body_excerpt(
+            self.secrets
+                .redact_body(&String::from_utf8_lossy(&raw))
+                .as_bytes(),
+        );
         Err(ProviderError::Status {
             status: status.as_u16(),
             retry_after: retry_after.or_else(|| retry_after_from_body(&body)),
@@ -165,12 +192,14 @@ struct StreamState {
     /// An error to deliver once the events decoded before it are out.
     error: Option<ProviderError>,
     finished: bool,
+    secrets: Secrets,
 }
 
 fn decode_stream(
     resp: reqwest::Response,
     decoder: Box<dyn Decoder>,
     idle: Duration,
+    secrets: Secrets,
 ) -> EventStream {
     let state = StreamState {
         body: resp.bytes_stream().boxed(),
@@ -181,6 +210,7 @@ fn decode_stream(
         silence: Box::pin(tokio::time::sleep(idle)),
         error: None,
         finished: false,
+        secrets,
     };
     stream::unfold(state, |mut st| async move {
         loop {
@@ -189,6 +219,7 @@ fn decode_stream(
             }
             if let Some(e) = st.error.take() {
                 st.finished = true;
+                let e = st.secrets.scrub(e);
                 return Some((Err(e), st));
             }
             if st.finished {

@@ -106,7 +106,7 @@ impl GatewayError {
             GatewayError::Provider { provider, error } => {
                 metadata["provider_name"] = json!(provider);
                 if let ProviderError::Status { body, status, .. } = error {
-                    metadata["raw"] = json!(body);
+                    metadata["raw"] = json!(prefix(body, MAX_RAW_BYTES));
                     metadata["provider_code"] = json!(status);
                 }
                 match error {
@@ -138,6 +138,19 @@ impl GatewayError {
             metadata: Some(metadata),
         }
     }
+}
+
+/// How much of an upstream's error body `metadata.raw` carries: enough to read the provider's
+/// complaint, not a page of HTML. (The body is already scrubbed of credentials by the client.)
+const MAX_RAW_BYTES: usize = 1024;
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    s.get(..end).unwrap_or_default()
 }
 
 fn provider_status(error: &ProviderError) -> StatusCode {
@@ -214,6 +227,24 @@ mod tests {
                 retry_after: Some(retry_after),
             },
         }
+    }
+
+    #[test]
+    fn metadata_raw_is_bounded_on_a_char_boundary() {
+        let body = format!("{}{}", "a".repeat(1023), "é".repeat(2000));
+        let err = GatewayError::Provider {
+            provider: "p".into(),
+            error: ProviderError::Status {
+                status: 502,
+                body,
+                retry_after: None,
+            },
+        };
+        let raw = err.body().metadata.unwrap_or_default()["raw"].clone();
+        assert_eq!(raw.as_str().map(str::len), Some(1023), "{raw}");
+        assert_eq!(prefix("héllo", 2), "h");
+        assert_eq!(prefix("héllo", 3), "hé");
+        assert_eq!(prefix("", 3), "");
     }
 
     #[test]

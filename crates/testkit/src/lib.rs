@@ -14,7 +14,9 @@
 //! chunks), `#cut:<n>` (drop the connection after n stream chunks), `#stall:<n>` (go silent
 //! after n chunks), `#hang` (never answer), `#midstream-error` (provider error event after one
 //! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first),
-//! `#retry-after:<value>` (the `Retry-After` header of a scripted failure, e.g. `1e20`).
+//! `#retry-after:<value>` (the `Retry-After` header of a scripted failure, e.g. `1e20`),
+//! `#echo-key:<status>` (answer that status quoting the request's credential header back; 200:
+//! streamed, one chunk then an error event quoting it, else a body that fails to decode on it).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -178,6 +180,8 @@ struct Script {
     think: bool,
     /// Sent as `Retry-After` with a scripted failure.
     retry_after: Option<String>,
+    /// Answer this status with the request's credential quoted back.
+    echo_key: Option<u16>,
 }
 
 /// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
@@ -223,7 +227,22 @@ fn script(last_user: &str, model: &str) -> Script {
         cached: num("cached").unwrap_or(0),
         think: flag(last_user, "think", model),
         retry_after: directive(last_user, "retry-after", model),
+        echo_key: num("echo-key").map(|v| v as u16),
     }
+}
+
+/// What `#echo-key` says: the credential twice, once in the message and once on its own, the
+/// way careless providers quote a rejected key.
+fn echoed(credential: &str) -> String {
+    format!("Invalid credential {credential}; you sent: {credential}")
+}
+
+/// `#echo-key:200`, non-streamed: a success whose body does not decode, with the credential
+/// where the decoder will quote it (`invalid type: string "…"`).
+fn echo_undecodable(field: &str, credential: &str) -> Response {
+    let mut v = json!({"id": "echo", "type": "message", "model": "echo"});
+    v[field] = json!(credential);
+    json_response(StatusCode::OK, v)
 }
 
 /// What the fake model answers, before it is put in a wire format.
@@ -484,6 +503,28 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
             &sc,
         );
     }
+    if let Some(code) = sc.echo_key {
+        let credential = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let error = json!({"message": echoed(credential), "type": "invalid_request_error", "param": credential, "code": "invalid_api_key"});
+        if code != 200 {
+            watch.finish();
+            return json_response(status(code), json!({ "error": error }));
+        }
+        if req["stream"] != true {
+            watch.finish();
+            return echo_undecodable("choices", credential);
+        }
+        let first = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": "echo", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Echo: "}, "finish_reason": null}]});
+        return sse_body(
+            vec![data(&first), data(&json!({ "error": error }))],
+            &sc,
+            watch,
+        );
+    }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("fake").to_string();
     let prompt = words(&turn.last_user) + 10;
@@ -642,6 +683,37 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     if let Some(code) = sc.fail {
         watch.finish();
         return scripted_failure(anthropic_error(code), &sc);
+    }
+    if let Some(code) = sc.echo_key {
+        let credential = h("x-api-key");
+        let error =
+            json!({"type": "error", "error": {"type": credential, "message": echoed(&credential)}});
+        if code != 200 {
+            watch.finish();
+            return json_response(status(code), error);
+        }
+        if req["stream"] != true {
+            watch.finish();
+            return echo_undecodable("content", &credential);
+        }
+        let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
+        let frames = vec![
+            ev(
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+                "model": "echo", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+            ),
+            ev(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Echo: "}}),
+            ),
+            ev("error", error),
+        ];
+        return sse_body(frames, &sc, watch);
     }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
@@ -816,6 +888,25 @@ async fn gemini(
     if let Some(code) = sc.fail {
         watch.finish();
         return scripted_failure(gemini_error(code), &sc);
+    }
+    if let Some(code) = sc.echo_key {
+        let credential = headers
+            .get("x-goog-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let error = json!({"error": {"code": code, "message": echoed(credential), "status": credential,
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "metadata": {"key": credential}}]}});
+        if code != 200 {
+            watch.finish();
+            return json_response(status(code), error);
+        }
+        if !streaming {
+            watch.finish();
+            return echo_undecodable("candidates", credential);
+        }
+        let first = json!({"candidates": [{"content": {"parts": [{"text": "Echo: "}], "role": "model"}, "index": 0}],
+            "modelVersion": "gemini-fake", "responseId": "resp-fake"});
+        return sse_body(vec![data(&first), data(&error)], &sc, watch);
     }
     let r = reply(&turn);
     let prompt = words(&turn.last_user) + 10;

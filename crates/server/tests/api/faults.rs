@@ -4,6 +4,7 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
+use switchyard_testkit::API_KEY;
 
 /// `route/multi` tried in the order m-a, m-b, m-c.
 fn a_then_b() -> Value {
@@ -61,5 +62,89 @@ async fn a_huge_retry_after_reaches_the_client_clamped() {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         assert_eq!(ra.as_deref(), Some("3600"), "{family}");
+    }
+}
+
+/// Everything the client receives, headers included, as one string to search.
+async fn everything(app: &TestApp, body: Value) -> (u16, String) {
+    let r = app
+        .http
+        .post(app.url("/api/v1/chat/completions"))
+        .bearer_auth(KEY)
+        .header("x-openrouter-metadata", "enabled")
+        .json(&body)
+        .send()
+        .await
+        .expect("request sent");
+    let status = r.status().as_u16();
+    let mut all: String = r
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    all.push_str(&r.text().await.unwrap_or_default());
+    (status, all)
+}
+
+#[tokio::test]
+async fn a_provider_echoing_our_key_never_shows_it_to_the_client() {
+    for model in MODELS {
+        for code in [400, 401, 429, 500, 200] {
+            for stream in [false, true] {
+                // A fresh gateway each time: failures would open the breaker.
+                let app = spawn_app().await;
+                let (s, all) = everything(
+                    &app,
+                    json!({"model": model, "stream": stream,
+                        "messages": user(&format!("hi #echo-key:{code}"))}),
+                )
+                .await;
+                let case = format!("{model}, echo-key {code}, stream {stream}");
+                assert!(!all.contains(API_KEY), "{case}: {all}");
+                assert!(s >= 400 || stream, "{case}: {s} {all}");
+                if code != 200 {
+                    // The provider's words still arrive, minus the key.
+                    assert!(all.contains("[REDACTED]"), "{case}: {all}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_echoed_key_is_scrubbed_from_attempts_and_the_generation_record() {
+    for code in [401, 200] {
+        for stream in [false, true] {
+            let app = spawn_app().await;
+            let (s, all) = everything(
+                &app,
+                json!({"model": "route/multi", "provider": a_then_b(), "stream": stream,
+                    "messages": user(&format!("hi #echo-key@m-a:{code}"))}),
+            )
+            .await;
+            let case = format!("echo-key {code}, stream {stream}");
+            assert_eq!(s, 200, "{case}: {all}");
+            assert!(!all.contains(API_KEY), "{case}: {all}");
+            if code == 200 && !stream {
+                // The decoding error quotes the body; its text is in the attempts.
+                assert!(all.contains("Bearer [REDACTED]"), "{case}: {all}");
+            }
+            let id = all
+                .split("\"id\":\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_default()
+                .to_string();
+            let (s, g, _) = app
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/api/v1/generation?id={id}"),
+                    KEY,
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{case}: {g}");
+            assert!(!g.to_string().contains(API_KEY), "{case}: {g}");
+        }
     }
 }
