@@ -19,7 +19,8 @@ pub struct Timeouts {
     pub connect: Duration,
     /// Until the response headers arrive (for a non-streamed request: the whole body).
     pub first_byte: Duration,
-    /// Longest silence allowed between two pieces of a streamed body.
+    /// Longest wait for the next event of a streamed body. Only events count: SSE comments,
+    /// pings and anything else that decodes to nothing do not hold a stream open.
     pub between_chunks: Duration,
 }
 
@@ -187,8 +188,13 @@ struct StreamState {
     decoder: Box<dyn Decoder>,
     pending: VecDeque<StreamEvent>,
     idle: Duration,
-    /// The between-chunks deadline: one timer per stream, moved forward at each read.
+    /// The between-chunks deadline: one timer per stream. It moves only after a read that
+    /// decoded to events, so an upstream sending keep-alive comments forever (or any bytes
+    /// that never make an event) is timed out like a silent one.
     silence: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Whether the last read produced events: the deadline restarts when the next read
+    /// begins, so time the consumer spends on those events is not counted as silence.
+    progressed: bool,
     /// An error to deliver once the events decoded before it are out.
     error: Option<ProviderError>,
     finished: bool,
@@ -208,6 +214,7 @@ fn decode_stream(
         pending: VecDeque::new(),
         idle,
         silence: Box::pin(tokio::time::sleep(idle)),
+        progressed: true,
         error: None,
         finished: false,
         secrets,
@@ -225,9 +232,9 @@ fn decode_stream(
             if st.finished {
                 return None;
             }
-            st.silence
-                .as_mut()
-                .reset(tokio::time::Instant::now() + st.idle);
+            if std::mem::take(&mut st.progressed) {
+                st.silence.as_mut().reset(deadline(st.idle));
+            }
             let next = tokio::select! {
                 n = st.body.next() => n,
                 _ = st.silence.as_mut() => {
@@ -253,6 +260,7 @@ fn decode_stream(
                 }
             };
             feed(&mut st, &events);
+            st.progressed = !st.pending.is_empty();
             if st.error.is_some() || st.decoder.is_done() {
                 // Anything after the terminal event is ignored, so a server that keeps the
                 // connection open after `[DONE]` does not hold the client.
@@ -263,6 +271,16 @@ fn decode_stream(
     .boxed()
 }
 
+/// `idle` from now. The configuration can make `idle` absurdly long; `Instant + Duration`
+/// panics on overflow, so that case waits a year instead.
+fn deadline(idle: Duration) -> tokio::time::Instant {
+    const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+    let now = tokio::time::Instant::now();
+    now.checked_add(idle)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
 fn feed(st: &mut StreamState, events: &[crate::sse::SseEvent]) {
     for ev in events {
         if st.decoder.is_done() || st.error.is_some() {
@@ -271,6 +289,79 @@ fn feed(st: &mut StreamState, events: &[crate::sse::SseEvent]) {
         match st.decoder.event(ev) {
             Ok(evs) => st.pending.extend(evs),
             Err(e) => st.error = Some(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::Stream;
+
+    const CHUNK: &str = "data: {\"id\":\"x\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"},\"finish_reason\":null}]}\n\n";
+    const IDLE: Duration = Duration::from_millis(100);
+
+    fn response(body: impl Stream<Item = &'static str> + Send + 'static) -> reqwest::Response {
+        let body = body.map(|s| Ok::<_, std::io::Error>(bytes::Bytes::from_static(s.as_bytes())));
+        reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(body)))
+    }
+
+    /// `first`, then `item` every `every`, forever.
+    fn then_every(
+        first: &'static str,
+        item: &'static str,
+        every: Duration,
+    ) -> impl Stream<Item = &'static str> {
+        stream::once(async move { first }).chain(stream::unfold((), move |_| async move {
+            tokio::time::sleep(every).await;
+            Some((item, ()))
+        }))
+    }
+
+    fn events(resp: reqwest::Response) -> EventStream {
+        decode_stream(
+            resp,
+            Box::new(openai::StreamDecoder::default()),
+            IDLE,
+            Secrets::default(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn comments_do_not_hold_a_stream_open() {
+        let started = tokio::time::Instant::now();
+        let mut s = events(response(then_every(CHUNK, ": ping\n\n", IDLE / 10)));
+        let read = async {
+            let mut seen = 0;
+            loop {
+                match s.next().await {
+                    Some(Ok(_)) => seen += 1,
+                    other => break (seen, other),
+                }
+            }
+        };
+        let (seen, end) = tokio::time::timeout(IDLE * 50, read)
+            .await
+            .expect("the stream times out instead of waiting forever");
+        assert!(seen > 0, "the chunk's events came first");
+        assert!(
+            matches!(
+                end,
+                Some(Err(ProviderError::Timeout(TimeoutKind::BetweenChunks)))
+            ),
+            "{end:?}"
+        );
+        assert_eq!(started.elapsed(), IDLE, "counted from the last event");
+        assert!(s.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_within_the_timeout_keep_it_open_however_slow_the_reader() {
+        let mut s = events(response(then_every(CHUNK, CHUNK, IDLE * 9 / 10)));
+        for i in 0..20 {
+            assert!(matches!(s.next().await, Some(Ok(_))), "event {i}");
+            // The consumer's own slowness (a slow client) is not the upstream's silence.
+            tokio::time::sleep(IDLE * 5).await;
         }
     }
 }

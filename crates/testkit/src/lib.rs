@@ -16,7 +16,9 @@
 //! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first),
 //! `#retry-after:<value>` (the `Retry-After` header of a scripted failure, e.g. `1e20`),
 //! `#echo-key:<status>` (answer that status quoting the request's credential header back; 200:
-//! streamed, one chunk then an error event quoting it, else a body that fails to decode on it).
+//! streamed, one chunk then an error event quoting it, else a body that fails to decode on it),
+//! `#comments-only` (a 200 stream of nothing but `: ping` comments every 50 ms, forever),
+//! `#comments-after:<n>` (n frames of the stream, then only comments).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -182,6 +184,8 @@ struct Script {
     retry_after: Option<String>,
     /// Answer this status with the request's credential quoted back.
     echo_key: Option<u16>,
+    /// Send this many frames of the stream, then only SSE comments, forever.
+    comments_after: Option<usize>,
 }
 
 /// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
@@ -228,6 +232,11 @@ fn script(last_user: &str, model: &str) -> Script {
         think: flag(last_user, "think", model),
         retry_after: directive(last_user, "retry-after", model),
         echo_key: num("echo-key").map(|v| v as u16),
+        comments_after: if flag(last_user, "comments-only", model) {
+            Some(0)
+        } else {
+            num("comments-after").map(|v| v as usize)
+        },
     }
 }
 
@@ -351,8 +360,30 @@ async fn pre(sc: &Script) {
     }
 }
 
-/// SSE frames as a body that honours `#tokdelay`, `#cut` and `#stall`.
-fn sse_body(frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
+/// What a stream sends after its frames.
+type Tail = futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// `item` every `every`, until the caller goes away.
+fn forever(item: Bytes, every: Duration) -> Tail {
+    stream::unfold(item, move |item| async move {
+        tokio::time::sleep(every).await;
+        Some((Ok(item.clone()), item))
+    })
+    .boxed()
+}
+
+/// SSE frames as a body that honours `#tokdelay`, `#cut`, `#stall`, `#comments-only` and
+/// `#comments-after`.
+fn sse_body(mut frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
+    let tail = sc.comments_after.map(|n| {
+        frames.truncate(n);
+        forever(Bytes::from_static(b": ping\n\n"), Duration::from_millis(50))
+    });
+    sse_body_then(frames, sc, watch, tail)
+}
+
+/// As [`sse_body`], with `tail` sent after the frames (the caller's disconnect ends it).
+fn sse_body_then(frames: Vec<String>, sc: &Script, watch: Watch, tail: Option<Tail>) -> Response {
     let tokdelay = Duration::from_millis(sc.tokdelay_ms);
     let cut = sc.cut;
     let stall = sc.stall;
@@ -382,6 +413,7 @@ fn sse_body(frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
                 "cut",
             ))
         })));
+    let s = s.chain(stream::iter(tail).flatten());
     let mut watch = Some(watch);
     let s = s.chain(stream::poll_fn(move |_| {
         // Reached only when every frame went out: the stream was not abandoned.

@@ -4,7 +4,18 @@
 
 use crate::helpers::*;
 use serde_json::{json, Value};
+use std::time::Duration;
 use switchyard_testkit::API_KEY;
+
+/// A short between-chunks timeout, so that silence is found out quickly.
+const QUICK_SILENCE: &str = "keepalive_ms = 300\nfirst_byte_timeout_ms = 2000\nbetween_chunks_timeout_ms = 300\nmax_body_bytes = 100000";
+
+/// A stream that must end on its own: a hang fails the test instead of stalling it.
+async fn stream_within(app: &TestApp, body: Value) -> (u16, Vec<Value>, Vec<String>) {
+    tokio::time::timeout(Duration::from_secs(10), app.chat_stream(body))
+        .await
+        .expect("the stream ends instead of hanging")
+}
 
 /// `route/multi` tried in the order m-a, m-b, m-c.
 fn a_then_b() -> Value {
@@ -147,4 +158,60 @@ async fn an_echoed_key_is_scrubbed_from_attempts_and_the_generation_record() {
             assert!(!g.to_string().contains(API_KEY), "{case}: {g}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_stream_of_only_comments_fails_over_before_the_first_event() {
+    let app = spawn_app_with(QUICK_SILENCE, false).await;
+    let (s, chunks, _) = stream_within(
+        &app,
+        json!({"model": "route/multi", "provider": a_then_b(), "messages": user("hi #comments-only@m-a")}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(chunks[0]["provider"], "Fake OpenAI Two", "{chunks:?}");
+    assert_eq!(streamed_text(&chunks), "Echo: hi #comments-only@m-a");
+    assert_eq!(chunks.last(), Some(&json!("[DONE]")));
+    assert_eq!(app.upstream_models(), vec!["m-a", "m-b"]);
+}
+
+#[tokio::test]
+async fn comments_alone_end_every_family_s_stream_with_an_error() {
+    let app = spawn_app_with(QUICK_SILENCE, false).await;
+    for model in MODELS {
+        for directive in ["#comments-only", "#comments-after:3"] {
+            let (s, chunks, _) = stream_within(
+                &app,
+                json!({"model": model, "messages": user(&format!("hi {directive}"))}),
+            )
+            .await;
+            let case = format!("{model} {directive}");
+            // Refused with a status before anything was sent, or ended with an error chunk.
+            let errored = chunks
+                .last()
+                .is_some_and(|c| c["choices"][0]["finish_reason"] == "error");
+            assert!(s == 504 || (s == 200 && errored), "{case}: {s} {chunks:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn comments_after_some_chunks_continue_on_the_next_endpoint() {
+    let app = spawn_app_with(QUICK_SILENCE, false).await;
+    let (s, chunks, _) = stream_within(
+        &app,
+        json!({"model": "route/multi", "provider": a_then_b(), "messages": user("hi there #comments-after@m-a:2")}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let text = streamed_text(&chunks);
+    assert!(text.starts_with("Echo: "), "{text}");
+    assert!(
+        chunks
+            .iter()
+            .any(|c| c["choices"][0]["finish_reason"] == "stop"),
+        "the continuation finished the answer: {chunks:?}"
+    );
+    assert_eq!(chunks.last(), Some(&json!("[DONE]")));
+    assert_eq!(app.upstream_models(), vec!["m-a", "m-b"]);
 }
