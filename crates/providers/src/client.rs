@@ -34,10 +34,35 @@ impl Default for Timeouts {
     }
 }
 
+/// Bounds on how much of one upstream response is held in memory. Exceeding one fails the
+/// attempt like a broken response would (retryable: the next endpoint is tried, or a stream
+/// continues elsewhere), instead of buffering whatever the upstream sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest non-streamed response body, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest line, and largest event, of a streamed response, in bytes.
+    pub max_event_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_event_bytes: crate::sse::DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+}
+
+/// How much of an error response is read: its message and `Retry-After` details fit in far
+/// less, and the rest is not waited for.
+const MAX_ERROR_BODY_BYTES: usize = 8 * 1024;
+
 #[derive(Clone)]
 pub struct UpstreamClient {
     http: reqwest::Client,
     timeouts: Timeouts,
+    limits: Limits,
     /// Every configured credential: scrubbed from each error this client returns.
     secrets: Secrets,
 }
@@ -45,7 +70,11 @@ pub struct UpstreamClient {
 impl UpstreamClient {
     /// `secrets` are all the credentials the catalogue holds (every provider's, not only
     /// those of one request), to be scrubbed from whatever an upstream sends back.
-    pub fn new(timeouts: Timeouts, secrets: Secrets) -> Result<UpstreamClient, ProviderError> {
+    pub fn new(
+        timeouts: Timeouts,
+        limits: Limits,
+        secrets: Secrets,
+    ) -> Result<UpstreamClient, ProviderError> {
         let http = reqwest::Client::builder()
             .connect_timeout(timeouts.connect)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -59,12 +88,17 @@ impl UpstreamClient {
         Ok(UpstreamClient {
             http,
             timeouts,
+            limits,
             secrets,
         })
     }
 
     pub fn timeouts(&self) -> Timeouts {
         self.timeouts
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// A non-streamed call.
@@ -79,9 +113,7 @@ impl UpstreamClient {
         let built = build(target, req, false)?;
         let fut = async {
             let resp = self.send(built).await?;
-            resp.bytes()
-                .await
-                .map_err(|e| ProviderError::Connect(e.to_string()))
+            read_body(resp, self.limits.max_body_bytes).await
         };
         let decoded = async {
             let body = tokio::time::timeout(self.timeouts.first_byte, fut)
@@ -125,6 +157,7 @@ impl UpstreamClient {
             resp,
             decoder,
             self.timeouts.between_chunks,
+            self.limits.max_event_bytes,
             self.secrets.clone(),
         ))
     }
@@ -151,18 +184,68 @@ impl UpstreamClient {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
         );
-        // Scrubbed before it is cut, so the cut cannot leave the start of a secret behind.
-        let raw = resp.bytes().await.unwrap_or_default();
-        let body = body_excerpt(
-            self.secrets
-                .redact_body(&String::from_utf8_lossy(&raw))
-                .as_bytes(),
-        );
+        let (raw, cut) = read_prefix(resp, MAX_ERROR_BODY_BYTES).await;
+        let raw = String::from_utf8_lossy(&raw);
+        // Scrubbed before the excerpt is cut from it, so that cut cannot leave the start of a
+        // secret behind; where the read itself stopped, a partial secret is dropped.
+        let scrubbed = if cut {
+            self.secrets.redact_truncated(&raw)
+        } else {
+            self.secrets.redact_body(&raw)
+        };
         Err(ProviderError::Status {
             status: status.as_u16(),
-            retry_after: retry_after.or_else(|| retry_after_from_body(&body)),
-            body,
+            retry_after: retry_after.or_else(|| retry_after_from_body(&scrubbed)),
+            body: body_excerpt(scrubbed.as_bytes()),
         })
+    }
+}
+
+/// A whole response body, refused as soon as it is known to exceed `limit` bytes (from its
+/// `Content-Length`, or while reading) rather than after buffering it.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, ProviderError> {
+    let too_large = || {
+        ProviderError::Decode(format!(
+            "the response body is larger than the limit of {limit} bytes"
+        ))
+    };
+    let declared = resp.content_length();
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    // The declared length is the upstream's word: a hint for the first allocation, no more.
+    let hint = declared.map_or(0, |n| usize::try_from(n).unwrap_or(0).min(1024 * 1024));
+    let mut body = Vec::with_capacity(hint);
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ProviderError::Connect(e.to_string()))?
+    {
+        if chunk.len() > limit.saturating_sub(body.len()) {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// At most `limit` bytes of a body (read errors end it early), and whether it was cut.
+async fn read_prefix(mut resp: reqwest::Response, limit: usize) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit.saturating_sub(body.len());
+                if chunk.len() >= room {
+                    body.extend_from_slice(chunk.get(..room).unwrap_or_default());
+                    return (body, true);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return (body, false),
+            // What was read may end inside a secret just the same.
+            Err(_) => return (body, true),
+        }
     }
 }
 
@@ -205,11 +288,12 @@ fn decode_stream(
     resp: reqwest::Response,
     decoder: Box<dyn Decoder>,
     idle: Duration,
+    max_event_bytes: usize,
     secrets: Secrets,
 ) -> EventStream {
     let state = StreamState {
         body: resp.bytes_stream().boxed(),
-        sse: SseDecoder::new(),
+        sse: SseDecoder::with_limit(max_event_bytes),
         decoder,
         pending: VecDeque::new(),
         idle,
@@ -242,8 +326,9 @@ fn decode_stream(
                     return Some((Err(ProviderError::Timeout(TimeoutKind::BetweenChunks)), st));
                 }
             };
-            let events = match next {
-                Some(Ok(bytes)) => st.sse.push(&bytes),
+            let mut events = Vec::new();
+            let overflow = match next {
+                Some(Ok(bytes)) => st.sse.push(&bytes, &mut events).err(),
                 Some(Err(e)) => {
                     st.finished = true;
                     tracing::debug!(error = %e, "upstream body read failed");
@@ -251,8 +336,10 @@ fn decode_stream(
                 }
                 None => {
                     st.finished = true;
-                    let tail: Vec<_> = st.sse.finish().into_iter().collect();
-                    feed(&mut st, &tail);
+                    match st.sse.finish() {
+                        Ok(tail) => feed(&mut st, tail.as_slice()),
+                        Err(e) => st.error = Some(e),
+                    }
                     if st.error.is_none() && !st.decoder.is_complete() {
                         st.error = Some(ProviderError::Truncated);
                     }
@@ -260,6 +347,10 @@ fn decode_stream(
                 }
             };
             feed(&mut st, &events);
+            // The events before an oversized line still count; after it nothing is read.
+            if st.error.is_none() && !st.decoder.is_done() {
+                st.error = overflow;
+            }
             st.progressed = !st.pending.is_empty();
             if st.error.is_some() || st.decoder.is_done() {
                 // Anything after the terminal event is ignored, so a server that keeps the
@@ -323,8 +414,43 @@ mod tests {
             resp,
             Box::new(openai::StreamDecoder::default()),
             IDLE,
+            Limits::default().max_event_bytes,
             Secrets::default(),
         )
+    }
+
+    /// `pieces` chunks of `len` bytes, with no length declared up front.
+    fn chunked(pieces: usize, len: usize) -> reqwest::Response {
+        let body = stream::iter(0..pieces)
+            .map(move |_| Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b'x'; len])));
+        reqwest::Response::from(http::Response::new(reqwest::Body::wrap_stream(body)))
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_not_buffered() {
+        let fits = read_body(chunked(5, 1000), 5000).await;
+        assert_eq!(fits.map(|b| b.len()).ok(), Some(5000));
+        let err = read_body(chunked(6, 1000), 5000)
+            .await
+            .expect_err("too large");
+        assert!(
+            matches!(err, ProviderError::Decode(ref m) if m.contains("5000")),
+            "{err}"
+        );
+        assert!(err.is_retryable());
+        // A declared length over the limit is refused before reading.
+        let declared =
+            reqwest::Response::from(http::Response::new(reqwest::Body::from(vec![0u8; 6000])));
+        assert_eq!(declared.content_length(), Some(6000));
+        assert!(read_body(declared, 5000).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_error_body_is_read_only_as_far_as_needed() {
+        let (body, cut) = read_prefix(chunked(1000, 1000), MAX_ERROR_BODY_BYTES).await;
+        assert_eq!((body.len(), cut), (MAX_ERROR_BODY_BYTES, true));
+        let (body, cut) = read_prefix(chunked(2, 1000), MAX_ERROR_BODY_BYTES).await;
+        assert_eq!((body.len(), cut), (2000, false));
     }
 
     #[tokio::test(start_paused = true)]

@@ -19,7 +19,7 @@ pub mod simulated;
 pub mod sse;
 mod util;
 
-pub use client::{EventStream, Timeouts, UpstreamClient};
+pub use client::{EventStream, Limits, Timeouts, UpstreamClient};
 pub use error::{ProviderError, TimeoutKind};
 pub use redact::Secrets;
 

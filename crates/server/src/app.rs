@@ -70,8 +70,12 @@ impl AppState {
         let accounts = Arc::new(crate::accounts::Accounts::load(store.clone(), shared).await?);
         accounts.spawn_refresher();
         let ledger = crate::settle::Ledger::spawn(store);
-        let client = UpstreamClient::new(config.server.timeouts(), config.catalog.secrets())
-            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let client = UpstreamClient::new(
+            config.server.timeouts(),
+            config.server.limits(),
+            config.catalog.secrets(),
+        )
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
         if !data.is_empty() {
             data.push(auto_model());

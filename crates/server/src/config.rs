@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
-use switchyard_providers::Timeouts;
+use switchyard_providers::{Limits, Timeouts};
 use switchyard_router::auto::AutoPolicy;
 use switchyard_router::config::{ModelConfig, ProviderConfig};
 use switchyard_router::{Catalog, CatalogConfig, ConfigError, DEFAULT_CATALOG, DEMO_CATALOG};
@@ -49,6 +49,14 @@ pub struct ServerSection {
     /// Interval of `: OPENROUTER PROCESSING` comments on a quiet stream.
     #[serde(default = "default_keepalive_ms")]
     pub keepalive_ms: u64,
+    /// Largest non-streamed response accepted from a provider, in bytes (default 32 MiB). A
+    /// larger one fails that attempt and the next endpoint is tried.
+    #[serde(default = "default_max_upstream_body_bytes")]
+    pub max_upstream_body_bytes: usize,
+    /// Longest line, and largest event, accepted in a provider's stream, in bytes (default
+    /// 8 MiB). Past it the stream fails as if broken (failover or an error chunk).
+    #[serde(default = "default_max_upstream_event_bytes")]
+    pub max_upstream_event_bytes: usize,
 }
 
 fn default_body_limit() -> usize {
@@ -76,6 +84,8 @@ impl Default for ServerSection {
             first_byte_timeout_ms: default_first_byte_ms(),
             between_chunks_timeout_ms: default_between_chunks_ms(),
             keepalive_ms: default_keepalive_ms(),
+            max_upstream_body_bytes: default_max_upstream_body_bytes(),
+            max_upstream_event_bytes: default_max_upstream_event_bytes(),
         }
     }
 }
@@ -99,6 +109,14 @@ impl ServerSection {
             ),
             ("server.keepalive_ms", self.keepalive_ms),
             ("server.max_body_bytes", self.max_body_bytes as u64),
+            (
+                "server.max_upstream_body_bytes",
+                self.max_upstream_body_bytes as u64,
+            ),
+            (
+                "server.max_upstream_event_bytes",
+                self.max_upstream_event_bytes as u64,
+            ),
         ];
         for (field, v) in positive {
             if v == 0 {
@@ -106,6 +124,23 @@ impl ServerSection {
             }
         }
         Ok(())
+    }
+}
+
+fn default_max_upstream_body_bytes() -> usize {
+    Limits::default().max_body_bytes
+}
+fn default_max_upstream_event_bytes() -> usize {
+    Limits::default().max_event_bytes
+}
+
+impl ServerSection {
+    /// How much of one upstream response the client may hold.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_upstream_body_bytes,
+            max_event_bytes: self.max_upstream_event_bytes,
+        }
     }
 }
 
@@ -284,6 +319,13 @@ mod tests {
             .and_then(|f| f.load(false, &|_| None))
             .expect_err("zero");
         assert!(err.to_string().contains("server.keepalive_ms"), "{err}");
+        let err = ConfigFile::from_toml("[server]\nmax_upstream_event_bytes = 0\n")
+            .and_then(|f| f.load(false, &|_| None))
+            .expect_err("zero");
+        assert!(
+            err.to_string().contains("server.max_upstream_event_bytes"),
+            "{err}"
+        );
         let err = ConfigFile::from_toml("[server]\nlisten = \"nowhere\"\n").expect_err("bad addr");
         assert!(err.to_string().contains("listen"), "{err}");
     }

@@ -18,7 +18,9 @@
 //! `#echo-key:<status>` (answer that status quoting the request's credential header back; 200:
 //! streamed, one chunk then an error event quoting it, else a body that fails to decode on it),
 //! `#comments-only` (a 200 stream of nothing but `: ping` comments every 50 ms, forever),
-//! `#comments-after:<n>` (n frames of the stream, then only comments).
+//! `#comments-after:<n>` (n frames of the stream, then only comments), `#bigbody:<bytes>` (pad
+//! a JSON answer, scripted failures too, with that many bytes), `#longline:<bytes>` (open a
+//! stream with an SSE comment line that long).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -186,6 +188,10 @@ struct Script {
     echo_key: Option<u16>,
     /// Send this many frames of the stream, then only SSE comments, forever.
     comments_after: Option<usize>,
+    /// Pad a JSON answer (success or scripted failure) with this many bytes.
+    bigbody: Option<usize>,
+    /// Open a stream with an SSE comment line this long.
+    longline: Option<usize>,
 }
 
 /// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
@@ -237,6 +243,8 @@ fn script(last_user: &str, model: &str) -> Script {
         } else {
             num("comments-after").map(|v| v as usize)
         },
+        bigbody: num("bigbody").map(|v| v as usize),
+        longline: num("longline").map(|v| v as usize),
     }
 }
 
@@ -360,8 +368,54 @@ async fn pre(sc: &Script) {
     }
 }
 
-/// What a stream sends after its frames.
+/// What a stream sends before or after its frames.
 type Tail = futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// `n` bytes of `x` in pieces: big bodies are sent, never held whole.
+fn padding(n: usize) -> impl Iterator<Item = Bytes> {
+    const PIECE: usize = 64 * 1024;
+    let piece = Bytes::from(vec![b'x'; PIECE]);
+    (0..n.div_ceil(PIECE)).map(move |i| piece.slice(..PIECE.min(n.saturating_sub(i * PIECE))))
+}
+
+/// `s`, then `watch` marked finished: a caller that hangs up first is counted.
+fn watched(
+    s: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    watch: Watch,
+) -> Body {
+    let mut watch = Some(watch);
+    Body::from_stream(s.chain(stream::poll_fn(move |_| {
+        // Reached only when everything went out: the answer was not abandoned.
+        if let Some(w) = watch.take() {
+            w.finish();
+        }
+        std::task::Poll::Ready(None)
+    })))
+}
+
+/// A JSON answer, padded by `#bigbody` (with a `"padding"` member).
+fn answer(status: StatusCode, v: Value, sc: &Script, watch: Watch) -> Response {
+    let Some(n) = sc.bigbody else {
+        watch.finish();
+        return json_response(status, v);
+    };
+    let text = v.to_string();
+    let head = text.strip_suffix('}').unwrap_or(&text);
+    let sep = if head.ends_with('{') { "" } else { "," };
+    let parts = std::iter::once(Bytes::from(format!("{head}{sep}\"padding\":\"")))
+        .chain(padding(n))
+        .chain(std::iter::once(Bytes::from_static(b"\"}")));
+    let mut r = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(watched(stream::iter(parts.map(Ok)), watch))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
 
 /// `item` every `every`, until the caller goes away.
 fn forever(item: Bytes, every: Duration) -> Tail {
@@ -372,8 +426,8 @@ fn forever(item: Bytes, every: Duration) -> Tail {
     .boxed()
 }
 
-/// SSE frames as a body that honours `#tokdelay`, `#cut`, `#stall`, `#comments-only` and
-/// `#comments-after`.
+/// SSE frames as a body that honours `#tokdelay`, `#cut`, `#stall`, `#comments-only`,
+/// `#comments-after` and `#longline`.
 fn sse_body(mut frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
     let tail = sc.comments_after.map(|n| {
         frames.truncate(n);
@@ -384,6 +438,12 @@ fn sse_body(mut frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
 
 /// As [`sse_body`], with `tail` sent after the frames (the caller's disconnect ends it).
 fn sse_body_then(frames: Vec<String>, sc: &Script, watch: Watch, tail: Option<Tail>) -> Response {
+    let head = sc.longline.map(|n| {
+        let parts = std::iter::once(Bytes::from_static(b": "))
+            .chain(padding(n))
+            .chain(std::iter::once(Bytes::from_static(b"\n\n")));
+        stream::iter(parts.map(Ok)).boxed()
+    });
     let tokdelay = Duration::from_millis(sc.tokdelay_ms);
     let cut = sc.cut;
     let stall = sc.stall;
@@ -413,18 +473,13 @@ fn sse_body_then(frames: Vec<String>, sc: &Script, watch: Watch, tail: Option<Ta
                 "cut",
             ))
         })));
-    let s = s.chain(stream::iter(tail).flatten());
-    let mut watch = Some(watch);
-    let s = s.chain(stream::poll_fn(move |_| {
-        // Reached only when every frame went out: the stream was not abandoned.
-        if let Some(w) = watch.take() {
-            w.finish();
-        }
-        std::task::Poll::Ready(None)
-    }));
+    let s = stream::iter(head)
+        .flatten()
+        .chain(s)
+        .chain(stream::iter(tail).flatten());
     Response::builder()
         .header("content-type", "text/event-stream")
-        .body(Body::from_stream(s))
+        .body(watched(s, watch))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
@@ -526,11 +581,12 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        watch.finish();
         return scripted_failure(
-            json_response(
+            answer(
                 status(code),
                 json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
+                &sc,
+                watch,
             ),
             &sc,
         );
@@ -572,7 +628,6 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         Reply::Text(_) => "stop",
     };
     if req["stream"] != true {
-        watch.finish();
         let message = match &r {
             Reply::Text(t) => json!({"role": "assistant", "content": t, "refusal": null}),
             Reply::Tool { id, name, args } => {
@@ -580,13 +635,15 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
                 "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]})
             }
         };
-        return json_response(
+        return answer(
             StatusCode::OK,
             json!({
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
                 "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
                 "usage": usage, "system_fingerprint": "fp_fake"
             }),
+            &sc,
+            watch,
         );
     }
     let chunk = |delta: Value, finish: Value| {
@@ -635,6 +692,10 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
 // ---------- Anthropic ----------
 
 fn anthropic_error(code: u16) -> Response {
+    json_response(status(code), anthropic_error_body(code))
+}
+
+fn anthropic_error_body(code: u16) -> Value {
     let kind = match code {
         400 => "invalid_request_error",
         401 => "authentication_error",
@@ -642,10 +703,7 @@ fn anthropic_error(code: u16) -> Response {
         529 => "overloaded_error",
         _ => "api_error",
     };
-    json_response(
-        status(code),
-        json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}}),
-    )
+    json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}})
 }
 
 async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -713,8 +771,10 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        watch.finish();
-        return scripted_failure(anthropic_error(code), &sc);
+        return scripted_failure(
+            answer(status(code), anthropic_error_body(code), &sc, watch),
+            &sc,
+        );
     }
     if let Some(code) = sc.echo_key {
         let credential = h("x-api-key");
@@ -759,7 +819,6 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     };
     let usage = json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached});
     if req["stream"] != true {
-        watch.finish();
         let mut content = vec![];
         if thinking {
             content.push(
@@ -770,10 +829,12 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
             Reply::Text(t) => json!({"type": "text", "text": t}),
             Reply::Tool { id, name, args } => json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": args}),
         });
-        return json_response(
+        return answer(
             StatusCode::OK,
             json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}),
+            &sc,
+            watch,
         );
     }
     let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
@@ -827,6 +888,10 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
 // ---------- Gemini ----------
 
 fn gemini_error(code: u16) -> Response {
+    json_response(status(code), gemini_error_body(code))
+}
+
+fn gemini_error_body(code: u16) -> Value {
     let st = match code {
         400 => "INVALID_ARGUMENT",
         401 | 403 => "PERMISSION_DENIED",
@@ -834,10 +899,7 @@ fn gemini_error(code: u16) -> Response {
         503 => "UNAVAILABLE",
         _ => "INTERNAL",
     };
-    json_response(
-        status(code),
-        json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}}),
-    )
+    json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}})
 }
 
 async fn gemini(
@@ -918,8 +980,10 @@ async fn gemini(
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        watch.finish();
-        return scripted_failure(gemini_error(code), &sc);
+        return scripted_failure(
+            answer(status(code), gemini_error_body(code), &sc, watch),
+            &sc,
+        );
     }
     if let Some(code) = sc.echo_key {
         let credential = headers
@@ -963,15 +1027,16 @@ async fn gemini(
         thought_parts.push(json!({"text": "Let me think.", "thought": true}));
     }
     if !streaming {
-        watch.finish();
         let mut parts = thought_parts;
         parts.push(match &r {
             Reply::Text(t) => json!({"text": t}),
             Reply::Tool { name, args, .. } => json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": "gsig-fake"}),
         });
-        return json_response(
+        return answer(
             StatusCode::OK,
             resp(json!(parts), Some("STOP"), Some(&usage)),
+            &sc,
+            watch,
         );
     }
     if q.get("alt").map(String::as_str) != Some("sse") {

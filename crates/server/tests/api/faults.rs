@@ -10,6 +10,20 @@ use switchyard_testkit::API_KEY;
 /// A short between-chunks timeout, so that silence is found out quickly.
 const QUICK_SILENCE: &str = "keepalive_ms = 300\nfirst_byte_timeout_ms = 2000\nbetween_chunks_timeout_ms = 300\nmax_body_bytes = 100000";
 
+/// Small response limits: 100 kB bodies, 50 kB stream lines.
+const LIMITED: &str = "keepalive_ms = 300\nfirst_byte_timeout_ms = 2000\nbetween_chunks_timeout_ms = 1000\nmax_body_bytes = 100000\nmax_upstream_body_bytes = 100000\nmax_upstream_event_bytes = 50000";
+
+/// Waits (briefly) for the fake to see `n` answers abandoned by the gateway.
+async fn abandoned(app: &TestApp, n: usize) -> bool {
+    for _ in 0..100 {
+        if app.upstream.abandoned() >= n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// A stream that must end on its own: a hang fails the test instead of stalling it.
 async fn stream_within(app: &TestApp, body: Value) -> (u16, Vec<Value>, Vec<String>) {
     tokio::time::timeout(Duration::from_secs(10), app.chat_stream(body))
@@ -214,4 +228,93 @@ async fn comments_after_some_chunks_continue_on_the_next_endpoint() {
     );
     assert_eq!(chunks.last(), Some(&json!("[DONE]")));
     assert_eq!(app.upstream_models(), vec!["m-a", "m-b"]);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_fails_over_without_being_read_whole() {
+    let app = spawn_app_with(LIMITED, false).await;
+    // Under the limit, the padding is just an unknown field.
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/gpt", "messages": user("hi #bigbody:50000")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // Far over it: the next endpoint serves, and the gateway hung up on the first.
+    let (s, v) = app
+        .chat_json(json!({"model": "route/multi", "provider": a_then_b(),
+            "messages": user("hi #bigbody@m-a:20000000")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["provider"], "Fake OpenAI Two", "{v}");
+    assert_eq!(app.upstream_models(), vec!["gpt-fake", "m-a", "m-b"]);
+    assert!(
+        abandoned(&app, 1).await,
+        "the oversized body was not read to its end"
+    );
+    for model in MODELS {
+        let (s, v) = app
+            .chat_json(json!({"model": model, "messages": user("hi #bigbody:200000")}))
+            .await;
+        assert_eq!(s, 502, "{model}: {v}");
+        assert_eq!(
+            v["error"]["message"], "Provider returned error",
+            "{model}: {v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_start_of_a_huge_error_body_is_read() {
+    let app = spawn_app_with(LIMITED, false).await;
+    let (s, v) = app
+        .chat_json(json!({"model": "route/multi", "provider": a_then_b(),
+            "messages": user("hi #fail@m-a:500 #bigbody@m-a:20000000")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["provider"], "Fake OpenAI Two", "{v}");
+    assert!(
+        abandoned(&app, 1).await,
+        "the error body was not read to its end"
+    );
+    let (s, v) = app
+        .chat_json(
+            json!({"model": "fake/claude", "messages": user("hi #fail:503 #bigbody:20000000")}),
+        )
+        .await;
+    assert_eq!(s, 502, "{v}");
+    let raw = v["error"]["metadata"]["raw"].as_str().unwrap_or_default();
+    assert!(raw.starts_with("{\"error\"") && raw.len() <= 1024, "{raw}");
+}
+
+#[tokio::test]
+async fn a_stream_line_over_the_limit_fails_over_or_ends_cleanly() {
+    let app = spawn_app_with(LIMITED, false).await;
+    let (s, chunks, _) = stream_within(
+        &app,
+        json!({"model": "fake/gpt", "messages": user("hi #longline:20000")}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(streamed_text(&chunks), "Echo: hi #longline:20000");
+    let (s, chunks, _) = stream_within(
+        &app,
+        json!({"model": "route/multi", "provider": a_then_b(), "messages": user("hi #longline@m-a:10000000")}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(chunks[0]["provider"], "Fake OpenAI Two", "{chunks:?}");
+    assert_eq!(chunks.last(), Some(&json!("[DONE]")));
+    for model in MODELS {
+        let r = tokio::time::timeout(
+            Duration::from_secs(10),
+            app.chat(
+                json!({"model": model, "stream": true, "messages": user("hi #longline:100000")}),
+            ),
+        )
+        .await
+        .expect("answers");
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 502, "{model}: {v}");
+        assert_eq!(v["error"]["code"], 502, "{model}: {v}");
+    }
 }
