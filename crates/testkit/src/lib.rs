@@ -20,7 +20,9 @@
 //! `#comments-only` (a 200 stream of nothing but `: ping` comments every 50 ms, forever),
 //! `#comments-after:<n>` (n frames of the stream, then only comments), `#bigbody:<bytes>` (pad
 //! a JSON answer, scripted failures too, with that many bytes), `#longline:<bytes>` (open a
-//! stream with an SSE comment line that long).
+//! stream with an SSE comment line that long), `#usage:<n>` (report n prompt and n completion
+//! tokens), `#endless` (a stream that never ends: a text chunk every 5 ms until the caller
+//! hangs up).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -192,6 +194,10 @@ struct Script {
     bigbody: Option<usize>,
     /// Open a stream with an SSE comment line this long.
     longline: Option<usize>,
+    /// Report this many prompt and completion tokens.
+    usage: Option<u64>,
+    /// Stream text forever.
+    endless: bool,
 }
 
 /// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
@@ -245,8 +251,14 @@ fn script(last_user: &str, model: &str) -> Script {
         },
         bigbody: num("bigbody").map(|v| v as usize),
         longline: num("longline").map(|v| v as usize),
+        usage: num("usage"),
+        endless: flag(last_user, "endless", model),
     }
 }
+
+/// What `#endless` sends, and how often.
+const TICK: &str = "tick ";
+const TICK_EVERY: Duration = Duration::from_millis(5);
 
 /// What `#echo-key` says: the credential twice, once in the message and once on its own, the
 /// way careless providers quote a rejected key.
@@ -615,9 +627,14 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("fake").to_string();
-    let prompt = words(&turn.last_user) + 10;
-    let completion = reply_tokens(&r);
-    let reasoning = if sc.think { 7 } else { 0 };
+    let mut prompt = words(&turn.last_user) + 10;
+    let mut completion = reply_tokens(&r);
+    let mut reasoning = if sc.think { 7 } else { 0 };
+    if let Some(n) = sc.usage {
+        prompt = n;
+        reasoning = reasoning.min(n);
+        completion = n - reasoning;
+    }
     let usage = json!({
         "prompt_tokens": prompt, "completion_tokens": completion + reasoning, "total_tokens": prompt + completion + reasoning,
         "prompt_tokens_details": {"cached_tokens": sc.cached.min(prompt), "audio_tokens": 0},
@@ -654,6 +671,10 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         json!({"role": "assistant", "content": "", "refusal": null}),
         Value::Null,
     ))];
+    if sc.endless {
+        let tick = Bytes::from(data(&chunk(json!({ "content": TICK }), Value::Null)));
+        return sse_body_then(frames, &sc, watch, Some(forever(tick, TICK_EVERY)));
+    }
     match &r {
         Reply::Text(t) => {
             for (i, p) in text_pieces(t).into_iter().enumerate() {
@@ -810,8 +831,10 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
     let cached = sc.cached;
-    let input = words(&turn.last_user) + 10;
-    let output = reply_tokens(&r) + if sc.think { 7 } else { 0 };
+    let input = sc.usage.unwrap_or(words(&turn.last_user) + 10);
+    let output = sc
+        .usage
+        .unwrap_or(reply_tokens(&r) + if sc.think { 7 } else { 0 });
     let thinking = sc.think && req["thinking"]["type"] == "enabled";
     let stop = match &r {
         Reply::Tool { .. } => "tool_use",
@@ -844,6 +867,14 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
         "usage": {"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached}}}),
     )];
+    if sc.endless {
+        frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
+        let tick = Bytes::from(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TICK}}),
+        ));
+        return sse_body_then(frames, &sc, watch, Some(forever(tick, TICK_EVERY)));
+    }
     let mut idx = 0;
     if thinking {
         frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
@@ -1005,9 +1036,14 @@ async fn gemini(
         return sse_body(vec![data(&first), data(&error)], &sc, watch);
     }
     let r = reply(&turn);
-    let prompt = words(&turn.last_user) + 10;
-    let out = reply_tokens(&r);
-    let thoughts = if sc.think { 7 } else { 0 };
+    let mut prompt = words(&turn.last_user) + 10;
+    let mut out = reply_tokens(&r);
+    let mut thoughts = if sc.think { 7 } else { 0 };
+    if let Some(n) = sc.usage {
+        prompt = n;
+        thoughts = thoughts.min(n);
+        out = n - thoughts;
+    }
     let usage = json!({"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out + thoughts,
         "thoughtsTokenCount": thoughts, "cachedContentTokenCount": sc.cached});
     let resp = |parts: Value, finish: Option<&str>, usage: Option<&Value>| {
@@ -1041,6 +1077,10 @@ async fn gemini(
     }
     if q.get("alt").map(String::as_str) != Some("sse") {
         return gemini_error(400);
+    }
+    if sc.endless {
+        let tick = Bytes::from(data(&resp(json!([{ "text": TICK }]), None, None)));
+        return sse_body_then(vec![], &sc, watch, Some(forever(tick, TICK_EVERY)));
     }
     let mut frames = vec![];
     if !thought_parts.is_empty() {

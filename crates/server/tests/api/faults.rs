@@ -318,3 +318,62 @@ async fn a_stream_line_over_the_limit_fails_over_or_ends_cleanly() {
         assert_eq!(v["error"]["code"], 502, "{model}: {v}");
     }
 }
+
+// The testkit's `#usage` and `#endless`, as the gateway sees them.
+
+#[tokio::test]
+async fn the_fake_reports_scripted_usage_on_every_family() {
+    let app = spawn_app().await;
+    for model in MODELS {
+        for stream in [false, true] {
+            let body = json!({"model": model, "messages": user("hi #usage:1234")});
+            let usage = if stream {
+                let (s, chunks, _) = app.chat_stream(body).await;
+                assert_eq!(s, 200);
+                chunks
+                    .iter()
+                    .rev()
+                    .find(|c| c["usage"].is_object())
+                    .map(|c| c["usage"].clone())
+                    .unwrap_or_default()
+            } else {
+                let (s, v) = app.chat_json(body).await;
+                assert_eq!(s, 200, "{v}");
+                v["usage"].clone()
+            };
+            assert_eq!(usage["prompt_tokens"], 1234, "{model} {stream}: {usage}");
+            assert_eq!(
+                usage["completion_tokens"], 1234,
+                "{model} {stream}: {usage}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_endless_stream_runs_until_the_client_hangs_up() {
+    use futures_util::StreamExt;
+    let app = spawn_app().await;
+    for (i, model) in MODELS.into_iter().enumerate() {
+        let r = app
+            .chat(json!({"model": model, "stream": true, "messages": user("hi #endless")}))
+            .await;
+        assert_eq!(r.status(), 200);
+        let mut body = r.bytes_stream();
+        let mut text = String::new();
+        while text.matches("tick").count() < 20 {
+            let piece = tokio::time::timeout(Duration::from_secs(5), body.next())
+                .await
+                .expect("ticks keep coming");
+            match piece {
+                Some(Ok(b)) => text.push_str(&String::from_utf8_lossy(&b)),
+                other => panic!("{model}: the stream ended: {other:?} after {text}"),
+            }
+        }
+        drop(body);
+        assert!(
+            abandoned(&app, i + 1).await,
+            "{model}: the upstream stream is dropped with the client"
+        );
+    }
+}
