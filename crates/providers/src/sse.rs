@@ -85,14 +85,23 @@ impl SseDecoder {
             if line.len() > self.max {
                 return Err(self.line_too_long());
             }
-            let line = String::from_utf8_lossy(line).into_owned();
             start = end + 1;
+            // Comments (keep-alives) are dropped without being copied out.
+            if line.first() == Some(&b':') {
+                continue;
+            }
+            let line = String::from_utf8_lossy(line).into_owned();
             if let Some(ev) = self.line(&line)? {
                 out.push(ev);
             }
         }
         self.buf.drain(..start);
         self.scanned = self.scanned.saturating_sub(start);
+        // One large event must not keep its buffer for the rest of a long stream (thousands
+        // of streams run at once).
+        if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
+            self.buf = Vec::new();
+        }
         if self.buf.len() > self.max {
             return Err(self.line_too_long());
         }
@@ -109,6 +118,7 @@ impl SseDecoder {
     /// Call at end of input: an event missing its final blank line is still delivered.
     pub fn finish(&mut self) -> Result<Option<SseEvent>, ProviderError> {
         if !self.buf.is_empty() {
+            self.scanned = 0;
             let rest = String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
             let rest = rest.trim_end_matches('\r').to_string();
             if let Some(ev) = self.line(&rest)? {

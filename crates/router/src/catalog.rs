@@ -427,8 +427,8 @@ impl Catalog {
             }
             for (_, value) in p.headers.iter().filter(|(n, _)| credential(n)) {
                 out.push(value.clone());
-                if let Some((_, credential)) = value.trim().split_once(' ') {
-                    out.push(credential.to_string());
+                if let Some((_, bare)) = value.trim().split_once(' ') {
+                    out.push(bare.to_string());
                 }
             }
         }
