@@ -1,4 +1,9 @@
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+/// The longest `Retry-After` honoured. An upstream asking for more (or for an absurd `1e20`
+/// seconds) is kept back this long and then tried again: one probe an hour costs nothing, while
+/// trusting the number would retire a provider for good over one bad header.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Which wait ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +69,37 @@ impl ProviderError {
     }
 }
 
-/// Parses `Retry-After` given in seconds (the form providers use for rate limits).
+/// Parses `Retry-After`: delay-seconds (fractions accepted, as some providers send them) or an
+/// HTTP-date. Clamped to [`MAX_RETRY_AFTER`]; a date in the past means no wait.
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
-    value
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    parse_retry_after_at(value?, SystemTime::now())
+}
+
+fn parse_retry_after_at(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Some(d) = parse_seconds(value) {
+        return Some(d);
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
+}
+
+/// A non-negative number of seconds, clamped to [`MAX_RETRY_AFTER`]. `Duration::from_secs_f64`
+/// panics beyond about 1.8e19 s, so the clamp comes first.
+fn parse_seconds(value: &str) -> Option<Duration> {
+    let secs = value.trim().parse::<f64>().ok()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(MAX_RETRY_AFTER)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 /// The human-readable message in a provider's error body: OpenAI's and Google's
@@ -90,7 +120,7 @@ pub fn retry_after_from_body(body: &str) -> Option<Duration> {
         .as_array()?
         .iter()
         .find_map(|d| d.get("retryDelay")?.as_str())
-        .and_then(|s| parse_retry_after(s.strip_suffix('s')))
+        .and_then(|s| parse_seconds(s.strip_suffix('s')?))
 }
 
 #[cfg(test)]
@@ -126,6 +156,48 @@ mod tests {
             Some(Duration::from_millis(34_400))
         );
         assert_eq!(error_message("<html>bad gateway</html>"), None);
+    }
+
+    #[test]
+    fn retry_after_is_clamped_and_never_panics() {
+        let secs = |v: &str| parse_retry_after(Some(v));
+        assert_eq!(secs("2"), Some(Duration::from_secs(2)));
+        assert_eq!(secs(" 1.5 "), Some(Duration::from_millis(1500)));
+        for huge in [
+            "1e19",
+            "1e20",
+            "1e308",
+            "18446744073709551616",
+            "99999999999999999999",
+        ] {
+            assert_eq!(secs(huge), Some(MAX_RETRY_AFTER), "{huge}");
+        }
+        for bad in ["-1", "NaN", "inf", "-inf", "soon", ""] {
+            assert_eq!(secs(bad), None, "{bad}");
+        }
+        assert_eq!(parse_retry_after(None), None);
+        let body =
+            |delay: &str| format!(r#"{{"error":{{"details":[{{"retryDelay":"{delay}"}}]}}}}"#);
+        assert_eq!(retry_after_from_body(&body("1e20s")), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            retry_after_from_body(&body("0.5s")),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(retry_after_from_body(&body("-3s")), None);
+    }
+
+    #[test]
+    fn retry_after_accepts_an_http_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT")
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let at = |v: &str| parse_retry_after_at(v, now);
+        assert_eq!(
+            at("Sun, 06 Nov 1994 08:50:07 GMT"),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(at("Sun, 06 Nov 1994 08:00:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(at("Fri, 31 Dec 9999 23:59:59 GMT"), Some(MAX_RETRY_AFTER));
+        assert_eq!(at("Sun, 06 Nov 1994"), None);
     }
 
     #[test]

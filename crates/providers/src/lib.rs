@@ -14,12 +14,14 @@ pub mod client;
 pub mod error;
 pub mod gemini;
 pub mod openai;
+pub mod redact;
 pub mod simulated;
 pub mod sse;
 mod util;
 
-pub use client::{EventStream, Timeouts, UpstreamClient};
+pub use client::{EventStream, Limits, Timeouts, UpstreamClient};
 pub use error::{ProviderError, TimeoutKind};
+pub use redact::Secrets;
 
 use serde::{Deserialize, Serialize};
 use switchyard_api::chat::{Choice, ChunkChoice};

@@ -50,15 +50,18 @@ pub fn chunks_as_sse(chunks: &str, with_event_names: bool) -> String {
 pub fn run_decoder(d: &mut dyn Decoder, sse: &str) -> Result<Vec<StreamEvent>, ProviderError> {
     let mut sse_dec = SseDecoder::new();
     let mut out = Vec::new();
+    let mut events = Vec::new();
     for piece in sse.as_bytes().chunks(37) {
-        for ev in sse_dec.push(piece) {
+        events.clear();
+        sse_dec.push(piece, &mut events)?;
+        for ev in &events {
             if d.is_done() {
                 break;
             }
-            out.extend(d.event(&ev)?);
+            out.extend(d.event(ev)?);
         }
     }
-    if let Some(ev) = sse_dec.finish() {
+    if let Some(ev) = sse_dec.finish()? {
         out.extend(d.event(&ev)?);
     }
     Ok(out)

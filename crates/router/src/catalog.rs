@@ -410,6 +410,32 @@ impl Catalog {
     pub fn providers(&self) -> &[Arc<Provider>] {
         &self.providers
     }
+
+    /// Every credential the catalogue sends upstream, for the client to scrub from what comes
+    /// back: each provider's key, and the values of extra headers whose names say they carry
+    /// one (`Authorization`, `api-key`, `X-Auth-Token`, …), also without their scheme
+    /// (`Bearer `, `Basic `), since an upstream may quote only the credential.
+    pub fn secrets(&self) -> switchyard_providers::Secrets {
+        let credential = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            ["auth", "key", "token", "secret"]
+                .iter()
+                .any(|w| name.contains(w))
+        };
+        let mut out = Vec::new();
+        for p in &self.providers {
+            if let Some(k) = &p.api_key {
+                out.push(k.expose().to_string());
+            }
+            for (_, value) in p.headers.iter().filter(|(n, _)| credential(n)) {
+                out.push(value.clone());
+                if let Some((_, bare)) = value.trim().split_once(' ') {
+                    out.push(bare.to_string());
+                }
+            }
+        }
+        switchyard_providers::Secrets::new(out)
+    }
 }
 
 impl ModelEntry {
@@ -588,6 +614,44 @@ endpoints = [{ provider = "p", upstream_id = "m", prompt = "0", completion = "0"
         assert!(ep.matches("pé"));
         assert!(ep.matches("PÉ/TURBO") || ep.matches("pé/turbo"));
         assert!(ep.matches("p"));
+    }
+
+    #[test]
+    fn secrets_are_every_key_and_credential_header() {
+        let cfg = r#"
+            [[providers]]
+            slug = "a"
+            name = "A"
+            protocol = "openai"
+            base_url = "http://localhost:1"
+            api_key_env = "A_KEY"
+            headers = { "anthropic-beta" = "tools-2024", "X-Auth-Token" = "Bearer tok-123456789" }
+            [[providers]]
+            slug = "b"
+            name = "B"
+            protocol = "anthropic"
+            base_url = "http://localhost:2"
+            api_key_env = "B_KEY"
+            [[providers]]
+            slug = "c"
+            name = "C"
+            protocol = "gemini"
+            base_url = "http://localhost:3"
+            api_key_env = "UNSET"
+        "#;
+        let env = |v: &str| match v {
+            "A_KEY" => Some("key-of-a".to_string()),
+            "B_KEY" => Some(" key-of-b ".to_string()),
+            _ => None,
+        };
+        let cat =
+            Catalog::build(&CatalogConfig::from_toml(cfg).expect("parses"), &env).expect("valid");
+        let s = cat.secrets();
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert_eq!(
+            s.redact("key-of-a key-of-b tok-123456789 tools-2024"),
+            "[REDACTED] [REDACTED] [REDACTED] tools-2024"
+        );
     }
 
     #[test]

@@ -20,6 +20,16 @@ pub const OUTAGE_WINDOW: Duration = Duration::from_secs(30);
 const SAMPLE_WINDOW: Duration = Duration::from_secs(30 * 60);
 const MAX_SAMPLES: usize = 4096;
 const MINUTES_PER_DAY: u64 = 24 * 60;
+/// Stands in for a deadline too far away to represent.
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `now + d` without the panic `Instant + Duration` has on overflow: `d` comes from an
+/// upstream's `Retry-After` or from the configuration.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
 
 /// How the planner may use an endpoint right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,20 +202,22 @@ impl EndpointHealth {
         });
     }
 
-    /// A failed call. `retry_after` (from a 429 / 503) keeps the endpoint back that long.
+    /// A failed call. `retry_after` (from a 429 / 503) keeps the endpoint back that long, at
+    /// most [`MAX_RETRY_AFTER`](switchyard_providers::error::MAX_RETRY_AFTER).
     pub fn record_failure(&self, retry_after: Option<Duration>) {
         let now = Instant::now();
         self.with(|st| {
             self.count(st, now, false);
-            st.consecutive_failures += 1;
+            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
             if let Some(ra) = retry_after {
-                st.cooldown_until = Some(now + ra);
+                let ra = ra.min(switchyard_providers::error::MAX_RETRY_AFTER);
+                st.cooldown_until = Some(later(now, ra));
             }
             let reopen = matches!(st.breaker, Breaker::HalfOpen { .. })
                 || st.consecutive_failures >= BREAKER_FAILURES;
             if reopen {
                 st.breaker = Breaker::Open {
-                    until: now + self.probe_interval,
+                    until: later(now, self.probe_interval),
                 };
             }
         });
@@ -368,6 +380,30 @@ mod tests {
         assert_eq!(h.admit(), Availability::Unstable, "two of two in 30 s is");
         tokio::time::advance(Duration::from_secs(31)).await;
         assert_eq!(h.admit(), Availability::Healthy, "and it passes");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_retry_after_and_probe_interval_are_clamped_not_overflowed() {
+        let h = EndpointHealth::new(Duration::MAX);
+        for ra in [Duration::from_secs(10u64.pow(19)), Duration::MAX] {
+            h.record_failure(Some(ra));
+            assert_eq!(h.admit(), Availability::Unstable, "{ra:?}");
+        }
+        h.record_failure(Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(
+            h.admit(),
+            Availability::Open,
+            "three failures open the breaker"
+        );
+        let h = EndpointHealth::new(Duration::from_secs(30));
+        h.record_failure(Some(Duration::MAX));
+        tokio::time::advance(switchyard_providers::error::MAX_RETRY_AFTER).await;
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            h.admit(),
+            Availability::Healthy,
+            "the cool-down ends after an hour"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -79,8 +79,12 @@ impl AppState {
             &background,
             std::time::Duration::from_millis(config.server.ledger_wait_ms),
         );
-        let client = UpstreamClient::new(config.server.timeouts())
-            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let client = UpstreamClient::new(
+            config.server.timeouts(),
+            config.server.limits(),
+            config.catalog.secrets(),
+        )
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
         let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
         if !data.is_empty() {
             data.push(auto_model());

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::time::Duration;
-use switchyard_providers::Timeouts;
+use switchyard_providers::{Limits, Timeouts};
 use switchyard_router::auto::AutoPolicy;
 use switchyard_router::config::{ModelConfig, ProviderConfig};
 use switchyard_router::{Catalog, CatalogConfig, ConfigError, DEFAULT_CATALOG, DEMO_CATALOG};
@@ -94,6 +94,14 @@ pub struct ServerSection {
     /// exits. 0: streams are ended at once. Default 30 s.
     #[serde(default = "default_drain_ms")]
     pub drain_timeout_ms: u64,
+    /// Largest non-streamed response accepted from a provider, in bytes (default 32 MiB). A
+    /// larger one fails that attempt and the next endpoint is tried.
+    #[serde(default = "default_max_upstream_body_bytes")]
+    pub max_upstream_body_bytes: usize,
+    /// Longest line, and largest event, accepted in a provider's stream, in bytes (default
+    /// 8 MiB). Past it the stream fails as if broken (failover or an error chunk).
+    #[serde(default = "default_max_upstream_event_bytes")]
+    pub max_upstream_event_bytes: usize,
 }
 
 fn default_body_limit() -> usize {
@@ -153,6 +161,8 @@ impl Default for ServerSection {
             max_connections: default_max_connections(),
             max_open_streams: default_max_open_streams(),
             drain_timeout_ms: default_drain_ms(),
+            max_upstream_body_bytes: default_max_upstream_body_bytes(),
+            max_upstream_event_bytes: default_max_upstream_event_bytes(),
         }
     }
 }
@@ -182,6 +192,14 @@ impl ServerSection {
             ("server.body_timeout_ms", self.body_timeout_ms),
             ("server.max_connections", self.max_connections as u64),
             ("server.max_open_streams", self.max_open_streams as u64),
+            (
+                "server.max_upstream_body_bytes",
+                self.max_upstream_body_bytes as u64,
+            ),
+            (
+                "server.max_upstream_event_bytes",
+                self.max_upstream_event_bytes as u64,
+            ),
         ];
         for (field, v) in positive {
             if v == 0 {
@@ -201,6 +219,23 @@ impl ServerSection {
             }
         }
         Ok(())
+    }
+}
+
+fn default_max_upstream_body_bytes() -> usize {
+    Limits::default().max_body_bytes
+}
+fn default_max_upstream_event_bytes() -> usize {
+    Limits::default().max_event_bytes
+}
+
+impl ServerSection {
+    /// How much of one upstream response the client may hold.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_upstream_body_bytes,
+            max_event_bytes: self.max_upstream_event_bytes,
+        }
     }
 }
 
@@ -379,6 +414,13 @@ mod tests {
             .and_then(|f| f.load(false, &|_| None))
             .expect_err("zero");
         assert!(err.to_string().contains("server.keepalive_ms"), "{err}");
+        let err = ConfigFile::from_toml("[server]\nmax_upstream_event_bytes = 0\n")
+            .and_then(|f| f.load(false, &|_| None))
+            .expect_err("zero");
+        assert!(
+            err.to_string().contains("server.max_upstream_event_bytes"),
+            "{err}"
+        );
         let err = ConfigFile::from_toml("[server]\nlisten = \"nowhere\"\n").expect_err("bad addr");
         assert!(err.to_string().contains("listen"), "{err}");
     }

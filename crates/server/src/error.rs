@@ -142,7 +142,7 @@ impl GatewayError {
             GatewayError::Provider { provider, error } => {
                 metadata["provider_name"] = json!(provider);
                 if let ProviderError::Status { body, status, .. } = error {
-                    metadata["raw"] = json!(body);
+                    metadata["raw"] = json!(prefix(body, MAX_RAW_BYTES));
                     metadata["provider_code"] = json!(status);
                 }
                 match error {
@@ -176,6 +176,19 @@ impl GatewayError {
             metadata: Some(metadata),
         }
     }
+}
+
+/// How much of an upstream's error body `metadata.raw` carries: enough to read the provider's
+/// complaint, not a page of HTML. (The body is already scrubbed of credentials by the client.)
+const MAX_RAW_BYTES: usize = 1024;
+
+/// At most `max` bytes of `s`, cut on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    s.get(..end).unwrap_or_default()
 }
 
 fn provider_status(error: &ProviderError) -> StatusCode {
@@ -228,10 +241,83 @@ impl IntoResponse for GatewayError {
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(ra) = self.retry_after() {
-            if let Ok(v) = HeaderValue::from_str(&ra.as_secs().max(1).to_string()) {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs(ra).to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }
         }
         resp
+    }
+}
+
+/// Whole seconds for the `Retry-After` header: rounded up (a client retrying on the dot of a
+/// truncated value would be early), at least 1, at most the providers' clamp.
+fn retry_after_secs(ra: Duration) -> u64 {
+    let ra = ra.min(switchyard_providers::error::MAX_RETRY_AFTER);
+    ra.as_secs()
+        .saturating_add(u64::from(ra.subsec_nanos() > 0))
+        .max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(e: GatewayError) -> Option<String> {
+        e.into_response()
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    fn limited(retry_after: Duration) -> GatewayError {
+        GatewayError::Provider {
+            provider: "p".into(),
+            error: ProviderError::Status {
+                status: 429,
+                body: String::new(),
+                retry_after: Some(retry_after),
+            },
+        }
+    }
+
+    #[test]
+    fn metadata_raw_is_bounded_on_a_char_boundary() {
+        let body = format!("{}{}", "a".repeat(1023), "é".repeat(2000));
+        let err = GatewayError::Provider {
+            provider: "p".into(),
+            error: ProviderError::Status {
+                status: 502,
+                body,
+                retry_after: None,
+            },
+        };
+        let raw = err.body().metadata.unwrap_or_default()["raw"].clone();
+        assert_eq!(raw.as_str().map(str::len), Some(1023), "{raw}");
+        assert_eq!(prefix("héllo", 2), "h");
+        assert_eq!(prefix("héllo", 3), "hé");
+        assert_eq!(prefix("", 3), "");
+    }
+
+    #[test]
+    fn retry_after_header_is_rounded_up_and_clamped() {
+        assert_eq!(header(limited(Duration::ZERO)).as_deref(), Some("1"));
+        assert_eq!(
+            header(limited(Duration::from_millis(1500))).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            header(limited(Duration::from_secs(7))).as_deref(),
+            Some("7")
+        );
+        for huge in [Duration::from_secs(u64::MAX), Duration::MAX] {
+            assert_eq!(header(limited(huge)).as_deref(), Some("3600"));
+        }
+        let rate_limited = GatewayError::RateLimited {
+            limit: 1,
+            reset_ms: 0,
+            retry_after_secs: u64::MAX,
+        };
+        assert_eq!(header(rate_limited).as_deref(), Some("3600"));
     }
 }

@@ -13,7 +13,16 @@
 //! `#fail:<status>`, `#delay:<ms>` (before answering), `#tokdelay:<ms>` (between stream
 //! chunks), `#cut:<n>` (drop the connection after n stream chunks), `#stall:<n>` (go silent
 //! after n chunks), `#hang` (never answer), `#midstream-error` (provider error event after one
-//! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first).
+//! chunk), `#cached:<n>` (report n cached prompt tokens), `#think` (reason first),
+//! `#retry-after:<value>` (the `Retry-After` header of a scripted failure, e.g. `1e20`),
+//! `#echo-key:<status>` (answer that status quoting the request's credential header back; 200:
+//! streamed, one chunk then an error event quoting it, else a body that fails to decode on it),
+//! `#comments-only` (a 200 stream of nothing but `: ping` comments every 50 ms, forever),
+//! `#comments-after:<n>` (n frames of the stream, then only comments), `#bigbody:<bytes>` (pad
+//! a JSON answer, scripted failures too, with that many bytes), `#longline:<bytes>` (open a
+//! stream with an SSE comment line that long), `#usage:<n>` (report n prompt and n completion
+//! tokens), `#endless` (a stream that never ends: a text chunk every 5 ms until the caller
+//! hangs up).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -175,6 +184,20 @@ struct Script {
     midstream_error: bool,
     cached: u64,
     think: bool,
+    /// Sent as `Retry-After` with a scripted failure.
+    retry_after: Option<String>,
+    /// Answer this status with the request's credential quoted back.
+    echo_key: Option<u16>,
+    /// Send this many frames of the stream, then only SSE comments, forever.
+    comments_after: Option<usize>,
+    /// Pad a JSON answer (success or scripted failure) with this many bytes.
+    bigbody: Option<usize>,
+    /// Open a stream with an SSE comment line this long.
+    longline: Option<usize>,
+    /// Report this many prompt and completion tokens.
+    usage: Option<u64>,
+    /// Stream text forever.
+    endless: bool,
 }
 
 /// `#name@model:value` (for this upstream model only) or `#name:value` (for every model).
@@ -219,7 +242,36 @@ fn script(last_user: &str, model: &str) -> Script {
         midstream_error: flag(last_user, "midstream-error", model),
         cached: num("cached").unwrap_or(0),
         think: flag(last_user, "think", model),
+        retry_after: directive(last_user, "retry-after", model),
+        echo_key: num("echo-key").map(|v| v as u16),
+        comments_after: if flag(last_user, "comments-only", model) {
+            Some(0)
+        } else {
+            num("comments-after").map(|v| v as usize)
+        },
+        bigbody: num("bigbody").map(|v| v as usize),
+        longline: num("longline").map(|v| v as usize),
+        usage: num("usage"),
+        endless: flag(last_user, "endless", model),
     }
+}
+
+/// What `#endless` sends, and how often.
+const TICK: &str = "tick ";
+const TICK_EVERY: Duration = Duration::from_millis(5);
+
+/// What `#echo-key` says: the credential twice, once in the message and once on its own, the
+/// way careless providers quote a rejected key.
+fn echoed(credential: &str) -> String {
+    format!("Invalid credential {credential}; you sent: {credential}")
+}
+
+/// `#echo-key:200`, non-streamed: a success whose body does not decode, with the credential
+/// where the decoder will quote it (`invalid type: string "…"`).
+fn echo_undecodable(field: &str, credential: &str) -> Response {
+    let mut v = json!({"id": "echo", "type": "message", "model": "echo"});
+    v[field] = json!(credential);
+    json_response(StatusCode::OK, v)
 }
 
 /// What the fake model answers, before it is put in a wire format.
@@ -328,8 +380,82 @@ async fn pre(sc: &Script) {
     }
 }
 
-/// SSE frames as a body that honours `#tokdelay`, `#cut` and `#stall`.
-fn sse_body(frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
+/// What a stream sends before or after its frames.
+type Tail = futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>;
+
+/// `n` bytes of `x` in pieces: big bodies are sent, never held whole.
+fn padding(n: usize) -> impl Iterator<Item = Bytes> {
+    const PIECE: usize = 64 * 1024;
+    let piece = Bytes::from(vec![b'x'; PIECE]);
+    (0..n.div_ceil(PIECE)).map(move |i| piece.slice(..PIECE.min(n.saturating_sub(i * PIECE))))
+}
+
+/// `s`, then `watch` marked finished: a caller that hangs up first is counted.
+fn watched(
+    s: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    watch: Watch,
+) -> Body {
+    let mut watch = Some(watch);
+    Body::from_stream(s.chain(stream::poll_fn(move |_| {
+        // Reached only when everything went out: the answer was not abandoned.
+        if let Some(w) = watch.take() {
+            w.finish();
+        }
+        std::task::Poll::Ready(None)
+    })))
+}
+
+/// A JSON answer, padded by `#bigbody` (with a `"padding"` member).
+fn answer(status: StatusCode, v: Value, sc: &Script, watch: Watch) -> Response {
+    let Some(n) = sc.bigbody else {
+        watch.finish();
+        return json_response(status, v);
+    };
+    let text = v.to_string();
+    let head = text.strip_suffix('}').unwrap_or(&text);
+    let sep = if head.ends_with('{') { "" } else { "," };
+    let parts = std::iter::once(Bytes::from(format!("{head}{sep}\"padding\":\"")))
+        .chain(padding(n))
+        .chain(std::iter::once(Bytes::from_static(b"\"}")));
+    let mut r = Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(watched(stream::iter(parts.map(Ok)), watch))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        r.headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+/// `item` every `every`, until the caller goes away.
+fn forever(item: Bytes, every: Duration) -> Tail {
+    stream::unfold(item, move |item| async move {
+        tokio::time::sleep(every).await;
+        Some((Ok(item.clone()), item))
+    })
+    .boxed()
+}
+
+/// SSE frames as a body that honours `#tokdelay`, `#cut`, `#stall`, `#comments-only`,
+/// `#comments-after` and `#longline`.
+fn sse_body(mut frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
+    let tail = sc.comments_after.map(|n| {
+        frames.truncate(n);
+        forever(Bytes::from_static(b": ping\n\n"), Duration::from_millis(50))
+    });
+    sse_body_then(frames, sc, watch, tail)
+}
+
+/// As [`sse_body`], with `tail` sent after the frames (the caller's disconnect ends it).
+fn sse_body_then(frames: Vec<String>, sc: &Script, watch: Watch, tail: Option<Tail>) -> Response {
+    let head = sc.longline.map(|n| {
+        let parts = std::iter::once(Bytes::from_static(b": "))
+            .chain(padding(n))
+            .chain(std::iter::once(Bytes::from_static(b"\n\n")));
+        stream::iter(parts.map(Ok)).boxed()
+    });
     let tokdelay = Duration::from_millis(sc.tokdelay_ms);
     let cut = sc.cut;
     let stall = sc.stall;
@@ -359,17 +485,13 @@ fn sse_body(frames: Vec<String>, sc: &Script, watch: Watch) -> Response {
                 "cut",
             ))
         })));
-    let mut watch = Some(watch);
-    let s = s.chain(stream::poll_fn(move |_| {
-        // Reached only when every frame went out: the stream was not abandoned.
-        if let Some(w) = watch.take() {
-            w.finish();
-        }
-        std::task::Poll::Ready(None)
-    }));
+    let s = stream::iter(head)
+        .flatten()
+        .chain(s)
+        .chain(stream::iter(tail).flatten());
     Response::builder()
         .header("content-type", "text/event-stream")
-        .body(Body::from_stream(s))
+        .body(watched(s, watch))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
@@ -382,6 +504,18 @@ fn json_response(status: StatusCode, v: Value) -> Response {
     if status == StatusCode::TOO_MANY_REQUESTS {
         r.headers_mut()
             .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    r
+}
+
+/// A scripted failure, with the script's `Retry-After` if it gives one.
+fn scripted_failure(mut r: Response, sc: &Script) -> Response {
+    if let Some(v) = sc
+        .retry_after
+        .as_deref()
+        .and_then(|v| axum::http::HeaderValue::from_str(v).ok())
+    {
+        r.headers_mut().insert("retry-after", v);
     }
     r
 }
@@ -459,17 +593,48 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        watch.finish();
-        return json_response(
-            status(code),
-            json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
+        return scripted_failure(
+            answer(
+                status(code),
+                json!({"error": {"message": format!("scripted failure {code}"), "type": if code == 429 { "rate_limit_error" } else { "server_error" }, "param": null, "code": null}}),
+                &sc,
+                watch,
+            ),
+            &sc,
+        );
+    }
+    if let Some(code) = sc.echo_key {
+        let credential = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let error = json!({"message": echoed(credential), "type": "invalid_request_error", "param": credential, "code": "invalid_api_key"});
+        if code != 200 {
+            watch.finish();
+            return json_response(status(code), json!({ "error": error }));
+        }
+        if req["stream"] != true {
+            watch.finish();
+            return echo_undecodable("choices", credential);
+        }
+        let first = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000,
+            "model": "echo", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Echo: "}, "finish_reason": null}]});
+        return sse_body(
+            vec![data(&first), data(&json!({ "error": error }))],
+            &sc,
+            watch,
         );
     }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("fake").to_string();
-    let prompt = words(&turn.last_user) + 10;
-    let completion = reply_tokens(&r);
-    let reasoning = if sc.think { 7 } else { 0 };
+    let mut prompt = words(&turn.last_user) + 10;
+    let mut completion = reply_tokens(&r);
+    let mut reasoning = if sc.think { 7 } else { 0 };
+    if let Some(n) = sc.usage {
+        prompt = n;
+        reasoning = reasoning.min(n);
+        completion = n - reasoning;
+    }
     let usage = json!({
         "prompt_tokens": prompt, "completion_tokens": completion + reasoning, "total_tokens": prompt + completion + reasoning,
         "prompt_tokens_details": {"cached_tokens": sc.cached.min(prompt), "audio_tokens": 0},
@@ -480,7 +645,6 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         Reply::Text(_) => "stop",
     };
     if req["stream"] != true {
-        watch.finish();
         let message = match &r {
             Reply::Text(t) => json!({"role": "assistant", "content": t, "refusal": null}),
             Reply::Tool { id, name, args } => {
@@ -488,13 +652,15 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
                 "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": args.to_string()}}]})
             }
         };
-        return json_response(
+        return answer(
             StatusCode::OK,
             json!({
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": 1700000000, "model": model,
                 "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
                 "usage": usage, "system_fingerprint": "fp_fake"
             }),
+            &sc,
+            watch,
         );
     }
     let chunk = |delta: Value, finish: Value| {
@@ -505,6 +671,10 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
         json!({"role": "assistant", "content": "", "refusal": null}),
         Value::Null,
     ))];
+    if sc.endless {
+        let tick = Bytes::from(data(&chunk(json!({ "content": TICK }), Value::Null)));
+        return sse_body_then(frames, &sc, watch, Some(forever(tick, TICK_EVERY)));
+    }
     match &r {
         Reply::Text(t) => {
             for (i, p) in text_pieces(t).into_iter().enumerate() {
@@ -543,6 +713,10 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
 // ---------- Anthropic ----------
 
 fn anthropic_error(code: u16) -> Response {
+    json_response(status(code), anthropic_error_body(code))
+}
+
+fn anthropic_error_body(code: u16) -> Value {
     let kind = match code {
         400 => "invalid_request_error",
         401 => "authentication_error",
@@ -550,10 +724,7 @@ fn anthropic_error(code: u16) -> Response {
         529 => "overloaded_error",
         _ => "api_error",
     };
-    json_response(
-        status(code),
-        json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}}),
-    )
+    json!({"type": "error", "error": {"type": kind, "message": format!("scripted failure {code}")}})
 }
 
 async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -621,14 +792,49 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        watch.finish();
-        return anthropic_error(code);
+        return scripted_failure(
+            answer(status(code), anthropic_error_body(code), &sc, watch),
+            &sc,
+        );
+    }
+    if let Some(code) = sc.echo_key {
+        let credential = h("x-api-key");
+        let error =
+            json!({"type": "error", "error": {"type": credential, "message": echoed(&credential)}});
+        if code != 200 {
+            watch.finish();
+            return json_response(status(code), error);
+        }
+        if req["stream"] != true {
+            watch.finish();
+            return echo_undecodable("content", &credential);
+        }
+        let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
+        let frames = vec![
+            ev(
+                "message_start",
+                json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+                "model": "echo", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 1, "output_tokens": 1}}}),
+            ),
+            ev(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ),
+            ev(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Echo: "}}),
+            ),
+            ev("error", error),
+        ];
+        return sse_body(frames, &sc, watch);
     }
     let r = reply(&turn);
     let model = req["model"].as_str().unwrap_or("claude-fake").to_string();
     let cached = sc.cached;
-    let input = words(&turn.last_user) + 10;
-    let output = reply_tokens(&r) + if sc.think { 7 } else { 0 };
+    let input = sc.usage.unwrap_or(words(&turn.last_user) + 10);
+    let output = sc
+        .usage
+        .unwrap_or(reply_tokens(&r) + if sc.think { 7 } else { 0 });
     let thinking = sc.think && req["thinking"]["type"] == "enabled";
     let stop = match &r {
         Reply::Tool { .. } => "tool_use",
@@ -636,7 +842,6 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
     };
     let usage = json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached});
     if req["stream"] != true {
-        watch.finish();
         let mut content = vec![];
         if thinking {
             content.push(
@@ -647,10 +852,12 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
             Reply::Text(t) => json!({"type": "text", "text": t}),
             Reply::Tool { id, name, args } => json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": args}),
         });
-        return json_response(
+        return answer(
             StatusCode::OK,
             json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}),
+            &sc,
+            watch,
         );
     }
     let ev = |name: &str, v: Value| format!("event: {name}\ndata: {v}\n\n");
@@ -660,6 +867,14 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
         "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
         "usage": {"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached}}}),
     )];
+    if sc.endless {
+        frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
+        let tick = Bytes::from(ev(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": TICK}}),
+        ));
+        return sse_body_then(frames, &sc, watch, Some(forever(tick, TICK_EVERY)));
+    }
     let mut idx = 0;
     if thinking {
         frames.push(ev("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}})));
@@ -704,6 +919,10 @@ async fn anthropic(State(shared): State<Shared>, headers: HeaderMap, body: Bytes
 // ---------- Gemini ----------
 
 fn gemini_error(code: u16) -> Response {
+    json_response(status(code), gemini_error_body(code))
+}
+
+fn gemini_error_body(code: u16) -> Value {
     let st = match code {
         400 => "INVALID_ARGUMENT",
         401 | 403 => "PERMISSION_DENIED",
@@ -711,10 +930,7 @@ fn gemini_error(code: u16) -> Response {
         503 => "UNAVAILABLE",
         _ => "INTERNAL",
     };
-    json_response(
-        status(code),
-        json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}}),
-    )
+    json!({"error": {"code": code, "message": format!("scripted failure {code}"), "status": st}})
 }
 
 async fn gemini(
@@ -795,13 +1011,39 @@ async fn gemini(
     let watch = Watch::new(&shared);
     pre(&sc).await;
     if let Some(code) = sc.fail {
-        watch.finish();
-        return gemini_error(code);
+        return scripted_failure(
+            answer(status(code), gemini_error_body(code), &sc, watch),
+            &sc,
+        );
+    }
+    if let Some(code) = sc.echo_key {
+        let credential = headers
+            .get("x-goog-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let error = json!({"error": {"code": code, "message": echoed(credential), "status": credential,
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "metadata": {"key": credential}}]}});
+        if code != 200 {
+            watch.finish();
+            return json_response(status(code), error);
+        }
+        if !streaming {
+            watch.finish();
+            return echo_undecodable("candidates", credential);
+        }
+        let first = json!({"candidates": [{"content": {"parts": [{"text": "Echo: "}], "role": "model"}, "index": 0}],
+            "modelVersion": "gemini-fake", "responseId": "resp-fake"});
+        return sse_body(vec![data(&first), data(&error)], &sc, watch);
     }
     let r = reply(&turn);
-    let prompt = words(&turn.last_user) + 10;
-    let out = reply_tokens(&r);
-    let thoughts = if sc.think { 7 } else { 0 };
+    let mut prompt = words(&turn.last_user) + 10;
+    let mut out = reply_tokens(&r);
+    let mut thoughts = if sc.think { 7 } else { 0 };
+    if let Some(n) = sc.usage {
+        prompt = n;
+        thoughts = thoughts.min(n);
+        out = n - thoughts;
+    }
     let usage = json!({"promptTokenCount": prompt, "candidatesTokenCount": out, "totalTokenCount": prompt + out + thoughts,
         "thoughtsTokenCount": thoughts, "cachedContentTokenCount": sc.cached});
     let resp = |parts: Value, finish: Option<&str>, usage: Option<&Value>| {
@@ -821,19 +1063,24 @@ async fn gemini(
         thought_parts.push(json!({"text": "Let me think.", "thought": true}));
     }
     if !streaming {
-        watch.finish();
         let mut parts = thought_parts;
         parts.push(match &r {
             Reply::Text(t) => json!({"text": t}),
             Reply::Tool { name, args, .. } => json!({"functionCall": {"name": name, "args": args}, "thoughtSignature": "gsig-fake"}),
         });
-        return json_response(
+        return answer(
             StatusCode::OK,
             resp(json!(parts), Some("STOP"), Some(&usage)),
+            &sc,
+            watch,
         );
     }
     if q.get("alt").map(String::as_str) != Some("sse") {
         return gemini_error(400);
+    }
+    if sc.endless {
+        let tick = Bytes::from(data(&resp(json!([{ "text": TICK }]), None, None)));
+        return sse_body_then(vec![], &sc, watch, Some(forever(tick, TICK_EVERY)));
     }
     let mut frames = vec![];
     if !thought_parts.is_empty() {

@@ -8,6 +8,7 @@ mod billing;
 mod catalogue;
 mod chat;
 mod errors;
+mod faults;
 mod hardening;
 mod routing;
 mod streaming;
