@@ -149,6 +149,8 @@ impl AccountEntry {
 pub struct Reservation {
     caller: Caller,
     amount: i128,
+    /// The completion tokens the worst case allows: a stream is not relayed far beyond them.
+    pub max_tokens: u64,
     /// Also held in Redis (nano-USD), shared with the other replicas.
     shared: Option<(Shared, i64)>,
 }
@@ -635,6 +637,7 @@ impl Accounts {
         Ok(Reservation {
             caller: caller.clone(),
             amount,
+            max_tokens: u64::MAX,
             shared: shared_hold,
         })
     }

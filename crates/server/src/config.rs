@@ -104,6 +104,8 @@ pub struct ServerSection {
     pub max_upstream_event_bytes: usize,
 }
 
+const MAX_WAIT_MS: u64 = 7 * 24 * 3600 * 1000;
+
 fn default_body_limit() -> usize {
     20 * 1024 * 1024
 }
@@ -204,6 +206,29 @@ impl ServerSection {
         for (field, v) in positive {
             if v == 0 {
                 return Err(ConfigError::invalid(field, "must be greater than 0"));
+            }
+        }
+        // Deadlines are added to the clock on the hot path: a week is beyond any sensible
+        // wait and far from where `Instant + Duration` overflows.
+        for (field, v) in [
+            ("server.connect_timeout_ms", self.connect_timeout_ms),
+            ("server.first_byte_timeout_ms", self.first_byte_timeout_ms),
+            (
+                "server.between_chunks_timeout_ms",
+                self.between_chunks_timeout_ms,
+            ),
+            ("server.keepalive_ms", self.keepalive_ms),
+            ("server.ledger_wait_ms", self.ledger_wait_ms),
+            ("server.header_read_timeout_ms", self.header_read_timeout_ms),
+            ("server.idle_timeout_ms", self.idle_timeout_ms),
+            ("server.body_timeout_ms", self.body_timeout_ms),
+            ("server.drain_timeout_ms", self.drain_timeout_ms),
+        ] {
+            if v > MAX_WAIT_MS {
+                return Err(ConfigError::invalid(
+                    field,
+                    "must be at most 604800000 (one week)",
+                ));
             }
         }
         // Both caps are semaphores whose permits are all taken back at shutdown in one call.
@@ -451,5 +476,15 @@ mod tests {
         let err = load("[server]\nmax_open_streams = 100000000\n").expect_err("too many");
         assert!(err.to_string().contains("max_open_streams"), "{err}");
         assert!(load("[server]\ndrain_timeout_ms = 0\nbody_min_bytes_per_sec = 0\n").is_ok());
+        // A timeout so large that adding it to the clock would overflow is refused at start.
+        for field in [
+            "keepalive_ms",
+            "between_chunks_timeout_ms",
+            "drain_timeout_ms",
+        ] {
+            let err =
+                load(&format!("[server]\n{field} = 18446744073709551615\n")).expect_err("absurd");
+            assert!(err.to_string().contains(field), "{err}");
+        }
     }
 }

@@ -311,11 +311,26 @@ pub async fn settle(
         let c = share.endpoint.prices.cost(&share.usage);
         prompt_cost = prompt_cost + c.prompt + c.request;
         completion_cost = completion_cost + c.completion;
-        total.prompt += share.usage.prompt;
-        total.completion += share.usage.completion;
-        total.cached_read += share.usage.cached_read;
-        total.cache_write += share.usage.cache_write;
-        total.reasoning += share.usage.reasoning;
+        total.prompt = total.prompt.saturating_add(share.usage.prompt);
+        total.completion = total.completion.saturating_add(share.usage.completion);
+        total.cached_read = total.cached_read.saturating_add(share.usage.cached_read);
+        total.cache_write = total.cache_write.saturating_add(share.usage.cache_write);
+        total.reasoning = total.reasoning.saturating_add(share.usage.reasoning);
+    }
+    // The reservation is the cap: the caller agreed to at most the worst case it held. A
+    // provider reporting more is an anomaly to look into, not money to take.
+    let cap = reservation.amount();
+    if prompt_cost + completion_cost > cap {
+        tracing::warn!(
+            id = %s.info.generation_id,
+            reported = %(prompt_cost + completion_cost),
+            reserved = %cap,
+            prompt_tokens = total.prompt,
+            completion_tokens = total.completion,
+            "usage beyond the reserved worst case; charging the reservation"
+        );
+        prompt_cost = prompt_cost.min(cap);
+        completion_cost = cap.saturating_sub(prompt_cost);
     }
     let cost = prompt_cost + completion_cost;
     let served = s.shares.last().map(|sh| sh.endpoint);
@@ -369,6 +384,51 @@ pub async fn settle(
     Ok(wire_usage(&total, prompt_cost, completion_cost))
 }
 
+/// Tokens an image, file or audio part may count for: above what the providers' vision
+/// models charge for one full-size image (≈1,600 for Claude, ≈1,100 for GPT-4o high detail).
+const PART_TOKENS: u64 = 2_000;
+
+/// An upper bound of the prompt's tokens, since the reservation caps the charge: two bytes of
+/// UTF-8 a token (prose runs about four, CJK about three a character, so even dense scripts
+/// stay under), tool definitions and tool-call arguments included, a flat allowance per
+/// non-text part (their bytes, base64 mostly, say little of their tokens).
+pub fn prompt_upper_bound(req: &ChatRequest) -> u64 {
+    use switchyard_api::chat::Content;
+    let mut bytes: u64 = 0;
+    let mut parts: u64 = 0;
+    let len = |s: &str| u64::try_from(s.len()).unwrap_or(u64::MAX);
+    for m in &req.messages {
+        bytes = bytes.saturating_add(16);
+        match &m.content {
+            None => {}
+            Some(Content::Text(t)) => bytes = bytes.saturating_add(len(t)),
+            Some(Content::Parts(ps)) => {
+                for p in ps {
+                    match &p.text {
+                        Some(t) => bytes = bytes.saturating_add(len(t)),
+                        None => parts = parts.saturating_add(1),
+                    }
+                }
+            }
+        }
+        for c in m.tool_calls.iter().flatten() {
+            bytes = bytes
+                .saturating_add(len(&c.function.name))
+                .saturating_add(len(&c.function.arguments));
+        }
+        if let Some(r) = &m.reasoning {
+            bytes = bytes.saturating_add(len(r));
+        }
+    }
+    if let Some(tools) = &req.tools {
+        let json = serde_json::to_vec(tools).map(|v| v.len()).unwrap_or(0);
+        bytes = bytes.saturating_add(u64::try_from(json).unwrap_or(u64::MAX));
+    }
+    bytes
+        .div_ceil(2)
+        .saturating_add(parts.saturating_mul(PART_TOKENS))
+}
+
 /// The most a request can cost on any endpoint of its plan: the estimated prompt at that
 /// endpoint's prompt price plus `max_tokens` (or the endpoint's own output limit, or the
 /// limit its adapter sends, or what its context leaves) at its completion price.
@@ -380,10 +440,7 @@ pub struct WorstCase {
 }
 
 pub fn worst_case(req: &ChatRequest, plan: &Plan) -> WorstCase {
-    let text: String = req.messages.iter().map(|m| m.text_content()).collect();
-    // Three characters a token: on the high side for prose, so a reservation rarely falls
-    // short of what the provider then counts.
-    let prompt = (text.chars().count() as u64).div_ceil(3) + 4 * req.messages.len() as u64;
+    let prompt = prompt_upper_bound(req);
     let mut w = WorstCase {
         cost: Money::ZERO,
         max_tokens: 0,
@@ -428,6 +485,10 @@ pub async fn reserve(
     st.accounts
         .reserve(caller, w.cost)
         .await
+        .map(|mut r| {
+            r.max_tokens = w.max_tokens;
+            r
+        })
         .map_err(|refusal| match refusal {
             Refusal::Unavailable(why) => GatewayError::AdmissionUnavailable(why),
             Refusal::Stale => GatewayError::AdmissionUnavailable("stale shared counters".into()),

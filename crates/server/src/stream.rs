@@ -317,6 +317,19 @@ async fn drive(mut d: Driver, start: Start) {
     let mut drained = false;
     let mut next = Some(Ok(first));
     let mut continuing = false;
+    // An upstream that ignores max_tokens (or never ends) is cut a little past it: the
+    // reservation, and so the charge, stops there too. Bytes over four: at or below the
+    // tokens of any script, so a stream within its limit is never cut.
+    let allowed = d
+        .reservation
+        .as_ref()
+        .map_or(u64::MAX, |r| r.max_tokens)
+        .saturating_add(
+            d.reservation
+                .as_ref()
+                .map_or(0, |r| (r.max_tokens / 4).max(16)),
+        );
+    let mut relayed_bytes: u64 = 0;
     // One timer for the whole stream, pushed back at each event (a later deadline only
     // updates it in place), rather than a timer registered and cancelled per chunk.
     let quiet = tokio::time::sleep(keepalive);
@@ -442,9 +455,35 @@ async fn drive(mut d: Driver, start: Start) {
                             continue;
                         }
                     }
+                    let mut n = c.delta.content.as_ref().map_or(0, String::len);
+                    for tc in c.delta.tool_calls.iter().flatten() {
+                        n += tc
+                            .function
+                            .as_ref()
+                            .and_then(|f| f.arguments.as_ref())
+                            .map_or(0, String::len);
+                    }
+                    relayed_bytes =
+                        relayed_bytes.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
                     let c = std::mem::take(c);
                     if !d.out.chunk(&frame.chunk(vec![c])).await {
                         cancelled = true;
+                        break;
+                    }
+                    if finish.is_none() && relayed_bytes.div_ceil(4) > allowed {
+                        tracing::warn!(id = %frame.id, allowed, "the provider went on past max_tokens; stream cut");
+                        finish = Some(FinishReason::Length);
+                        native = Some("max_tokens".into());
+                        let end = ChunkChoice {
+                            index: 0,
+                            delta: Delta::default(),
+                            finish_reason: finish,
+                            native_finish_reason: native.clone(),
+                            logprobs: None,
+                        };
+                        if !d.out.chunk(&frame.chunk(vec![end])).await {
+                            cancelled = true;
+                        }
                         break;
                     }
                 }

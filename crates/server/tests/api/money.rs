@@ -171,3 +171,110 @@ async fn a_full_disk_refuses_instead_of_serving_unbilled_and_recovers() {
         assert!(recorded(&app, v["id"].as_str().unwrap_or_default()).await);
     }
 }
+
+fn usd(v: &serde_json::Value) -> switchyard_api::Money {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    switchyard_api::Money::parse(&text).unwrap_or_default()
+}
+
+/// A provider that reports absurd usage (50M tokens, $100 at list price) cannot take more
+/// than the request's reservation from a $1 account, streamed or not, on every family; the
+/// record, the charge and what the client is shown agree.
+#[tokio::test]
+async fn a_charge_never_exceeds_the_reservation() {
+    let app = spawn_app().await;
+    let (key, mgmt) = app.prepaid("capped", "1", json!({"name": "k"})).await;
+    let mut shown = switchyard_api::Money::ZERO;
+    for model in MODELS {
+        for stream in [false, true] {
+            let body = json!({"model": model, "max_tokens": 5, "stream": stream,
+                "messages": user("hi #usage:50000000")});
+            let r = app
+                .http
+                .post(app.url("/api/v1/chat/completions"))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+                .await
+                .expect("sent");
+            assert_eq!(r.status(), 200, "{model} stream={stream}");
+            let text = r.text().await.unwrap_or_default();
+            let last = if stream {
+                text.split("\n\n")
+                    .filter_map(|f| f.strip_prefix("data: "))
+                    .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                    .filter(|c| c["usage"].is_object())
+                    .last()
+                    .unwrap_or_default()
+            } else {
+                serde_json::from_str(&text).unwrap_or_default()
+            };
+            let cost = usd(&last["usage"]["cost"]);
+            assert!(
+                cost > switchyard_api::Money::ZERO
+                    && cost < switchyard_api::Money::parse("0.01").unwrap_or_default(),
+                "{model} stream={stream}: charged {cost} for a 5-token request"
+            );
+            let id = last["id"].as_str().unwrap_or_default();
+            let g = app
+                .store
+                .generation(id)
+                .await
+                .ok()
+                .flatten()
+                .expect("recorded");
+            assert_eq!(
+                switchyard_api::Money::from_pico(i128::from(g.cost_pico)),
+                cost,
+                "record and response agree"
+            );
+            shown = shown + cost;
+        }
+    }
+    let (_, credits, _) = app
+        .call(reqwest::Method::GET, "/api/v1/credits", &mgmt, None)
+        .await;
+    assert_eq!(usd(&credits["data"]["total_usage"]), shown, "{credits}");
+}
+
+/// A 200 stream that never ends is relayed only a little past `max_tokens`, then closed with
+/// `finish_reason: "length"` and billed like any other stream.
+#[tokio::test]
+async fn an_endless_stream_stops_a_little_past_max_tokens() {
+    let app = spawn_app().await;
+    for model in MODELS {
+        let body = json!({"model": model, "max_tokens": 5, "messages": user("go on #endless")});
+        let (status, chunks, _) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), app.chat_stream(body))
+                .await
+                .unwrap_or_else(|_| panic!("{model}: the endless stream was relayed without end"));
+        assert_eq!(status, 200);
+        let text = streamed_text(&chunks);
+        // 5 tokens and the tolerance (16), at four bytes a token, plus the chunk that crossed it.
+        assert!(
+            text.len() <= (5 + 16) * 4 + 64,
+            "{model}: {} bytes relayed for max_tokens 5",
+            text.len()
+        );
+        let finish = chunks
+            .iter()
+            .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
+            .next_back();
+        assert_eq!(finish, Some("length"), "{model}");
+        let last = chunks
+            .iter()
+            .rfind(|c| c["usage"].is_object())
+            .cloned()
+            .unwrap_or_default();
+        assert!(last["usage"]["cost"].is_number() || last["usage"]["cost"].is_string());
+        assert_eq!(chunks.last(), Some(&json!("[DONE]")));
+        let id = last["id"].as_str().unwrap_or_default();
+        assert!(
+            recorded(&app, id).await,
+            "{model}: the cut stream is billed"
+        );
+    }
+}
