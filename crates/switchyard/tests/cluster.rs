@@ -148,35 +148,12 @@ async fn two_replicas_share_balance_and_rate_limits() {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let store = Store::open_postgres_schema(&pg_url(), &schema)
-        .await
-        .expect("store");
-    let small = store
-        .account("small")
-        .await
-        .expect("read")
-        .expect("account");
-    let balance: i128 = store
-        .ledger(&small.id)
-        .await
-        .expect("ledger")
-        .iter()
-        .map(|e| i128::from(e.amount_pico))
-        .sum();
-    assert!(
-        balance >= -max_cost.pico(),
-        "overspent by {} (one request costs at most {max_cost})",
-        Money::from_pico(-balance)
-    );
+    let store = bounded(&schema, "small", max_cost, "forty overlapping requests").await;
     assert_eq!(
         store.generation_count().await.expect("count") as usize,
         ok + served
     );
-    if let Store::Postgres(pool) = store {
-        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&pool)
-            .await;
-    }
+    drop_schema(store, &schema).await;
 }
 
 const ADMIN: &str = "cluster-admin-key";
@@ -346,7 +323,7 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         }
     }
     assert!(served >= 1, "the balance covers a couple of requests");
-    bounded(&schema, max_cost, "staggered load").await;
+    bounded(&schema, "tight", max_cost, "staggered load").await;
 
     // Credits granted through the CLI (another process, straight to the database) count on
     // both replicas within a re-read interval (250 ms), not at the next 5-second refresh.
@@ -394,7 +371,7 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         }
     }
 
-    bounded(&schema, max_cost, "a credit removal").await;
+    bounded(&schema, "tight", max_cost, "a credit removal").await;
     // Redis dies: spending requests fail fast with 503 (the default fallback), never hang.
     redis.stop();
     for (i, addr) in addrs.iter().enumerate() {
@@ -461,50 +438,27 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         "Redis came back and the new credits serve nothing"
     );
 
-    bounded(&schema, max_cost, "a Redis restart").await;
+    bounded(&schema, "tight", max_cost, "a Redis restart").await;
     for (mut child, _) in replicas {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let store = Store::open_postgres_schema(&pg_url(), &schema)
-        .await
-        .expect("store");
-    let tight = store
-        .account("tight")
-        .await
-        .expect("read")
-        .expect("account");
-    let balance: i128 = store
-        .ledger(&tight.id)
-        .await
-        .expect("ledger")
-        .iter()
-        .map(|e| i128::from(e.amount_pico))
-        .sum();
-    assert!(
-        balance >= -max_cost.pico(),
-        "overspent by {} (one request costs at most {max_cost})",
-        Money::from_pico(-balance)
-    );
+    let store = bounded(&schema, "tight", max_cost, "the whole run").await;
     assert_eq!(
         store.generation_count().await.expect("count") as usize,
         served,
         "every served request is recorded once"
     );
-    if let Store::Postgres(pool) = store {
-        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&pool)
-            .await;
-    }
+    drop_schema(store, &schema).await;
 }
 
 /// The account's ledger balance never goes below minus one request's cost.
-async fn bounded(schema: &str, max_cost: Money, after: &str) {
+async fn bounded(schema: &str, account: &str, max_cost: Money, after: &str) -> Store {
     let store = Store::open_postgres_schema(&pg_url(), schema)
         .await
         .expect("store");
     let a = store
-        .account("tight")
+        .account(account)
         .await
         .expect("read")
         .expect("account");
@@ -520,4 +474,13 @@ async fn bounded(schema: &str, max_cost: Money, after: &str) {
         "after {after}: overspent by {} (one request costs at most {max_cost})",
         Money::from_pico(-balance)
     );
+    store
+}
+
+async fn drop_schema(store: Store, schema: &str) {
+    if let Store::Postgres(pool) = store {
+        let _ = sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&pool)
+            .await;
+    }
 }

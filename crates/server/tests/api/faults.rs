@@ -92,15 +92,7 @@ async fn a_huge_retry_after_reaches_the_client_clamped() {
 
 /// Everything the client receives, headers included, as one string to search.
 async fn everything(app: &TestApp, body: Value) -> (u16, String) {
-    let r = app
-        .http
-        .post(app.url("/api/v1/chat/completions"))
-        .bearer_auth(KEY)
-        .header("x-openrouter-metadata", "enabled")
-        .json(&body)
-        .send()
-        .await
-        .expect("request sent");
+    let r = app.send_chat(KEY, &body, true).await;
     let status = r.status().as_u16();
     let mut all: String = r
         .headers()

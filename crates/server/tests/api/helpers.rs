@@ -231,13 +231,20 @@ impl TestApp {
     }
 
     pub async fn chat(&self, body: Value) -> reqwest::Response {
-        self.http
+        self.send_chat(KEY, &body, false).await
+    }
+
+    /// A chat completion as `key`, with `X-OpenRouter-Metadata: enabled` when `metadata`.
+    pub async fn send_chat(&self, key: &str, body: &Value, metadata: bool) -> reqwest::Response {
+        let mut rb = self
+            .http
             .post(self.url("/api/v1/chat/completions"))
-            .bearer_auth(KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent")
+            .bearer_auth(key)
+            .json(body);
+        if metadata {
+            rb = rb.header("x-openrouter-metadata", "enabled");
+        }
+        rb.send().await.expect("request sent")
     }
 
     /// A request with a given key (any method, optional JSON body).
@@ -308,15 +315,7 @@ impl TestApp {
 
     /// A call with `X-OpenRouter-Metadata: enabled`.
     pub async fn chat_meta(&self, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url("/api/v1/chat/completions"))
-            .bearer_auth(KEY)
-            .header("x-openrouter-metadata", "enabled")
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent");
+        let r = self.send_chat(KEY, &body, true).await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

@@ -192,14 +192,7 @@ async fn a_charge_never_exceeds_the_reservation() {
         for stream in [false, true] {
             let body = json!({"model": model, "max_tokens": 5, "stream": stream,
                 "messages": user("hi #usage:50000000")});
-            let r = app
-                .http
-                .post(app.url("/api/v1/chat/completions"))
-                .bearer_auth(&key)
-                .json(&body)
-                .send()
-                .await
-                .expect("sent");
+            let r = app.send_chat(&key, &body, false).await;
             assert_eq!(r.status(), 200, "{model} stream={stream}");
             let text = r.text().await.unwrap_or_default();
             let last = if stream {
