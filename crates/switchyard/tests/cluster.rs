@@ -19,25 +19,59 @@ fn redis_url() -> String {
     std::env::var("SWITCHYARD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_share_balance_and_rate_limits() {
-    let upstream = FakeUpstream::start().await.expect("fake upstream");
-    let dir = scratch("cluster");
+/// A scratch directory, a Redis key prefix and a PostgreSQL schema of the test's own, and the
+/// storage arguments that point at them.
+fn scratch_cluster(name: &str) -> (std::path::PathBuf, String, String, Vec<String>) {
+    let dir = scratch(name);
     let tag = dir
         .file_name()
         .map(|n| n.to_string_lossy().replace('-', "_"))
         .unwrap_or_default();
     let schema = format!("sy_{}", &tag[tag.len().saturating_sub(20)..]);
-    // $0.00001 a token and 5 output tokens: each request reserves about what it costs
-    // (~$0.0002), so the $0.002 balance covers about ten of the forty requests fired at once,
-    // and a replica that counted only its own reservations would admit about ten more.
-    let config = fake_config(&dir, &upstream.base_url("openai"), "0.00001", 5);
     let db = vec![
         "--database-url".to_string(),
         pg_url(),
         "--database-schema".to_string(),
         schema.clone(),
     ];
+    (dir, tag, schema, db)
+}
+
+/// Two `switchyard serve` processes on the same database and Redis.
+fn start_replicas(
+    config: &std::path::Path,
+    db: &[String],
+    dir: &std::path::Path,
+    redis: &str,
+    tag: &str,
+    env: &[(&str, &str)],
+) -> Vec<(std::process::Child, String)> {
+    let mut env = env.to_vec();
+    env.push(("FAKE_KEY", API_KEY));
+    (0..2)
+        .map(|i| {
+            let mut args = db.to_vec();
+            args.extend([
+                "--data-dir".to_string(),
+                dir.join(format!("replica{i}")).display().to_string(),
+                "--redis-url".to_string(),
+                redis.to_string(),
+                "--redis-prefix".to_string(),
+                tag.to_string(),
+            ]);
+            serve(config, &args, &env)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_balance_and_rate_limits() {
+    let upstream = FakeUpstream::start().await.expect("fake upstream");
+    let (dir, tag, schema, db) = scratch_cluster("cluster");
+    // $0.00001 a token and 5 output tokens: each request reserves about what it costs
+    // (~$0.0002), so the $0.002 balance covers about ten of the forty requests fired at once,
+    // and a replica that counted only its own reservations would admit about ten more.
+    let config = fake_config(&dir, &upstream.base_url("openai"), "0.00001", 5);
     cli(&["accounts", "create", "--name", "small"], &db);
     cli(
         &[
@@ -61,19 +95,7 @@ async fn two_replicas_share_balance_and_rate_limits() {
         &db,
     );
 
-    let mut replicas = Vec::new();
-    for i in 0..2 {
-        let mut args = db.clone();
-        args.extend([
-            "--data-dir".to_string(),
-            dir.join(format!("replica{i}")).display().to_string(),
-            "--redis-url".to_string(),
-            redis_url(),
-            "--redis-prefix".to_string(),
-            tag.clone(),
-        ]);
-        replicas.push(serve(&config, &args, &[("FAKE_KEY", API_KEY)]));
-    }
+    let replicas = start_replicas(&config, &db, &dir, &redis_url(), &tag, &[]);
     let addrs: Vec<String> = replicas.iter().map(|(_, a)| a.clone()).collect();
     let http = reqwest::Client::new();
 
@@ -244,19 +266,8 @@ async fn ask(
 async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_redis_restart() {
     let upstream = FakeUpstream::start().await.expect("fake upstream");
     let mut redis = OwnRedis::start();
-    let dir = scratch("cluster-faults");
-    let tag = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().replace('-', "_"))
-        .unwrap_or_default();
-    let schema = format!("sy_{}", &tag[tag.len().saturating_sub(20)..]);
+    let (dir, tag, schema, db) = scratch_cluster("cluster-faults");
     let config = fake_config(&dir, &upstream.base_url("openai"), "0.00001", 5);
-    let db = vec![
-        "--database-url".to_string(),
-        pg_url(),
-        "--database-schema".to_string(),
-        schema.clone(),
-    ];
     cli(&["accounts", "create", "--name", "tight"], &db);
     cli(
         &[
@@ -276,23 +287,14 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         &db,
     );
     let probe = cli(&["keys", "create", "--account", "probe"], &db);
-    let mut replicas = Vec::new();
-    for i in 0..2 {
-        let mut args = db.clone();
-        args.extend([
-            "--data-dir".to_string(),
-            dir.join(format!("replica{i}")).display().to_string(),
-            "--redis-url".to_string(),
-            redis.url(),
-            "--redis-prefix".to_string(),
-            tag.clone(),
-        ]);
-        replicas.push(serve(
-            &config,
-            &args,
-            &[("FAKE_KEY", API_KEY), ("SWITCHYARD_ADMIN_KEY", ADMIN)],
-        ));
-    }
+    let replicas = start_replicas(
+        &config,
+        &db,
+        &dir,
+        &redis.url(),
+        &tag,
+        &[("SWITCHYARD_ADMIN_KEY", ADMIN)],
+    );
     let addrs: Vec<String> = replicas.iter().map(|(_, a)| a.clone()).collect();
     let http = reqwest::Client::new();
 
