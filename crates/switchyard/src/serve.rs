@@ -15,10 +15,11 @@ pub async fn serve(
     demo: bool,
 ) -> Result<(), String> {
     let file = read_config(config.as_deref())?;
-    let cfg = file.load(demo, &env).map_err(|e| match &config {
+    let mut cfg = file.load(demo, &env).map_err(|e| match &config {
         Some(p) => format!("{}: {e}", p.display()),
         None => e.to_string(),
     })?;
+    fit_connections_to_descriptors(&mut cfg.server);
     let addr = listen
         .or(cfg.server.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
@@ -109,7 +110,6 @@ pub async fn serve(
         .and_then(|_| out.flush());
     drop(out);
 
-    warn_if_descriptors_short(state.settings.max_connections);
     let drain_ms = state.settings.drain_timeout_ms;
     let (signalled, first) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -162,28 +162,34 @@ async fn shutdown_signal() {
 }
 
 /// The connection cap only protects the process if it is reached before the open-file limit:
-/// past that, accepting fails for everyone, and the cap's 503 is never sent.
-fn warn_if_descriptors_short(max_connections: usize) {
+/// past that, accepting fails for everyone, and the cap's 503 is never sent. The soft limit is
+/// often far below the hard one (1,024 against a million): it is raised as far as allowed,
+/// and where that is still short the caps are lowered to fit, with a warning.
+fn fit_connections_to_descriptors(server: &mut switchyard_server::config::ServerSection) {
     // Upstream connections, the store and the runtime need descriptors too.
     const SPARE: u64 = 256;
-    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
-        return;
-    };
-    let soft = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|v| v.parse::<u64>().ok());
-    let wanted = u64::try_from(max_connections)
+    let wanted = u64::try_from(server.max_connections)
         .unwrap_or(u64::MAX)
         .saturating_add(SPARE);
-    if let Some(soft) = soft.filter(|&soft| soft < wanted) {
-        tracing::warn!(
-            open_file_limit = soft,
-            max_connections,
-            "the open-file limit is below server.max_connections plus {SPARE}: raise it \
-             (ulimit -n, LimitNOFILE=) or lower max_connections, or the cap cannot protect \
-             the gateway"
-        );
+    let limit = match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+            return;
+        }
+    };
+    if limit >= wanted {
+        return;
     }
+    let fitted = limit.saturating_sub(SPARE).max(limit / 2).max(1);
+    let fitted = usize::try_from(fitted).unwrap_or(usize::MAX);
+    tracing::warn!(
+        open_file_limit = limit,
+        configured = server.max_connections,
+        max_connections = fitted,
+        "the open-file limit is below server.max_connections plus {SPARE}: connections \
+         capped at {fitted} (raise it with ulimit -n / LimitNOFILE= to allow more)"
+    );
+    server.max_connections = fitted;
+    server.max_open_streams = server.max_open_streams.min(fitted);
 }
