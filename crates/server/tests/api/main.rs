@@ -4,6 +4,7 @@
 mod helpers;
 mod money;
 
+mod abuse;
 mod billing;
 mod catalogue;
 mod chat;

@@ -35,13 +35,33 @@ pub fn cli(args: &[&str], storage: &[String]) -> String {
 
 /// `switchyard serve` on an ephemeral port; returns the child and its address.
 pub fn serve(config: &Path, extra: &[String], env: &[(&str, &str)]) -> (Child, String) {
+    serve_to(config, extra, env, Stdio::null())
+}
+
+/// `serve` with its log (stderr) written to `log`; `RUST_LOG` can be set through `env`.
+pub fn serve_logged(
+    config: &Path,
+    extra: &[String],
+    env: &[(&str, &str)],
+    log: &Path,
+) -> (Child, String) {
+    let file = std::fs::File::create(log).expect("log file");
+    serve_to(config, extra, env, Stdio::from(file))
+}
+
+fn serve_to(
+    config: &Path,
+    extra: &[String],
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> (Child, String) {
     let mut cmd = bin();
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .args(extra)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in env {
         cmd.env(k, v);
     }
