@@ -156,6 +156,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/v1/health", get(routes::health))
         .route("/v1/health", get(routes::health))
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn(request_id))
         .with_state(state)

@@ -33,6 +33,8 @@ pub enum GatewayError {
     Plan(#[from] PlanError),
     #[error("Route not found")]
     NotFound,
+    #[error("Method not allowed on this route")]
+    MethodNotAllowed,
     #[error("{0}")]
     NotFoundMsg(String),
     /// Every endpoint tried failed; `provider` names the last one.
@@ -76,6 +78,7 @@ impl GatewayError {
             GatewayError::Plan(PlanError::NoEndpoints { .. }) => StatusCode::NOT_FOUND,
             GatewayError::Plan(PlanError::AllDown { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::NotFound | GatewayError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
+            GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Provider { error, .. } => provider_status(error),
             GatewayError::Overloaded(_) | GatewayError::ShuttingDown => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -102,6 +105,7 @@ impl GatewayError {
             402 => "payment_required",
             403 => "permission_denied",
             404 => "not_found",
+            405 => "method_not_allowed",
             408 => "request_timeout",
             413 => "payload_too_large",
             422 => "unprocessable",

@@ -283,6 +283,9 @@ fn parse_sum(s: Option<String>) -> i128 {
 /// unlikely to be another application's, the same in every replica.
 const MIGRATION_LOCK: i64 = 0x5357_5944_4d49_4752; // "SWYDMIGR"
 
+/// The most an account can be granted, and have taken, over its life (pico-USD, ≈ $4.6M each).
+pub const MAX_LEDGER_SIDE: i64 = i64::MAX / 2;
+
 /// v2: grants by sequence, so replicas notice a grant or removal within one refresh tick.
 const GRANT_INDEX: &str = "CREATE INDEX IF NOT EXISTS ledger_kind_seq ON ledger (kind, seq)";
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
@@ -534,16 +537,32 @@ impl Store {
         note: Option<&str>,
     ) -> Result<LedgerEntry> {
         let created_at = now();
-        let seq: i64 = on!(self, pool => {
-            let row = sqlx::query(&q(self, "INSERT INTO ledger (account_id, amount_pico, kind, note, created_at) VALUES ($1, $2, 'grant', $3, $4) RETURNING seq"))
+        // One statement, so the check and the insert cannot be split by another grant: the
+        // credits an account was ever granted, and everything ever taken from it, each stay
+        // within half of i64's range, so no running sum of its ledger can overflow (SQLite's
+        // SUM fails outright on overflow, and every balance read with it).
+        let seq: Option<i64> = on!(self, pool => {
+            let row = sqlx::query(&q(self, "INSERT INTO ledger (account_id, amount_pico, kind, note, created_at) \
+                SELECT $1, $2, 'grant', $3, $4 \
+                WHERE (SELECT COALESCE(SUM(CASE WHEN amount_pico > 0 THEN amount_pico ELSE 0 END), 0) FROM ledger WHERE account_id = $1) <= $5 \
+                  AND (SELECT COALESCE(SUM(CASE WHEN amount_pico < 0 THEN amount_pico ELSE 0 END), 0) FROM ledger WHERE account_id = $1) >= $6 \
+                RETURNING seq"))
                 .bind(account_id)
                 .bind(amount_pico)
                 .bind(note)
                 .bind(created_at)
-                .fetch_one(pool)
+                .bind(MAX_LEDGER_SIDE - amount_pico.max(0))
+                .bind(-MAX_LEDGER_SIDE - amount_pico.min(0))
+                .fetch_optional(pool)
                 .await?;
-            row.try_get("seq")?
+            row.map(|r| r.try_get("seq")).transpose()?
         });
+        let seq = seq.ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "this grant would take the account's credits past what the ledger can hold ({} USD granted or removed in all)",
+                MAX_LEDGER_SIDE / 1_000_000_000_000
+            ))
+        })?;
         Ok(LedgerEntry {
             seq,
             account_id: account_id.to_string(),

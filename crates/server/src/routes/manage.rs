@@ -7,7 +7,8 @@ use crate::app::AppState;
 use crate::auth::{bearer, generate_key, hash_hex, hash_key, label};
 use crate::error::GatewayError;
 use crate::routes::chat::caller;
-use axum::extract::{Path, Query, State};
+use crate::routes::{ApiPath, ApiQuery};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -148,7 +149,7 @@ pub struct GenerationQuery {
 pub async fn generation(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<GenerationQuery>,
+    ApiQuery(q): ApiQuery<GenerationQuery>,
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = caller(&st, &headers)?;
     let g = st
@@ -239,7 +240,7 @@ pub struct ListQuery {
 pub async fn list_keys(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Data<Vec<Exact>>>, GatewayError> {
     let c = management(&st, &headers)?;
     let keys: Vec<Exact> = st
@@ -308,11 +309,15 @@ async fn read_body(st: &AppState, body: axum::body::Body) -> Result<bytes::Bytes
 }
 
 fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         GatewayError::BadRequest(format!("invalid value for `{path}`: {}", e.into_inner()))
-    })
+    })?;
+    // One JSON value and nothing after it: a second object must not slip past.
+    de.end()
+        .map_err(|e| GatewayError::BadRequest(format!("invalid request body: {e}")))?;
+    Ok(value)
 }
 
 /// Creates and stores an API key; the secret is returned here only.
@@ -396,7 +401,7 @@ fn owned(st: &AppState, c: &Caller, hash: &str) -> Result<Arc<KeyEntry>, Gateway
 pub async fn get_key(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
     Ok(Json(Data {
@@ -432,7 +437,7 @@ async fn save(st: &AppState, rec: KeyRecord) -> Result<Arc<KeyEntry>, GatewayErr
 pub async fn update_key(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
     body: axum::body::Body,
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
@@ -461,7 +466,7 @@ pub async fn update_key(
 pub async fn delete_key(
     State(st): State<AppState>,
     headers: HeaderMap,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Result<Json<Value>, GatewayError> {
     let c = management(&st, &headers)?;
     let mut rec = owned(&st, &c, &hash)?.record.clone();
@@ -519,7 +524,10 @@ pub async fn admin_credits(
         .store
         .grant(&account.id, pico, g.note.as_deref())
         .await
-        .map_err(internal)?;
+        .map_err(|e| match e {
+            switchyard_store::StoreError::Invalid(m) => GatewayError::BadRequest(m),
+            other => internal(other),
+        })?;
     st.accounts.granted(&account.id, pico).await;
     st.accounts.refresh().await?;
     let balance = st

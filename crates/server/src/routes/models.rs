@@ -1,6 +1,7 @@
 use crate::app::AppState;
 use crate::error::GatewayError;
-use axum::extract::{Path, State};
+use crate::routes::ApiPath;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -14,7 +15,7 @@ pub async fn list(State(st): State<AppState>) -> Response {
 
 pub async fn endpoints(
     State(st): State<AppState>,
-    Path((author, slug)): Path<(String, String)>,
+    ApiPath((author, slug)): ApiPath<(String, String)>,
 ) -> Result<Response, GatewayError> {
     let id = format!("{author}/{slug}");
     let model = st.catalog.model(&id).ok_or_else(|| {

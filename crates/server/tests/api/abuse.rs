@@ -1065,3 +1065,168 @@ async fn no_key_plaintext_nor_provider_key_reaches_the_data_directory() {
         }
     }
 }
+
+/// Each grant used to be checked against i64 on its own, but an account's balance is the
+/// SQL `SUM` of its ledger in i64. Two grants of $5,000,000 (5e18 picodollars each, 1e19 together, past
+/// i64::MAX ≈ 9.22e18) are both written, the second answered 500, and from then on the
+/// store's `balances()` fails with SQLite's "integer overflow": every refresh fails for every
+/// account (new accounts and other accounts' grants answer 500 though they are written), and
+/// a restart or a new replica cannot build its state at all. /health still says "ok".
+#[tokio::test]
+async fn credits_past_the_ledgers_range_are_refused_and_never_break_the_books() {
+    let app = spawn_app().await;
+    let (_, rich) = app.prepaid("rich", "1", json!({"name": "k"})).await;
+    let (_, bystander) = app.prepaid("bystander", "1", json!({"name": "k"})).await;
+    let grant = |account: &'static str, amount: &'static str| {
+        app.call(
+            Method::POST,
+            "/api/v1/admin/credits",
+            ADMIN_KEY,
+            Some(json!({"account": account, "amount": amount})),
+        )
+    };
+    let (s, v, _) = grant("rich", "4000000").await;
+    assert_eq!(s, 200, "a grant that fits: {v}");
+    let (s, v, _) = grant("rich", "4000000").await;
+    assert_eq!(
+        s, 400,
+        "a grant past what the ledger can sum is the caller's error: {v}"
+    );
+    let (s, v, _) = app.call(Method::GET, "/api/v1/credits", &rich, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["total_credits"], json!(4000001), "{v}");
+    // Nobody else is affected.
+    let (s, v, _) = grant("bystander", "1").await;
+    assert_eq!(s, 200, "another account's grant: {v}");
+    let (s, v, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/admin/accounts",
+            ADMIN_KEY,
+            Some(json!({"name": "newcomer"})),
+        )
+        .await;
+    assert_eq!(s, 201, "a new account: {v}");
+    let (s, v, _) = app
+        .call(Method::GET, "/api/v1/credits", &bystander, None)
+        .await;
+    assert_eq!(
+        (s, v["data"]["total_credits"].clone()),
+        (200, json!(2)),
+        "{v}"
+    );
+    // And the gateway still starts on these books (a restart, a new replica).
+    let file = switchyard_server::ConfigFile::from_toml(&config(&app.upstream, SERVER, ""))
+        .expect("parses");
+    let cfg = file
+        .load(false, &|v| {
+            (v == "FAKE_KEY").then(|| switchyard_testkit::API_KEY.to_string())
+        })
+        .expect("valid");
+    let store = switchyard_store::Store::open_sqlite(&app.data_dir)
+        .await
+        .expect("opens");
+    let restarted = switchyard_server::AppState::new(cfg, store, Some(ADMIN_KEY)).await;
+    assert!(
+        restarted.is_ok(),
+        "a restart cannot build its state: {:?}",
+        restarted.err().map(|e| e.to_string())
+    );
+}
+
+/// a body that is one JSON value followed by anything else
+/// is not JSON, yet chat completions serves (and bills) it and the management and admin APIs
+/// act on it. `parse_chat_request` (crates/api/src/chat.rs) and `parse_body`
+/// (crates/server/src/routes/manage.rs) deserialize from a `serde_json::Deserializer` without
+/// calling `Deserializer::end()`, so whatever follows the first value is never looked at.
+#[tokio::test]
+async fn a_json_value_followed_by_more_is_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (key, mgmt) = app.prepaid("strict", "1", json!({"name": "k"})).await;
+    let hash = switchyard_server::auth::hash_hex(&key);
+    let msg = r#"[{"role":"user","content":"hi"}]"#;
+    let mut failures = vec![];
+    for (case, method, path, k, body) in [
+        (
+            "chat, trailing words",
+            Method::POST,
+            CHAT.to_string(),
+            KEY.to_string(),
+            format!(r#"{{"model":"fake/gpt","messages":{msg}}} and then some"#),
+        ),
+        (
+            "chat, a second object",
+            Method::POST,
+            CHAT.to_string(),
+            KEY.to_string(),
+            format!(r#"{{"model":"fake/gpt","messages":{msg}}}{{"model":"fake/claude"}}"#),
+        ),
+        (
+            "POST /keys, trailing words",
+            Method::POST,
+            "/api/v1/keys".to_string(),
+            mgmt.clone(),
+            r#"{"name":"smuggled"} x"#.to_string(),
+        ),
+        (
+            "PATCH /keys/{hash}, a second object",
+            Method::PATCH,
+            format!("/api/v1/keys/{hash}"),
+            mgmt.clone(),
+            r#"{"disabled":true}{"disabled":false}"#.to_string(),
+        ),
+        (
+            "POST /admin/accounts, trailing words",
+            Method::POST,
+            "/api/v1/admin/accounts".to_string(),
+            ADMIN_KEY.to_string(),
+            r#"{"name":"smuggled"} x"#.to_string(),
+        ),
+        (
+            "POST /admin/credits, trailing words",
+            Method::POST,
+            "/api/v1/admin/credits".to_string(),
+            ADMIN_KEY.to_string(),
+            r#"{"account":"strict","amount":"1"} x"#.to_string(),
+        ),
+    ] {
+        let (s, v) = send_raw(&app, method, &path, &k, body.into(), case).await;
+        if let Some(p) = envelope_problem(s, &v, 400) {
+            failures.push(format!("{case}: {p}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(app.upstream.requests().is_empty(), "served anyway");
+}
+
+/// requests refused by axum's own extractors or router
+/// (a bad query string, a path segment that is not UTF-8, a method the route does not take)
+/// are answered with axum's plain-text rejection (or an empty 405), not OpenRouter's
+/// `{"error":{"code","message"}}` envelope that every other error uses.
+#[tokio::test]
+async fn malformed_queries_paths_and_methods_are_answered_in_the_envelope() {
+    let app = spawn_app().await;
+    let mut failures = vec![];
+    for (method, path, key, code) in [
+        (Method::GET, "/api/v1/generation", KEY, 400),
+        (Method::GET, "/api/v1/keys?offset=abc", MANAGEMENT_KEY, 400),
+        (Method::GET, "/api/v1/keys?offset=-1", MANAGEMENT_KEY, 400),
+        (
+            Method::GET,
+            "/api/v1/keys?include_disabled=maybe",
+            MANAGEMENT_KEY,
+            400,
+        ),
+        (Method::GET, "/api/v1/keys/%ff", MANAGEMENT_KEY, 400),
+        (Method::GET, "/api/v1/models/%ff/%fe/endpoints", KEY, 400),
+        (Method::GET, CHAT, KEY, 405),
+        (Method::PUT, "/api/v1/keys", MANAGEMENT_KEY, 405),
+    ] {
+        let case = format!("{method} {path}");
+        let (s, v) = send_raw(&app, method, path, key, reqwest::Body::from(""), &case).await;
+        if let Some(p) = envelope_problem(s, &v, code) {
+            failures.push(format!("{case}: {p}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
