@@ -95,6 +95,7 @@ pub struct Ledger {
 }
 
 const MAX_BATCH: usize = 512;
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(30);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -192,7 +193,10 @@ async fn write_loop(
                         None => return,
                     },
                     _ = tokio::time::sleep(backoff) => {
-                        match writer.probe_write().await {
+                        let probe = tokio::time::timeout(COMMIT_TIMEOUT, writer.probe_write());
+                        match probe.await.unwrap_or_else(|_| {
+                            Err(switchyard_store::StoreError::Invalid("probe write timed out".into()))
+                        }) {
                             Ok(()) => {
                                 tracing::info!("the ledger takes writes again");
                                 health.set(None);
@@ -234,7 +238,17 @@ async fn write_loop(
         }
         let records: Vec<GenerationRecord> = batch.iter().map(|j| j.record.clone()).collect();
         // Retrying is safe: a generation already recorded is skipped, charge and all.
-        match writer.commit(&records).await {
+        // Bounded: a database that stops answering is a failed commit (admission pauses and
+        // the batch is retried), not a writer stuck with every request waiting on it. A commit
+        // that landed after all is skipped on the retry, charge and all.
+        let committed = match tokio::time::timeout(COMMIT_TIMEOUT, writer.commit(&records)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "no answer from the database within {} s",
+                COMMIT_TIMEOUT.as_secs()
+            )),
+        };
+        match committed {
             Ok(_) => {
                 if health.failure().is_some() {
                     tracing::info!("the ledger takes writes again");
@@ -264,7 +278,12 @@ async fn write_loop(
 /// SQLite's writer gets a connection of its own (its page cache stays warm); a fresh one after
 /// every failure, so nothing a failed transaction left behind is reused.
 async fn single_writer(store: &Store) -> Store {
-    match store.for_single_writer().await {
+    let opened = tokio::time::timeout(COMMIT_TIMEOUT, store.for_single_writer()).await;
+    match opened.unwrap_or_else(|_| {
+        Err(switchyard_store::StoreError::Invalid(
+            "opening a connection timed out".into(),
+        ))
+    }) {
         Ok(w) => w,
         Err(e) => {
             tracing::warn!(error = %e, "no dedicated ledger connection; sharing the pool");

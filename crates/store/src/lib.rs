@@ -283,6 +283,10 @@ fn parse_sum(s: Option<String>) -> i128 {
 /// unlikely to be another application's, the same in every replica.
 const MIGRATION_LOCK: i64 = 0x5357_5944_4d49_4752; // "SWYDMIGR"
 
+/// Every PostgreSQL statement is bounded: a database that stops answering fails the call
+/// (and the ledger writer's commit, which then pauses admission) instead of hanging it.
+const STATEMENT_TIMEOUT_MS: &str = "30000";
+
 /// The most an account can be granted, and have taken, over its life (pico-USD, ≈ $4.6M each).
 pub const MAX_LEDGER_SIDE: i64 = i64::MAX / 2;
 
@@ -349,10 +353,12 @@ impl Store {
     }
 
     pub async fn open_postgres(url: &str) -> Result<Store> {
+        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?
+            .options([("statement_timeout", STATEMENT_TIMEOUT_MS)]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(opts)
             .await?;
         let store = Store::Postgres(pool);
         store.migrate().await?;
@@ -391,8 +397,10 @@ impl Store {
         let _ = sqlx::Connection::close(admin).await;
         created?;
         unlocked?;
-        let opts =
-            sqlx::postgres::PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?.options([
+            ("search_path", schema),
+            ("statement_timeout", STATEMENT_TIMEOUT_MS),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
