@@ -331,5 +331,8 @@ pub fn metadata(
         "attempt": attempts.len(),
         "endpoints": {"total": plan.available, "available": available},
         "attempts": attempts,
+        "skipped_models": plan.skipped.iter().map(|k| serde_json::json!({
+            "model": k.model, "reason": k.reason.as_str(),
+        })).collect::<Vec<_>>(),
     })
 }
