@@ -30,8 +30,13 @@ pub async fn chat_completions(
         Err(e) => Err(e),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-generation-id", v);
+    // Only an answer is a generation: a refused request has none to look up. A stream's
+    // status is sent before its end is known, so one that then fails everywhere still
+    // carries the id (its error chunk says what happened), as OpenRouter's do.
+    if resp.status().is_success() {
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-generation-id", v);
+        }
     }
     resp
 }

@@ -188,3 +188,40 @@ async fn unknown_routes_are_404_in_the_envelope() {
     let v: Value = r.json().await.unwrap_or(Value::Null);
     envelope(&v, 404);
 }
+
+#[tokio::test]
+async fn only_responses_that_create_a_generation_carry_its_id() {
+    let app = spawn_app().await;
+    let body = json!({"model": "fake/gpt", "messages": user("hi")}).to_string();
+    let refused = [
+        (None, body.clone(), 401),
+        (Some("Bearer sk-sy-v1-wrong"), body.clone(), 401),
+        (Some("Bearer sk-sy-v1-test"), "{not json".to_string(), 400),
+        (
+            Some("Bearer sk-sy-v1-test"),
+            json!({"model": "nobody/nothing", "messages": user("x")}).to_string(),
+            404,
+        ),
+        (
+            Some("Bearer sk-sy-v1-test"),
+            json!({"model": "fake/gpt", "messages": user("x #fail:503")}).to_string(),
+            502,
+        ),
+    ];
+    for (auth, body, status) in refused {
+        let (s, v, h) = post_raw(&app, auth, body).await;
+        assert_eq!(s, status, "{v}");
+        assert!(
+            h.get("x-generation-id").is_none(),
+            "{status}: no generation exists, so no id: {h:?}"
+        );
+    }
+    let (s, v, h) = post_raw(&app, Some("Bearer sk-sy-v1-test"), body).await;
+    assert_eq!(s, 200, "{v}");
+    let id = h.get("x-generation-id").and_then(|v| v.to_str().ok());
+    assert_eq!(
+        id,
+        v["id"].as_str(),
+        "the served answer names its generation"
+    );
+}
