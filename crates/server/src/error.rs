@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::time::Duration;
-use switchyard_api::error::{ErrorBody, ErrorEnvelope};
+use switchyard_api::error::{Availability, Constraint, ErrorBody, ErrorEnvelope};
 use switchyard_providers::{ProviderError, TimeoutKind};
 use switchyard_router::PlanError;
 
@@ -59,11 +59,120 @@ pub enum GatewayError {
     /// request cannot be admitted safely without it.
     #[error("admission unavailable: {0}")]
     AdmissionUnavailable(String),
+    /// An availability failure (`cause`) with what the request asked for, which the error
+    /// itself does not know: the whole model list and the providers concerned.
+    #[error("{cause}")]
+    Unavailable {
+        cause: Box<GatewayError>,
+        requested: Requested,
+    },
 }
 
+/// The request's side of an availability failure, for `error.availability`.
+#[derive(Debug, Clone, Default)]
+pub struct Requested {
+    /// `model` and then `models`, as the client listed them.
+    pub models: Vec<String>,
+    /// The providers whose endpoints were excluded, down or failing.
+    pub providers: Vec<String>,
+}
+
+/// Where `error.availability.docs_url` points: the gateway's own catalogue for an unknown
+/// model, else the routing rules it follows (OpenRouter's, as its own messages cite them).
+const MODELS_URL: &str = "/api/v1/models";
+const ROUTING_DOCS_URL: &str = "https://openrouter.ai/docs/provider-routing";
+
 impl GatewayError {
-    pub fn status(&self) -> StatusCode {
+    /// The failure itself, under any context it was given.
+    fn cause(&self) -> &GatewayError {
         match self {
+            GatewayError::Unavailable { cause, .. } => cause.cause(),
+            other => other,
+        }
+    }
+
+    /// Adds what the request asked for to an availability failure; any other error is
+    /// returned as it is.
+    pub fn with_request(self, models: &[String], providers: Vec<String>) -> GatewayError {
+        if self.availability_code().is_none() {
+            return self;
+        }
+        GatewayError::Unavailable {
+            cause: Box::new(self),
+            requested: Requested {
+                models: models.to_vec(),
+                providers,
+            },
+        }
+    }
+
+    /// OpenRouter's availability code and whether the same request may succeed later, for
+    /// failures to find or reach an endpoint; `None` for everything else (a provider that
+    /// refused the request as malformed included).
+    fn availability_code(&self) -> Option<(&'static str, bool)> {
+        Some(match self.cause() {
+            GatewayError::Plan(PlanError::UnknownModel(_)) => ("model_not_found", false),
+            GatewayError::Plan(PlanError::NoEndpoints { missing, .. })
+                if missing.iter().all(|m| m == "provider_preferences") =>
+            {
+                ("constraint_filtered", false)
+            }
+            GatewayError::Plan(PlanError::NoEndpoints { .. } | PlanError::NoProvider(_)) => {
+                ("no_endpoints", false)
+            }
+            GatewayError::Plan(PlanError::AllDown { .. }) => ("temporarily_unavailable", true),
+            GatewayError::Provider { error, .. } if !error.is_client_fault() => match error {
+                ProviderError::Status { status: 429, .. } => ("capacity_exhausted", true),
+                _ => ("temporarily_unavailable", true),
+            },
+            _ => return None,
+        })
+    }
+
+    fn availability(&self) -> Option<Availability> {
+        let (code, retryable) = self.availability_code()?;
+        let requested = match self {
+            GatewayError::Unavailable { requested, .. } => requested.clone(),
+            _ => Requested::default(),
+        };
+        let mut a = Availability {
+            code: code.to_string(),
+            retryable,
+            retry_after: self.retry_after().map(retry_after_secs),
+            requested_models: requested.models,
+            docs_url: ROUTING_DOCS_URL.to_string(),
+            ..Default::default()
+        };
+        let mut providers = requested.providers;
+        match self.cause() {
+            GatewayError::Plan(
+                PlanError::UnknownModel(m)
+                | PlanError::NoProvider(m)
+                | PlanError::AllDown { model: m, .. },
+            ) if a.requested_models.is_empty() => a.requested_models.push(m.clone()),
+            GatewayError::Plan(PlanError::NoEndpoints { message, missing }) => {
+                a.excluded_by = Some(missing.clone());
+                if let [one] = missing.as_slice() {
+                    a.constraint = Some(Constraint {
+                        field: constraint_field(one).to_string(),
+                        detail: message.clone(),
+                    });
+                }
+            }
+            GatewayError::Provider { provider, .. } if providers.is_empty() => {
+                providers.push(provider.clone())
+            }
+            _ => {}
+        }
+        if code == "model_not_found" {
+            a.docs_url = MODELS_URL.to_string();
+        }
+        a.affected_providers = (!providers.is_empty()).then_some(providers);
+        Some(a)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.cause() {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::MissingKey | GatewayError::InvalidKey => StatusCode::UNAUTHORIZED,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -85,13 +194,14 @@ impl GatewayError {
             GatewayError::BillingUnavailable(_) | GatewayError::AdmissionUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            GatewayError::Unavailable { cause, .. } => cause.status(),
         }
     }
 
     /// OpenRouter's typed `error_type`.
     fn error_type(&self) -> &'static str {
         // 503 otherwise means a provider's overload; these are the gateway's own.
-        match self {
+        match self.cause() {
             GatewayError::Overloaded(_) => return "gateway_overloaded",
             GatewayError::ShuttingDown => return "gateway_shutting_down",
             _ => {}
@@ -114,7 +224,7 @@ impl GatewayError {
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        match self {
+        match self.cause() {
             GatewayError::Plan(PlanError::AllDown {
                 retry_after_secs, ..
             }) => Some(Duration::from_secs(*retry_after_secs)),
@@ -138,7 +248,7 @@ impl GatewayError {
     pub fn body(&self) -> ErrorBody {
         let status = self.status();
         let mut metadata = json!({"error_type": self.error_type()});
-        let message = match self {
+        let message = match self.cause() {
             GatewayError::Provider { provider, error } => {
                 metadata["provider_name"] = json!(provider);
                 if let ProviderError::Status { body, status, .. } = error {
@@ -174,7 +284,18 @@ impl GatewayError {
             code: status.as_u16(),
             message,
             metadata: Some(metadata),
+            availability: self.availability(),
         }
+    }
+}
+
+/// The request field a constraint names, from what no endpoint offers.
+fn constraint_field(missing: &str) -> &str {
+    match missing {
+        "image" | "file" => "messages",
+        "provider_preferences" => "provider",
+        "structured_outputs" => "response_format",
+        other => other,
     }
 }
 

@@ -44,7 +44,7 @@ enum Start {
 
 pub async fn respond(
     st: AppState,
-    plan: Plan,
+    plan: Arc<Plan>,
     req: ChatRequest,
     info: RequestInfo,
     reservation: Reservation,
@@ -52,7 +52,6 @@ pub async fn respond(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
-    let plan = Arc::new(plan);
     let mut opening: Opening = Box::pin(attempt::open_stream(
         st.clone(),
         plan.endpoints.clone(),
