@@ -7,6 +7,7 @@ mod money;
 mod billing;
 mod catalogue;
 mod chat;
+mod conformance;
 mod errors;
 mod faults;
 mod hardening;

@@ -1,0 +1,398 @@
+//! Wire conformance, driven by OpenRouter's own OpenAPI document
+//! (`tests/fixtures/openrouter-openapi.yaml`): every response body and every stream chunk of
+//! every endpoint the gateway serves is validated against the schema the document gives for
+//! that operation, status and content type. Required fields present, types exact, `null` only
+//! where the schema allows it, enums closed. A status the operation does not document is a
+//! violation too.
+//!
+//! The document's schemas are used as they are, with the relaxations in [`relax`], each of
+//! which the official TypeScript SDK (`@openrouter/sdk`, generated from this document) makes
+//! as well.
+
+use crate::helpers::*;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+const SPEC_YAML: &str = include_str!("../fixtures/openrouter-openapi.yaml");
+
+/// The document as JSON, relaxed.
+fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let mut doc: Value = serde_yaml::from_str(SPEC_YAML).expect("the spec fixture parses");
+        relax(&mut doc);
+        doc
+    })
+}
+
+/// Where this document is stricter than the clients generated from it:
+///
+/// - `ProviderName` is a closed list of OpenRouter's upstreams. A gateway's providers are
+///   whatever its operator configures ("Fake OpenAI" here), and the SDK reads the field as an
+///   open enum (`openEnums.inboundSchema(ProviderName)`): any string.
+/// - `ProviderResponse.provider_name` inlines the same list, likewise opened.
+///
+/// Every other enum is checked as the document closes it, although the SDK opens most of them
+/// too (`ApiErrorType`, `ModelGroup`, `RoutingStrategy`, …): an SDK that keeps unknown values
+/// still cannot act on them.
+fn relax(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ProviderName"] = json!({"type": "string"});
+    schemas["ProviderResponse"]["properties"]["provider_name"] = json!({"type": "string"});
+}
+
+/// Every `#/components/schemas/…` name `schema` reaches, itself included.
+fn closure(schema: &Value) -> BTreeSet<String> {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                    if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                        out.push(name.to_string());
+                    }
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let schemas = &spec()["components"]["schemas"];
+    let mut seen = BTreeSet::new();
+    let mut todo = Vec::new();
+    refs(schema, &mut todo);
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            refs(&schemas[&name], &mut todo);
+        }
+    }
+    seen
+}
+
+/// A validator for `schema`, built over a document that embeds just the components it
+/// references, so that `$ref: '#/components/schemas/…'` resolves against its own root.
+fn validator(key: &str, schema: &Value) -> std::sync::Arc<jsonschema::Validator> {
+    static CACHE: OnceLock<Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(key).cloned()) {
+        return v;
+    }
+    let all = &spec()["components"]["schemas"];
+    let mut components = Map::new();
+    for name in closure(schema) {
+        components.insert(name.clone(), all[&name].clone());
+    }
+    let mut doc = schema.clone();
+    if let Value::Object(m) = &mut doc {
+        m.insert(
+            "components".into(),
+            json!({ "schemas": Value::Object(components) }),
+        );
+    }
+    let v = std::sync::Arc::new(
+        jsonschema::draft202012::new(&doc)
+            .unwrap_or_else(|e| panic!("the spec's schema for {key} compiles: {e}")),
+    );
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key.to_string(), v.clone());
+    }
+    v
+}
+
+/// The schema the document gives for one response of one operation.
+fn response_schema(path: &str, method: &str, status: u16, content_type: &str) -> Option<Value> {
+    let op = spec()["paths"].get(path)?.get(method)?;
+    let schema = op["responses"]
+        .get(status.to_string())?
+        .get("content")?
+        .get(content_type)?
+        .get("schema")?;
+    Some(schema.clone())
+}
+
+/// Collects violations across many calls, then fails once with all of them.
+#[derive(Default)]
+struct Checker {
+    violations: Vec<String>,
+    checked: usize,
+}
+
+impl Checker {
+    /// `instance` as the response of `method path` with `status` and `content_type`.
+    fn check(
+        &mut self,
+        what: &str,
+        (method, path): (&str, &str),
+        status: u16,
+        content_type: &str,
+        instance: &Value,
+    ) {
+        self.checked += 1;
+        let Some(schema) = response_schema(path, method, status, content_type) else {
+            self.violations.push(format!(
+                "{what}: {} {path} does not document status {status} ({content_type}); body: {instance}",
+                method.to_uppercase()
+            ));
+            return;
+        };
+        let key = format!("{method} {path} {status} {content_type}");
+        let v = validator(&key, &schema);
+        let errors: Vec<String> = v
+            .iter_errors(instance)
+            .map(|e| format!("  at {}: {e}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            let mut shown = instance.to_string();
+            if shown.len() > 1500 {
+                shown = format!("{}…", shown.chars().take(1500).collect::<String>());
+            }
+            self.violations.push(format!(
+                "{what} ({key}):\n{}\n  body: {shown}",
+                errors.join("\n")
+            ));
+        }
+    }
+
+    /// A JSON response.
+    fn json(&mut self, what: &str, op: (&str, &str), status: u16, body: &Value) {
+        self.check(what, op, status, "application/json", body);
+    }
+
+    /// Every `data:` event of a chat stream, as the document's `text/event-stream` schema
+    /// wraps it (`{data: ChatStreamChunk}`). `[DONE]` is the stream's end marker, not an event
+    /// the schema describes.
+    fn stream(&mut self, what: &str, status: u16, chunks: &[Value]) {
+        let op = ("post", "/chat/completions");
+        if status != 200 {
+            for c in chunks {
+                self.json(what, op, status, c);
+            }
+            return;
+        }
+        assert!(
+            chunks.iter().any(Value::is_object),
+            "{what}: a stream with no chunk"
+        );
+        for (i, c) in chunks.iter().enumerate() {
+            if c == "[DONE]" {
+                continue;
+            }
+            self.check(
+                &format!("{what}, chunk {i}"),
+                op,
+                status,
+                "text/event-stream",
+                &json!({ "data": c }),
+            );
+        }
+    }
+
+    fn finish(self, area: &str) {
+        assert!(self.checked > 0, "{area}: nothing was checked");
+        assert!(
+            self.violations.is_empty(),
+            "{area}: {} of {} responses violate the spec:\n\n{}",
+            self.violations.len(),
+            self.checked,
+            self.violations.join("\n\n")
+        );
+    }
+}
+
+/// A streamed chat completion: the status and every `data:` payload (a non-200 answer is one
+/// JSON body).
+async fn sse(app: &TestApp, key: &str, mut body: Value, metadata: bool) -> (u16, Vec<Value>) {
+    body["stream"] = Value::Bool(true);
+    let r = app.send_chat(key, &body, metadata).await;
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    if status != 200 {
+        return (
+            status,
+            vec![serde_json::from_str(&text).unwrap_or(Value::String(text))],
+        );
+    }
+    let mut data = vec![];
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("data: ") {
+            data.push(serde_json::from_str(d).unwrap_or(Value::String(d.to_string())));
+        }
+    }
+    (status, data)
+}
+
+fn tools() -> Value {
+    json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])
+}
+
+const CHAT: (&str, &str) = ("post", "/chat/completions");
+
+#[tokio::test]
+async fn chat_completions_and_their_streams_conform() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let bodies = |model: &str| {
+        vec![
+            (
+                "text",
+                json!({"model": model, "messages": user("hello there")}),
+            ),
+            (
+                "tools",
+                json!({"model": model, "messages": user("weather in Paris?"), "tools": tools()}),
+            ),
+            (
+                "reasoning",
+                json!({"model": model, "messages": user("think first #think"), "reasoning": {"effort": "low"}}),
+            ),
+        ]
+    };
+    for model in [
+        "fake/gpt",
+        "fake/claude",
+        "fake/gemini",
+        "fake/fallback",
+        "switchyard/auto",
+    ] {
+        for (kind, body) in bodies(model) {
+            for metadata in [false, true] {
+                let what = format!("{model} {kind} metadata={metadata}");
+                let r = app.send_chat(KEY, &body, metadata).await;
+                let status = r.status().as_u16();
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                assert_eq!(status, 200, "{what}: {v}");
+                c.json(&what, CHAT, status, &v);
+                let (status, chunks) = sse(&app, KEY, body.clone(), metadata).await;
+                assert_eq!(status, 200, "{what}: {chunks:?}");
+                c.stream(&format!("{what}, streamed"), status, &chunks);
+            }
+        }
+    }
+    // A stream that fails after its first tokens ends with an error chunk; one that fails
+    // over mid-way carries on.
+    for (what, body) in [
+        (
+            "mid-stream error",
+            json!({"model": "fake/gpt", "messages": user("one two three #midstream-error")}),
+        ),
+        (
+            "mid-stream failover",
+            json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
+                "messages": user("one two three four #cut@m-a:3")}),
+        ),
+    ] {
+        let (status, chunks) = sse(&app, KEY, body, true).await;
+        c.stream(what, status, &chunks);
+    }
+    c.finish("POST /chat/completions");
+}
+
+#[tokio::test]
+async fn error_envelopes_conform() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let raw = |auth: Option<&str>, body: String| {
+        let mut rb = app
+            .http
+            .post(app.url("/api/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(a) = auth {
+            rb = rb.bearer_auth(a);
+        }
+        rb.send()
+    };
+    let plain = json!({"model": "fake/gpt", "messages": user("x")}).to_string();
+    let mut cases: Vec<(&str, Option<&str>, String)> = vec![
+        ("no key", None, plain.clone()),
+        ("wrong key", Some("sk-sy-v1-wrong"), plain.clone()),
+        ("bad JSON", Some(KEY), "{not json".into()),
+        (
+            "bad field",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user("x"), "temperature": "warm"}).to_string(),
+        ),
+        ("management key", Some(MANAGEMENT_KEY), plain.clone()),
+        (
+            "unknown model",
+            Some(KEY),
+            json!({"model": "nobody/nothing", "models": ["nope/x"], "messages": user("x")})
+                .to_string(),
+        ),
+        (
+            "no endpoints",
+            Some(KEY),
+            json!({"model": "route/notools", "messages": user("x"), "tools": tools(),
+                "provider": {"require_parameters": true}})
+            .to_string(),
+        ),
+        (
+            "provider preferences",
+            Some(KEY),
+            json!({"model": "route/multi", "messages": user("x"), "provider": {"only": ["nobody"]}})
+                .to_string(),
+        ),
+        (
+            "no active provider",
+            Some(KEY),
+            json!({"model": "fake/keyless", "messages": user("x")}).to_string(),
+        ),
+        (
+            "every provider failing",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user("x #fail:503")}).to_string(),
+        ),
+        (
+            "provider rate limit",
+            Some(KEY),
+            json!({"model": "fake/claude", "messages": user("x #fail:429")}).to_string(),
+        ),
+        (
+            "provider refusal",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user("x #fail:400")}).to_string(),
+        ),
+        (
+            "too large",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user(&"x".repeat(200_000))}).to_string(),
+        ),
+    ];
+    let (poor, _) = app.prepaid("poor", "0.000001", json!({"name": "k"})).await;
+    let poor_body =
+        json!({"model": "fake/claude", "messages": user("x"), "max_tokens": 100000}).to_string();
+    cases.push(("out of credits", Some(poor.as_str()), poor_body));
+    for (what, auth, body) in cases {
+        for stream in [false, true] {
+            let body = if stream {
+                let mut v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                if !v.is_object() {
+                    continue;
+                }
+                v["stream"] = Value::Bool(true);
+                v.to_string()
+            } else {
+                body.clone()
+            };
+            let r = raw(auth, body).await.expect("sent");
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(status >= 400, "{what}: {v}");
+            c.json(&format!("{what} stream={stream}"), CHAT, status, &v);
+        }
+    }
+    // Every circuit open.
+    for _ in 0..3 {
+        app.chat_json(json!({"model": "fake/gemini", "messages": user("x #fail:503")}))
+            .await;
+    }
+    let (status, v) = app
+        .chat_json(json!({"model": "fake/gemini", "messages": user("x")}))
+        .await;
+    assert_eq!(status, 503, "{v}");
+    c.json("every circuit open", CHAT, status, &v);
+    c.finish("error envelopes");
+}
