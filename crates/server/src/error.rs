@@ -17,6 +17,8 @@ pub enum GatewayError {
     MissingKey,
     #[error("Invalid API key")]
     InvalidKey,
+    #[error("This endpoint needs a management key")]
+    NeedsManagementKey,
     #[error("{0}")]
     PaymentRequired(String),
     #[error("{0}")]
@@ -174,7 +176,9 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self.cause() {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::MissingKey | GatewayError::InvalidKey => StatusCode::UNAUTHORIZED,
+            GatewayError::MissingKey
+            | GatewayError::InvalidKey
+            | GatewayError::NeedsManagementKey => StatusCode::UNAUTHORIZED,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -57,10 +57,10 @@ pub struct Created {
 
 fn management(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
     let c = caller(st, headers)?;
+    // 401, not 403: the spec documents 401 for every management operation and 403 for only
+    // some of them, and an inference key is not a credential for any.
     if !c.key.record.management {
-        return Err(GatewayError::Forbidden(
-            "This endpoint needs a management key".into(),
-        ));
+        return Err(GatewayError::NeedsManagementKey);
     }
     Ok(c)
 }
@@ -80,7 +80,8 @@ fn key_info(k: &KeyEntry, extra: Value) -> Exact {
         "updated_at": iso8601(r.updated_at),
         "expires_at": r.expires_at.map(iso8601),
         "creator_user_id": null,
-        "workspace_id": null,
+        // A string in the spec, never null: the gateway has no workspaces.
+        "workspace_id": "",
     });
     if let (Value::Object(f), Value::Object(e)) = (&mut fields, extra) {
         f.extend(e);
@@ -159,9 +160,26 @@ pub async fn generation(
         .map_err(internal)?
         .filter(|g| g.account_id == c.account.account.id)
         .ok_or_else(|| GatewayError::NotFoundMsg(format!("Generation {} not found", q.id)))?;
-    let responses: Value = serde_json::from_str(&g.provider_responses).unwrap_or(json!([]));
+    let responses: Vec<Value> = serde_json::from_str(&g.provider_responses).unwrap_or_default();
+    // The spec's `ProviderResponse`; `error` is the gateway's own addition.
+    let responses: Vec<Value> = responses
+        .iter()
+        .map(|a| {
+            let mut r = json!({
+                "provider_name": a["provider"],
+                "model_permaslug": a["model"],
+                "status": a["status"].as_u64().filter(|s| *s != 0),
+                "latency": a["latency_ms"],
+                "is_byok": false,
+            });
+            if let Some(e) = a.get("error").filter(|e| !e.is_null()) {
+                r["error"] = e.clone();
+            }
+            r
+        })
+        .collect();
     let cost = Some(usd(i128::from(g.cost_pico)));
-    let fields = json!({
+    let mut fields = json!({
         "id": g.id,
         "upstream_id": g.upstream_id,
         "created_at": iso8601(g.created_at),
@@ -186,8 +204,34 @@ pub async fn generation(
         "usage_estimated": g.usage_estimated,
         "http_referer": g.http_referer,
         "app_title": g.app_title,
-        "origin": g.http_referer,
     });
+    // Required by the spec. What the gateway does not record, or never does (moderation, web
+    // search, presets, workspaces, apps, service tiers), has its neutral value: `null` where
+    // the spec allows it, a zero count for what cannot have happened, `global` for a request
+    // no region was pinned to, and an empty `origin` (a string, never null) without a referer.
+    let neutral = json!({
+        "origin": g.http_referer.as_deref().unwrap_or_default(),
+        "app_id": null,
+        "cache_discount": null,
+        "moderation_latency": null,
+        "service_tier": null,
+        "native_tokens_completion_images": 0,
+        "num_media_prompt": null,
+        "num_input_audio_prompt": null,
+        "num_media_completion": 0,
+        "num_search_results": 0,
+        "num_fetches": 0,
+        "web_search_engine": null,
+        "external_user": null,
+        "preset_id": null,
+        "router": null,
+        "user_agent": null,
+        "workspace_id": null,
+        "data_region": "global",
+    });
+    if let (Value::Object(f), Value::Object(n)) = (&mut fields, neutral) {
+        f.extend(n);
+    }
     Ok(Json(Data {
         data: exact(fields, &[("total_cost", cost), ("usage", cost)]),
     }))

@@ -259,7 +259,7 @@ async fn provisioning_api_creates_lists_disables_and_deletes_keys() {
         .await;
     assert_eq!(s, 403, "{v}");
     let (s, _, _) = app.call(Method::GET, "/api/v1/keys", &key, None).await;
-    assert_eq!(s, 403);
+    assert_eq!(s, 401);
     let (_, other_mgmt) = app.prepaid("other", "1", json!({"name": "x"})).await;
     let (s, _, _) = app
         .call(

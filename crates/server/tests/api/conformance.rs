@@ -10,6 +10,7 @@
 //! as well.
 
 use crate::helpers::*;
+use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, OnceLock};
@@ -395,4 +396,198 @@ async fn error_envelopes_conform() {
     assert_eq!(status, 503, "{v}");
     c.json("every circuit open", CHAT, status, &v);
     c.finish("error envelopes");
+}
+
+/// A GET as `key` (or anonymous), its status and JSON body.
+async fn get(app: &TestApp, path: &str, key: Option<&str>) -> (u16, Value) {
+    let mut rb = app.http.get(app.url(path));
+    if let Some(k) = key {
+        rb = rb.bearer_auth(k);
+    }
+    let r = rb.send().await.expect("sent");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_catalogue_conforms() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let (s, models) = get(&app, "/api/v1/models", None).await;
+    assert_eq!(s, 200);
+    c.json("models", ("get", "/models"), s, &models);
+    let ids: Vec<String> = models["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(ids.len() > 5, "{models}");
+    // Some live statistics, so that the endpoints' percentiles are numbers, not only nulls.
+    for _ in 0..3 {
+        app.chat_json(json!({"model": "route/multi", "messages": user("hi")}))
+            .await;
+    }
+    for id in &ids {
+        let path = format!("/api/v1/models/{id}/endpoints");
+        let (s, v) = get(&app, &path, None).await;
+        if id == "switchyard/auto" {
+            // A router, not a model: it has no endpoints of its own.
+            c.json(&path, ("get", "/models/{author}/{slug}/endpoints"), s, &v);
+            continue;
+        }
+        assert_eq!(s, 200, "{path}: {v}");
+        c.json(&path, ("get", "/models/{author}/{slug}/endpoints"), s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/models/nobody/nothing/endpoints", None).await;
+    assert_eq!(s, 404);
+    c.json(
+        "unknown model's endpoints",
+        ("get", "/models/{author}/{slug}/endpoints"),
+        s,
+        &v,
+    );
+    let (s, v) = get(&app, "/api/v1/models/count", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["count"], json!(ids.len()));
+    c.json("models/count", ("get", "/models/count"), s, &v);
+    let (s, v) = get(&app, "/api/v1/models/user", Some(KEY)).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"], models["data"], "no data policy: every model");
+    c.json("models/user", ("get", "/models/user"), s, &v);
+    let (s, v) = get(&app, "/api/v1/models/user", None).await;
+    assert_eq!(s, 401);
+    c.json("models/user without a key", ("get", "/models/user"), s, &v);
+    let (s, v) = get(&app, "/api/v1/providers", None).await;
+    assert_eq!(s, 200);
+    assert!(v["data"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|p| p["slug"] == "fake-openai")));
+    c.json("providers", ("get", "/providers"), s, &v);
+    let (s, v) = get(&app, "/api/v1/endpoints/zdr", None).await;
+    assert_eq!(s, 200);
+    let zdr: Vec<&str> = v["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["tag"].as_str())
+        .collect();
+    assert_eq!(zdr, vec!["fake-openai-2"], "{v}");
+    c.json("endpoints/zdr", ("get", "/endpoints/zdr"), s, &v);
+    c.finish("catalogue");
+}
+
+#[tokio::test]
+async fn the_account_api_conforms() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let (key, mgmt) = app
+        .prepaid(
+            "acme",
+            "5",
+            json!({"name": "ci", "limit": 2, "limit_reset": "daily"}),
+        )
+        .await;
+    // Generations of every kind: plain, streamed, after a failover, cancelled mid-way.
+    let mut ids = vec![];
+    for body in [
+        json!({"model": "fake/gpt", "messages": user("hi")}),
+        json!({"model": "fake/claude", "messages": user("hi"), "stream": true}),
+        json!({"model": "fake/fallback", "messages": user("hi")}),
+        json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
+            "messages": user("one two three four #cut@m-a:3"), "stream": true}),
+    ] {
+        let r = app.send_chat(&key, &body, false).await;
+        assert_eq!(r.status().as_u16(), 200);
+        let id = r
+            .headers()
+            .get("x-generation-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let _ = r.text().await;
+        ids.push(id);
+    }
+    for id in &ids {
+        let (s, v) = get(&app, &format!("/api/v1/generation?id={id}"), Some(&key)).await;
+        assert_eq!(s, 200, "{v}");
+        c.json(&format!("generation {id}"), ("get", "/generation"), s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/generation?id=gen-nope", Some(&key)).await;
+    assert_eq!(s, 404);
+    c.json("unknown generation", ("get", "/generation"), s, &v);
+    let (s, v) = get(&app, "/api/v1/generation?id=gen-nope", None).await;
+    assert_eq!(s, 401);
+    c.json("generation without a key", ("get", "/generation"), s, &v);
+
+    for (what, k) in [
+        ("inference key", key.as_str()),
+        ("management key", mgmt.as_str()),
+    ] {
+        let (s, v) = get(&app, "/api/v1/key", Some(k)).await;
+        assert_eq!(s, 200, "{v}");
+        c.json(what, ("get", "/key"), s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/key", Some("sk-sy-v1-wrong")).await;
+    c.json("key with a wrong key", ("get", "/key"), s, &v);
+
+    let (s, v) = get(&app, "/api/v1/credits", Some(&mgmt)).await;
+    assert_eq!(s, 200, "{v}");
+    c.json("credits", ("get", "/credits"), s, &v);
+    let (s, v) = get(&app, "/api/v1/credits", Some(&key)).await;
+    assert_eq!(s, 401, "{v}");
+    c.json("credits with an inference key", ("get", "/credits"), s, &v);
+
+    let (s, v) = get(&app, "/api/v1/activity", Some(&key)).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["data"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
+    c.json("activity", ("get", "/activity"), s, &v);
+
+    let (s, created, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/keys",
+            &mgmt,
+            Some(json!({"name": "new", "limit": 1.5, "expires_at": "2030-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    c.json("keys create", ("post", "/keys"), s, &created);
+    let (s, v, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/keys",
+            &mgmt,
+            Some(json!({"limit": 1})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    c.json("keys create without a name", ("post", "/keys"), s, &v);
+    let (s, v) = get(&app, "/api/v1/keys?include_disabled=true", Some(&mgmt)).await;
+    assert_eq!(s, 200);
+    c.json("keys list", ("get", "/keys"), s, &v);
+    let hash = created["data"]["hash"].as_str().unwrap_or_default();
+    let at = format!("/api/v1/keys/{hash}");
+    let (s, v) = get(&app, &at, Some(&mgmt)).await;
+    assert_eq!(s, 200);
+    c.json("keys get", ("get", "/keys/{hash}"), s, &v);
+    let (s, v, _) = app
+        .call(
+            Method::PATCH,
+            &at,
+            &mgmt,
+            Some(json!({"disabled": true, "limit": null})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    c.json("keys update", ("patch", "/keys/{hash}"), s, &v);
+    let (s, v, _) = app.call(Method::DELETE, &at, &mgmt, None).await;
+    assert_eq!(s, 200);
+    c.json("keys delete", ("delete", "/keys/{hash}"), s, &v);
+    let (s, v) = get(&app, &at, Some(&mgmt)).await;
+    assert_eq!(s, 404);
+    c.json("keys get after delete", ("get", "/keys/{hash}"), s, &v);
+    let (s, v) = get(&app, "/api/v1/keys", Some(&key)).await;
+    c.json("keys list with an inference key", ("get", "/keys"), s, &v);
+    c.finish("account API");
 }
