@@ -202,13 +202,22 @@ impl GatewayError {
         }
     }
 
-    /// OpenRouter's typed `error_type`.
+    /// The gateway's own refusals that OpenRouter's `error_type` list has no word for, in
+    /// `metadata.reason` beside it.
+    fn reason(&self) -> Option<&'static str> {
+        match self.cause() {
+            GatewayError::Overloaded(_) => Some("gateway_overloaded"),
+            GatewayError::ShuttingDown => Some("gateway_shutting_down"),
+            _ => None,
+        }
+    }
+
+    /// OpenRouter's typed `error_type`, always one of the spec's `ApiErrorType` values: a
+    /// stream's error chunk must carry one of them.
     fn error_type(&self) -> &'static str {
         // 503 otherwise means a provider's overload; these are the gateway's own.
-        match self.cause() {
-            GatewayError::Overloaded(_) => return "gateway_overloaded",
-            GatewayError::ShuttingDown => return "gateway_shutting_down",
-            _ => {}
+        if self.reason().is_some() {
+            return "server";
         }
         match self.status().as_u16() {
             400 => "invalid_request",
@@ -216,7 +225,7 @@ impl GatewayError {
             402 => "payment_required",
             403 => "permission_denied",
             404 => "not_found",
-            408 => "request_timeout",
+            408 => "timeout",
             413 => "payload_too_large",
             422 => "unprocessable",
             429 => "rate_limit_exceeded",
@@ -252,12 +261,16 @@ impl GatewayError {
     pub fn body(&self) -> ErrorBody {
         let status = self.status();
         let mut metadata = json!({"error_type": self.error_type()});
+        if let Some(reason) = self.reason() {
+            metadata["reason"] = json!(reason);
+        }
         let message = match self.cause() {
             GatewayError::Provider { provider, error } => {
                 metadata["provider_name"] = json!(provider);
                 if let ProviderError::Status { body, status, .. } = error {
                     metadata["raw"] = json!(prefix(body, MAX_RAW_BYTES));
-                    metadata["provider_code"] = json!(status);
+                    // A string in the spec (providers' own codes are not all numbers).
+                    metadata["provider_code"] = json!(status.to_string());
                 }
                 match error {
                     ProviderError::Timeout(_) => {
@@ -422,6 +435,77 @@ mod tests {
         assert_eq!(prefix("héllo", 2), "h");
         assert_eq!(prefix("héllo", 3), "hé");
         assert_eq!(prefix("", 3), "");
+    }
+
+    #[test]
+    fn error_types_are_the_spec_s() {
+        // `ApiErrorType` in OpenRouter's OpenAPI document: a stream's error chunk must carry
+        // one of these (the conformance suite checks the responses it can provoke).
+        const API_ERROR_TYPES: &[&str] = &[
+            "context_length_exceeded",
+            "max_tokens_exceeded",
+            "token_limit_exceeded",
+            "string_too_long",
+            "authentication",
+            "permission_denied",
+            "payment_required",
+            "rate_limit_exceeded",
+            "provider_overloaded",
+            "provider_unavailable",
+            "invalid_request",
+            "invalid_prompt",
+            "not_found",
+            "precondition_failed",
+            "payload_too_large",
+            "unprocessable",
+            "content_policy_violation",
+            "refusal",
+            "server",
+            "timeout",
+            "unmapped",
+        ];
+        let all = [
+            GatewayError::BadRequest("x".into()),
+            GatewayError::MissingKey,
+            GatewayError::InvalidKey,
+            GatewayError::NeedsManagementKey,
+            GatewayError::PaymentRequired("x".into()),
+            GatewayError::Forbidden("x".into()),
+            GatewayError::RateLimited {
+                limit: 1,
+                reset_ms: 0,
+                retry_after_secs: 1,
+            },
+            GatewayError::PayloadTooLarge(1),
+            GatewayError::Plan(PlanError::MissingModel),
+            GatewayError::Plan(PlanError::UnknownModel("m".into())),
+            GatewayError::Plan(PlanError::NoProvider("m".into())),
+            GatewayError::Plan(PlanError::AllDown {
+                model: "m".into(),
+                retry_after_secs: 1,
+            }),
+            GatewayError::NotFound,
+            limited(Duration::from_secs(1)),
+            GatewayError::Provider {
+                provider: "p".into(),
+                error: ProviderError::Timeout(TimeoutKind::FirstByte),
+            },
+            GatewayError::Overloaded("x"),
+            GatewayError::ShuttingDown,
+            GatewayError::BodyTimeout,
+            GatewayError::Internal("x".into()),
+            GatewayError::BillingUnavailable("x".into()),
+            GatewayError::AdmissionUnavailable("x".into()),
+        ];
+        for e in all {
+            let t = e.error_type();
+            assert!(API_ERROR_TYPES.contains(&t), "{e:?}: {t}");
+        }
+        let body = GatewayError::ShuttingDown.body();
+        assert_eq!(
+            body.metadata.unwrap_or_default()["reason"],
+            "gateway_shutting_down"
+        );
     }
 
     #[test]

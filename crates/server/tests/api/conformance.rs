@@ -280,6 +280,15 @@ async fn chat_completions_and_their_streams_conform() {
             json!({"model": "fake/gpt", "messages": user("one two three #midstream-error")}),
         ),
         (
+            // Keep-alives went out, so the failure can only be reported in a chunk.
+            "failure after keep-alives",
+            json!({"model": "fake/gpt", "messages": user("x #delay:500 #fail:503")}),
+        ),
+        (
+            "rate limited after keep-alives",
+            json!({"model": "fake/claude", "messages": user("x #delay:500 #fail:429")}),
+        ),
+        (
             "mid-stream failover",
             json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
                 "messages": user("one two three four #cut@m-a:3")}),
