@@ -135,6 +135,28 @@ pub struct PublicEndpoint {
     pub supports_implicit_caching: bool,
     pub latency_last_30m: Option<PercentileStats>,
     pub throughput_last_30m: Option<PercentileStats>,
+    // Not in the spec fixture (2026-08-22), required by the official SDKs 1.3.x
+    // (`PublicEndpoint`).
+    /// Which `tool_choice` values the endpoint takes.
+    #[serde(default)]
+    pub supports_tool_choice: ToolChoiceSupport,
+    /// Server tools the provider runs natively, by `openrouter:*` name: none here.
+    #[serde(default)]
+    pub native_tools: serde_json::Map<String, serde_json::Value>,
+    /// The service tier the endpoint sells; `null` for a standard one, as every one here is.
+    #[serde(default)]
+    pub service_tier: Option<String>,
+    /// Speaker labels in transcripts: no speech-to-text endpoint here.
+    #[serde(default)]
+    pub supports_diarization: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ToolChoiceSupport {
+    pub auto: bool,
+    pub function: bool,
+    pub none: bool,
+    pub required: bool,
 }
 
 /// `GET /providers`: one of the gateway's active providers.

@@ -5,7 +5,8 @@ use crate::pricing::Prices;
 use std::collections::HashMap;
 use std::sync::Arc;
 use switchyard_api::models::{
-    Architecture, EndpointsResponse, Model, ModelEndpoints, ModelLinks, PublicEndpoint, TopProvider,
+    Architecture, EndpointsResponse, Model, ModelEndpoints, ModelLinks, PublicEndpoint,
+    ToolChoiceSupport, TopProvider,
 };
 use switchyard_api::routing::DataCollection;
 use switchyard_api::Money;
@@ -522,6 +523,20 @@ impl ModelEntry {
             supports_implicit_caching: e.prices.input_cache_read.is_some(),
             latency_last_30m: st.latency_30m.clone(),
             throughput_last_30m: st.throughput_30m.clone(),
+            // Every adapter maps each `tool_choice` value (`auto`, `none`, `required`, a named
+            // function) to its protocol, so an endpoint that takes the parameter takes them all.
+            supports_tool_choice: {
+                let all = e.supports("tool_choice");
+                ToolChoiceSupport {
+                    auto: all,
+                    function: all,
+                    none: all,
+                    required: all,
+                }
+            },
+            native_tools: serde_json::Map::new(),
+            service_tier: None,
+            supports_diarization: false,
         }
     }
 

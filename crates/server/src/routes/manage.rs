@@ -82,6 +82,10 @@ fn key_info(k: &KeyEntry, extra: Value) -> Exact {
         "creator_user_id": null,
         // A string in the spec, never null: the gateway has no workspaces.
         "workspace_id": "",
+        // Not in the spec fixture, required (nullable) by the official SDKs 1.3.x: no end
+        // users are attached to keys, and last use is not tracked.
+        "external_user": null,
+        "last_used_at": null,
     });
     if let (Value::Object(f), Value::Object(e)) = (&mut fields, extra) {
         f.extend(e);
@@ -111,6 +115,16 @@ pub async fn current_key(
         "is_management_key": r.management,
         "is_provisioning_key": r.management,
         "rate_limit": {"requests": r.rpm.unwrap_or(-1), "interval": "1m", "note": "requests per minute for this key; -1: no limit"},
+        // Not in the spec fixture (2026-08-22), required by the official SDKs 1.3.x
+        // (`GetCurrentKeyData`). The gateway has no organisations, workspaces, budgets, data
+        // regions or free-model quota, so each is its neutral value: no region restriction
+        // listed, no budget, and a quota of zeros that nothing enforces.
+        "allowed_data_regions": [],
+        "budgets": [],
+        "effective_budget": null,
+        "free_model_daily_requests": {"limit": 0, "remaining": 0, "used": 0},
+        "organization_id": null,
+        "workspace_id": null,
     });
     Ok(Json(Data {
         data: key_info(&c.key, extra),
@@ -264,6 +278,9 @@ pub async fn activity(
                 "prompt_tokens": r.prompt_tokens,
                 "completion_tokens": r.completion_tokens,
                 "reasoning_tokens": r.reasoning_tokens,
+                // Not in the spec fixture (2026-08-22), required by the official SDKs since
+                // (openrouter 1.3.x on PyPI: `ActivityItem.cached_tokens: int`).
+                "cached_tokens": r.cached_tokens,
             });
             exact(fields, &[("usage", Some(usd(i128::from(r.usage_pico))))])
         })

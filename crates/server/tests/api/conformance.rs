@@ -7,7 +7,8 @@
 //!
 //! The document's schemas are used as they are, with the relaxations in [`relax`], each of
 //! which the official TypeScript SDK (`@openrouter/sdk`, generated from this document) makes
-//! as well.
+//! as well, and the additions in [`sdk_requirements`]: fields the official SDKs of the 1.3
+//! line (newer than this document) require although the document does not list them.
 
 use crate::helpers::*;
 use reqwest::Method;
@@ -23,6 +24,7 @@ fn spec() -> &'static Value {
     SPEC.get_or_init(|| {
         let mut doc: Value = serde_yaml::from_str(SPEC_YAML).expect("the spec fixture parses");
         relax(&mut doc);
+        sdk_requirements(&mut doc);
         doc
     })
 }
@@ -41,6 +43,92 @@ fn relax(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     schemas["ProviderName"] = json!({"type": "string"});
     schemas["ProviderResponse"]["properties"]["provider_name"] = json!({"type": "string"});
+}
+
+/// Where the spec fixture (2026-08-22) and the official SDKs disagree: `openrouter` 1.3.84 on
+/// PyPI (the one `tests/clients` pins; generated from a later version of the document, like
+/// `@openrouter/sdk` 1.3.x) requires these fields, which the fixture does not list. Its
+/// pydantic models reject a body without them, so they are required here too, with the types
+/// those models give.
+fn sdk_requirements(doc: &mut Value) {
+    let nullable_string = json!({"type": ["string", "null"]});
+    let key_info = [
+        ("external_user", nullable_string.clone()),
+        ("last_used_at", nullable_string.clone()),
+    ];
+    let budget = json!({"type": "object",
+        "required": ["budget_id", "guardrail_id", "include_byok", "limit_usd", "remaining_usd",
+            "reset_interval", "resets_at", "scope", "spend_usd"]});
+    let additions: Vec<(&str, Vec<(&str, Value)>)> = vec![
+        (
+            "/components/schemas/PublicEndpoint",
+            vec![
+                (
+                    "native_tools",
+                    json!({"type": "object", "additionalProperties": {"type": "object",
+                        "required": ["type"], "properties": {"type": {"type": "string"}}}}),
+                ),
+                ("service_tier", nullable_string.clone()),
+                ("supports_diarization", json!({"type": "boolean"})),
+                (
+                    "supports_tool_choice",
+                    json!({"type": "object", "required": ["auto", "function", "none", "required"],
+                        "properties": {"auto": {"type": "boolean"}, "function": {"type": "boolean"},
+                            "none": {"type": "boolean"}, "required": {"type": "boolean"}}}),
+                ),
+            ],
+        ),
+        (
+            "/components/schemas/ActivityItem",
+            vec![("cached_tokens", json!({"type": "integer"}))],
+        ),
+        (
+            "/paths/~1key/get/responses/200/content/application~1json/schema/properties/data",
+            vec![
+                (
+                    "allowed_data_regions",
+                    json!({"type": "array", "items": {"enum": ["global", "europe", "us"]}}),
+                ),
+                ("budgets", json!({"type": "array", "items": budget.clone()})),
+                ("effective_budget", json!({"anyOf": [budget, {"type": "null"}]})),
+                (
+                    "free_model_daily_requests",
+                    json!({"type": "object", "required": ["limit", "remaining", "used"],
+                        "properties": {"limit": {"type": "integer"}, "remaining": {"type": "integer"},
+                            "used": {"type": "integer"}}}),
+                ),
+                ("organization_id", nullable_string.clone()),
+                ("workspace_id", nullable_string),
+            ],
+        ),
+        (
+            "/paths/~1keys/get/responses/200/content/application~1json/schema/properties/data/items",
+            key_info.to_vec(),
+        ),
+        (
+            "/paths/~1keys/post/responses/201/content/application~1json/schema/properties/data",
+            key_info.to_vec(),
+        ),
+        (
+            "/paths/~1keys~1{hash}/get/responses/200/content/application~1json/schema/properties/data",
+            key_info.to_vec(),
+        ),
+        (
+            "/paths/~1keys~1{hash}/patch/responses/200/content/application~1json/schema/properties/data",
+            key_info.to_vec(),
+        ),
+    ];
+    for (at, fields) in additions {
+        let schema = doc
+            .pointer_mut(at)
+            .unwrap_or_else(|| panic!("the spec has a schema at {at}"));
+        for (name, field) in fields {
+            schema["properties"][name] = field;
+            if let Some(required) = schema["required"].as_array_mut() {
+                required.push(json!(name));
+            }
+        }
+    }
 }
 
 /// Every `#/components/schemas/…` name `schema` reaches, itself included.
