@@ -571,6 +571,17 @@ async fn the_catalogue_conforms() {
         .collect();
     assert_eq!(zdr, vec!["fake-openai-2"], "{v}");
     c.json("endpoints/zdr", ("get", "/endpoints/zdr"), s, &v);
+    // OpenAI's prefix serves the same.
+    for (path, op) in [
+        ("/v1/providers", "/providers"),
+        ("/v1/models/count", "/models/count"),
+        ("/v1/endpoints/zdr", "/endpoints/zdr"),
+        ("/v1/models/user", "/models/user"),
+    ] {
+        let (s, v) = get(&app, path, Some(KEY)).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        c.json(path, ("get", op), s, &v);
+    }
     c.finish("catalogue");
 }
 
