@@ -61,9 +61,6 @@ impl Money {
         {
             return Err(bad());
         }
-        // The exponent only matters as far as it keeps the value within i128 pico: anything
-        // past ±100 000 either overflows or is finer than a pico-dollar for any non-zero
-        // mantissa a body limit lets through, so longer exponents are clamped, not parsed.
         let exp: i64 = match exponent {
             None => 0,
             Some(e) => {
@@ -74,15 +71,13 @@ impl Money {
                 if edigits.is_empty() || !all_digits(edigits) {
                     return Err(bad());
                 }
-                let magnitude = edigits
-                    .trim_start_matches('0')
-                    .parse::<i64>()
-                    .unwrap_or(if edigits.trim_start_matches('0').is_empty() {
-                        0
-                    } else {
-                        i64::MAX
-                    })
-                    .min(100_000);
+                // An exponent too long for an i64 stands for a huge one: half the range, so
+                // that adding the digit counts below cannot overflow, and any non-zero
+                // mantissa then overflows or is too fine, as it would with the real value.
+                let magnitude = match edigits.trim_start_matches('0') {
+                    "" => 0,
+                    d => d.parse::<i64>().unwrap_or(i64::MAX / 2).min(i64::MAX / 2),
+                };
                 if eneg {
                     -magnitude
                 } else {
