@@ -233,3 +233,39 @@ def test_openrouter_structured_output(orc, model):
     )
     assert json.loads(r.choices[0].message.content) == {"city": "Paris", "population": 42}
     check_usage(model, as_dict(r.usage))
+
+
+# ---------------- openrouter SDK: catalogue and account API ----------------
+# Each call parses the body into the SDK's own models, which reject a missing required field,
+# a null where none is allowed and a wrong type: the gateway's side of the wire contract, as
+# the official client enforces it.
+
+
+def test_openrouter_catalogue_parses(orc, gateway):
+    page = orc.models.list()
+    ids = {m.id for m in page.result.data}
+    assert set(MODELS) <= ids
+    assert page.result.total_count == len(page.result.data)
+    assert orc.models.count().data.count == len(page.result.data)
+    user = orc.models.list_for_user(security={"bearer": gateway["key"]})
+    assert {m.id for m in user.result.data} == ids
+    for model in MODELS:
+        author, slug = model.split("/")
+        eps = orc.endpoints.list(author=author, slug=slug)
+        assert eps.data.id == model
+        assert eps.data.endpoints[0].provider_name == MODELS[model][0]
+    assert isinstance(orc.endpoints.list_zdr_endpoints().data, list)
+    slugs = {p.slug for p in orc.providers.list().data}
+    assert "fake-openai" in slugs
+
+
+def test_openrouter_key_generation_and_activity_parse(orc):
+    key = orc.api_keys.get_current_key_metadata().data
+    assert key.is_management_key is False
+    r = orc.chat.send(model="fake/gpt", messages=[{"role": "user", "content": "hello stats"}])
+    g = orc.generations.get_generation(id=r.id).data
+    assert g.id == r.id
+    assert g.model == "fake/gpt"
+    assert Decimal(str(g.total_cost)) == Decimal(str(r.usage.cost))
+    rows = orc.analytics.get_user_activity().data
+    assert any(row.model == "fake/gpt" for row in rows)

@@ -512,7 +512,9 @@ pub struct ChatChunk {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    #[serde(default)]
+    /// Optional and not nullable in OpenRouter's chunk schema (the official TypeScript SDK
+    /// rejects a `null`): absent unless the upstream sent one. Unlike `ChatResponse`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_fingerprint: Option<String>,
     pub choices: Vec<ChunkChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

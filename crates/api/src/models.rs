@@ -6,6 +6,39 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ModelList {
     pub data: Vec<Model>,
+    /// Every model matching, across pages.
+    #[serde(default)]
+    pub total_count: usize,
+    #[serde(default)]
+    pub links: ListLinks,
+}
+
+impl ModelList {
+    /// One page holding every model.
+    pub fn whole(data: Vec<Model>) -> ModelList {
+        ModelList {
+            total_count: data.len(),
+            data,
+            links: ListLinks::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ListLinks {
+    /// The next page; `null` on the last (the catalogue is always one page).
+    pub next: Option<String>,
+}
+
+/// `GET /models/count`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelCount {
+    pub data: Count,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Count {
+    pub count: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -21,6 +54,13 @@ pub struct Model {
     pub top_provider: TopProvider,
     pub per_request_limits: Option<serde_json::Value>,
     pub supported_parameters: Vec<String>,
+    /// Required (nullable) by the spec: the sampling defaults a model's author recommends.
+    /// The catalogue records none, so always `null`.
+    #[serde(default)]
+    pub default_parameters: Option<serde_json::Value>,
+    /// Required (nullable): the voices of a speech model; `null` for every other.
+    #[serde(default)]
+    pub supported_voices: Option<Vec<String>>,
     pub links: ModelLinks,
 }
 
@@ -95,6 +135,41 @@ pub struct PublicEndpoint {
     pub supports_implicit_caching: bool,
     pub latency_last_30m: Option<PercentileStats>,
     pub throughput_last_30m: Option<PercentileStats>,
+    // Not in the spec fixture (2026-08-22), required by the official SDKs 1.3.x
+    // (`PublicEndpoint`).
+    /// Which `tool_choice` values the endpoint takes.
+    #[serde(default)]
+    pub supports_tool_choice: ToolChoiceSupport,
+    /// Server tools the provider runs natively, by `openrouter:*` name: none here.
+    #[serde(default)]
+    pub native_tools: serde_json::Map<String, serde_json::Value>,
+    /// The service tier the endpoint sells; `null` for a standard one, as every one here is.
+    #[serde(default)]
+    pub service_tier: Option<String>,
+    /// Speaker labels in transcripts: no speech-to-text endpoint here.
+    #[serde(default)]
+    pub supports_diarization: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ToolChoiceSupport {
+    pub auto: bool,
+    pub function: bool,
+    pub none: bool,
+    pub required: bool,
+}
+
+/// `GET /providers`: one of the gateway's active providers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub slug: String,
+    /// Required (nullable) by the spec; the catalogue does not record these, so `null`.
+    pub privacy_policy_url: Option<String>,
+    pub terms_of_service_url: Option<String>,
+    pub status_page_url: Option<String>,
+    pub headquarters: Option<String>,
+    pub datacenters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

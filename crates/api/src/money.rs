@@ -14,9 +14,9 @@ pub struct Money(i128);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("`{0}` is not a decimal number such as \"0.0000025\"")]
+    #[error("`{0}` is not a number such as 0.0000025 or 2.5e-6")]
     NotDecimal(String),
-    #[error("`{0}` has more than {SCALE} decimal places")]
+    #[error("`{0}` cannot be represented exactly: amounts are exact to {SCALE} decimal places (one pico-dollar), and this one is finer")]
     TooPrecise(String),
     #[error("`{0}` is too large")]
     Overflow(String),
@@ -37,45 +37,84 @@ impl Money {
         self.0 == 0
     }
 
-    /// Parses a plain decimal string (`"0.0000025"`, `"-3"`, `"12.5"`) exactly.
+    /// Parses any JSON number, or the same text in a string, exactly: plain decimals
+    /// (`"0.0000025"`, `"-3"`, `"12.5"`, `".5"`) and exponent forms (`1e-07`, `1.5E+3`, `-2e0`).
+    /// A value finer than a pico-dollar is refused, never rounded.
     pub fn parse(s: &str) -> Result<Self, MoneyError> {
         let bad = || MoneyError::NotDecimal(s.to_string());
+        let too_precise = || MoneyError::TooPrecise(s.to_string());
+        let overflow = || MoneyError::Overflow(s.to_string());
         let t = s.trim();
-        let (neg, digits) = match t.strip_prefix('-') {
+        let (neg, unsigned) = match t.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, t.strip_prefix('+').unwrap_or(t)),
         };
-        let (int_part, frac_part) = match digits.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (digits, ""),
+        let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+            Some((m, e)) => (m, Some(e)),
+            None => (unsigned, None),
         };
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(bad());
-        }
-        if !int_part.bytes().all(|b| b.is_ascii_digit())
-            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if (int_part.is_empty() && frac_part.is_empty())
+            || !all_digits(int_part)
+            || !all_digits(frac_part)
         {
             return Err(bad());
         }
-        let frac_trimmed = frac_part.trim_end_matches('0');
-        if frac_trimmed.len() > SCALE as usize {
-            return Err(MoneyError::TooPrecise(s.to_string()));
+        let exp: i64 = match exponent {
+            None => 0,
+            Some(e) => {
+                let (eneg, edigits) = match e.strip_prefix('-') {
+                    Some(rest) => (true, rest),
+                    None => (false, e.strip_prefix('+').unwrap_or(e)),
+                };
+                if edigits.is_empty() || !all_digits(edigits) {
+                    return Err(bad());
+                }
+                // An exponent too long for an i64 stands for a huge one: half the range, so
+                // that adding the digit counts below cannot overflow, and any non-zero
+                // mantissa then overflows or is too fine, as it would with the real value.
+                let magnitude = match edigits.trim_start_matches('0') {
+                    "" => 0,
+                    d => d.parse::<i64>().unwrap_or(i64::MAX / 2).min(i64::MAX / 2),
+                };
+                if eneg {
+                    -magnitude
+                } else {
+                    magnitude
+                }
+            }
+        };
+        // value = digits × 10^(exp − len(frac) + SCALE), with the digits' own trailing
+        // zeros moved into the power so that only a non-zero last digit can be too fine.
+        let digits = format!("{int_part}{frac_part}");
+        let significant = digits.trim_start_matches('0');
+        if significant.is_empty() {
+            return Ok(Money::ZERO);
         }
-        let overflow = || MoneyError::Overflow(s.to_string());
+        let trimmed = significant.trim_end_matches('0');
+        let zeros = i64::try_from(significant.len() - trimmed.len()).map_err(|_| overflow())?;
+        let frac_len = i64::try_from(frac_part.len()).map_err(|_| overflow())?;
+        let power = exp
+            .checked_sub(frac_len)
+            .and_then(|p| p.checked_add(i64::from(SCALE)))
+            .and_then(|p| p.checked_add(zeros))
+            .ok_or_else(overflow)?;
+        if power < 0 {
+            return Err(too_precise());
+        }
         let mut value: i128 = 0;
-        for b in int_part.bytes() {
+        for b in trimmed.bytes() {
             value = value
                 .checked_mul(10)
                 .and_then(|v| v.checked_add(i128::from(b - b'0')))
                 .ok_or_else(overflow)?;
         }
-        value = value.checked_mul(UNIT).ok_or_else(overflow)?;
-        let mut frac: i128 = 0;
-        for b in frac_trimmed.bytes() {
-            frac = frac * 10 + i128::from(b - b'0');
-        }
-        frac *= 10i128.pow(SCALE - frac_trimmed.len() as u32);
-        value = value.checked_add(frac).ok_or_else(overflow)?;
+        let scale = u32::try_from(power)
+            .ok()
+            .and_then(|p| 10i128.checked_pow(p))
+            .ok_or_else(overflow)?;
+        value = value.checked_mul(scale).ok_or_else(overflow)?;
         Ok(Money(if neg { -value } else { value }))
     }
 
@@ -201,14 +240,53 @@ mod tests {
             Err(MoneyError::NotDecimal(_))
         ));
         assert!(matches!(Money::parse(""), Err(MoneyError::NotDecimal(_))));
-        assert!(matches!(
-            Money::parse("1e-5"),
-            Err(MoneyError::NotDecimal(_))
-        ));
+        for s in [
+            "1e", "e5", "1e+", "1.2.3", "1e5e5", "--1", "1 e5", "0x10", "1_000",
+        ] {
+            assert!(
+                matches!(Money::parse(s), Err(MoneyError::NotDecimal(_))),
+                "{s}"
+            );
+        }
         assert!(matches!(
             Money::parse("0.0000000000001"),
             Err(MoneyError::TooPrecise(_))
         ));
+    }
+
+    #[test]
+    fn exponent_forms_are_exact() {
+        for (s, pico) in [
+            ("1e-07", 100_000),
+            ("1E-7", 100_000),
+            ("1.5E+3", 1_500_000_000_000_000),
+            ("-2e0", -2_000_000_000_000),
+            ("2.5e-6", 2_500_000),
+            ("25e-7", 2_500_000),
+            ("0.00025e-2", 2_500_000),
+            ("1e-12", 1),
+            ("10e-13", 1),
+            ("0e-99999999999999999999", 0),
+            ("0.0e5", 0),
+            ("1e0012", 1_000_000_000_000_000_000_000_000),
+            ("-0.5e1", -5_000_000_000_000),
+        ] {
+            assert_eq!(Money::parse(s).map(Money::pico), Ok(pico), "{s}");
+        }
+        for s in ["1e-13", "1.5e-12", "3e-99999999999999999999"] {
+            assert!(
+                matches!(Money::parse(s), Err(MoneyError::TooPrecise(_))),
+                "{s}"
+            );
+        }
+        for s in ["1e27", "9e99999999999999999999", "1e100000"] {
+            assert!(
+                matches!(Money::parse(s), Err(MoneyError::Overflow(_))),
+                "{s}"
+            );
+        }
+        let m: Money = serde_json::from_str("1e-07").unwrap_or_default();
+        assert_eq!(m.to_string(), "0.0000001");
     }
 
     #[test]

@@ -890,7 +890,7 @@ mod tests {
                     finish.extend(c.finish_reason);
                 }
                 StreamEvent::Usage(u) => usage = Some(*u),
-                StreamEvent::UpstreamId(_) => {}
+                StreamEvent::UpstreamId(_) | StreamEvent::SystemFingerprint(_) => {}
             }
         }
         (text, reasoning, tools, usage, finish)

@@ -99,6 +99,8 @@ pub enum StreamEvent {
     Usage(TokenUsage),
     /// The upstream's own id for this generation.
     UpstreamId(String),
+    /// The upstream's `system_fingerprint` (OpenAI-compatible APIs only), relayed as sent.
+    SystemFingerprint(String),
 }
 
 /// An HTTP request ready to send: built by a pure function so it can be checked in tests.

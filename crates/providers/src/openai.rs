@@ -278,6 +278,8 @@ struct OaChunk {
     #[serde(default)]
     usage: Option<OaUsage>,
     #[serde(default)]
+    system_fingerprint: Option<String>,
+    #[serde(default)]
     error: Option<Value>,
 }
 
@@ -296,6 +298,9 @@ struct OaChunkChoice {
 #[derive(Default)]
 pub struct StreamDecoder {
     saw_id: bool,
+    /// The last fingerprint passed on: repeated on every chunk upstream, sent on only when it
+    /// changes.
+    fingerprint: Option<String>,
     saw_finish: bool,
     done: bool,
 }
@@ -318,6 +323,12 @@ impl Decoder for StreamDecoder {
         if let (false, Some(id)) = (self.saw_id, chunk.id) {
             self.saw_id = true;
             out.push(StreamEvent::UpstreamId(id));
+        }
+        if let Some(fp) = chunk.system_fingerprint.filter(|f| !f.is_empty()) {
+            if self.fingerprint.as_ref() != Some(&fp) {
+                self.fingerprint = Some(fp.clone());
+                out.push(StreamEvent::SystemFingerprint(fp));
+            }
         }
         for c in chunk.choices {
             let (content, part_reasoning) = match c.delta.content {

@@ -5,7 +5,8 @@ use crate::pricing::Prices;
 use std::collections::HashMap;
 use std::sync::Arc;
 use switchyard_api::models::{
-    Architecture, EndpointsResponse, Model, ModelEndpoints, ModelLinks, PublicEndpoint, TopProvider,
+    Architecture, EndpointsResponse, Model, ModelEndpoints, ModelLinks, PublicEndpoint,
+    ToolChoiceSupport, TopProvider,
 };
 use switchyard_api::routing::DataCollection;
 use switchyard_api::Money;
@@ -491,10 +492,51 @@ impl ModelEntry {
                 is_moderated: false,
             },
             per_request_limits: None,
+            default_parameters: None,
+            supported_voices: None,
             supported_parameters: params,
             links: ModelLinks {
                 details: format!("/api/v1/models/{}/endpoints", self.id),
             },
+        }
+    }
+
+    /// One of this model's endpoints as `GET /models/{author}/{slug}/endpoints` and
+    /// `GET /endpoints/zdr` show it.
+    pub fn public_endpoint(&self, e: &Endpoint, st: &crate::health::Stats) -> PublicEndpoint {
+        PublicEndpoint {
+            name: format!("{} | {}", e.provider.name, e.upstream_id),
+            model_id: self.id.clone(),
+            model_name: self.name.clone(),
+            context_length: e.context_length,
+            pricing: e.prices.to_api(),
+            provider_name: e.provider.name.clone(),
+            tag: e.provider.slug.clone(),
+            quantization: e.quantization.clone(),
+            max_completion_tokens: e.max_completion_tokens,
+            max_prompt_tokens: Some(e.context_length),
+            supported_parameters: e.supported_parameters.clone(),
+            status: 0,
+            uptime_last_5m: st.uptime_5m,
+            uptime_last_30m: st.uptime_30m,
+            uptime_last_1d: st.uptime_1d,
+            supports_implicit_caching: e.prices.input_cache_read.is_some(),
+            latency_last_30m: st.latency_30m.clone(),
+            throughput_last_30m: st.throughput_30m.clone(),
+            // Every adapter maps each `tool_choice` value (`auto`, `none`, `required`, a named
+            // function) to its protocol, so an endpoint that takes the parameter takes them all.
+            supports_tool_choice: {
+                let all = e.supports("tool_choice");
+                ToolChoiceSupport {
+                    auto: all,
+                    function: all,
+                    none: all,
+                    required: all,
+                }
+            },
+            native_tools: serde_json::Map::new(),
+            service_tier: None,
+            supports_diarization: false,
         }
     }
 
@@ -513,27 +555,7 @@ impl ModelEntry {
                 endpoints: self
                     .endpoints
                     .iter()
-                    .map(|e| (e, stats(e.index)))
-                    .map(|(e, st)| PublicEndpoint {
-                        name: format!("{} | {}", e.provider.name, e.upstream_id),
-                        model_id: self.id.clone(),
-                        model_name: self.name.clone(),
-                        context_length: e.context_length,
-                        pricing: e.prices.to_api(),
-                        provider_name: e.provider.name.clone(),
-                        tag: e.provider.slug.clone(),
-                        quantization: e.quantization.clone(),
-                        max_completion_tokens: e.max_completion_tokens,
-                        max_prompt_tokens: Some(e.context_length),
-                        supported_parameters: e.supported_parameters.clone(),
-                        status: 0,
-                        uptime_last_5m: st.uptime_5m,
-                        uptime_last_30m: st.uptime_30m,
-                        uptime_last_1d: st.uptime_1d,
-                        supports_implicit_caching: e.prices.input_cache_read.is_some(),
-                        latency_last_30m: st.latency_30m,
-                        throughput_last_30m: st.throughput_30m,
-                    })
+                    .map(|e| self.public_endpoint(e, &stats(e.index)))
                     .collect(),
             },
         }

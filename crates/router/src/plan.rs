@@ -40,6 +40,29 @@ pub struct Plan {
     /// Whether the first endpoint was chosen by conversation stickiness.
     pub sticky: bool,
     pub strategy: &'static str,
+    /// Ids of `model` / `models` that exist nowhere, left out so that a fallback list still
+    /// serves what it can.
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub model: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    UnknownModel,
+}
+
+impl SkipReason {
+    /// OpenRouter's availability code for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::UnknownModel => "model_not_found",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -445,15 +468,21 @@ pub fn plan(
     let mut excluded_by_prefs = 0usize;
     let mut down = 0usize;
     let mut groups: Vec<(Vec<Candidate>, Variant, &Arc<ModelEntry>)> = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
     for id in &wanted {
         let (base, variant) = split_variant(id);
-        let model = ctx.catalog.model(base).ok_or_else(|| {
-            if ctx.catalog.is_inactive(base) {
-                PlanError::NoProvider(base.to_string())
-            } else {
-                PlanError::UnknownModel(base.to_string())
-            }
-        })?;
+        // A declared model without an active provider is the operator's to fix, and the caller
+        // hears of it at once; an id that exists nowhere is skipped for the rest of the list.
+        if ctx.catalog.is_inactive(base) {
+            return Err(PlanError::NoProvider(base.to_string()));
+        }
+        let Some(model) = ctx.catalog.model(base) else {
+            skipped.push(Skipped {
+                model: base.to_string(),
+                reason: SkipReason::UnknownModel,
+            });
+            continue;
+        };
         if needs.image_input && !model.input_modalities.iter().any(|m| m == "image") {
             missing.insert("image".into());
             continue;
@@ -510,6 +539,13 @@ pub fn plan(
         groups.push((cands, variant, model));
     }
 
+    // Nothing in the list exists: the first id's own error, as for a single model.
+    if skipped.len() == wanted.len() {
+        return Err(match skipped.first() {
+            Some(k) => PlanError::UnknownModel(k.model.clone()),
+            None => PlanError::MissingModel,
+        });
+    }
     let available: usize = groups.iter().map(|(c, _, _)| c.len()).sum();
     if available == 0 {
         return Err(if !missing.is_empty() {
@@ -580,6 +616,7 @@ pub fn plan(
         available,
         sticky,
         strategy,
+        skipped,
     })
 }
 
@@ -867,6 +904,44 @@ mod tests {
                 3
             ),
             Ok(v(&["two-b", "one-a", "one-c", "one-b"]))
+        );
+    }
+
+    #[test]
+    fn unknown_ids_in_the_list_are_skipped_unless_nothing_is_left() {
+        let w = world();
+        let req = parse_chat_request(
+            br#"{"models":["nope/x","x/two"],"messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .expect("valid");
+        let ctx = PlanContext {
+            catalog: &w.catalog,
+            health: &w.health,
+            sticky: &w.sticky,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let p = plan(&ctx, &req, None, &mut rng).expect("the valid id is served");
+        assert_eq!(p.requested, "nope/x");
+        assert_eq!(
+            p.endpoints
+                .iter()
+                .map(|e| e.upstream_id.as_str())
+                .collect::<Vec<_>>(),
+            vec!["two-b"]
+        );
+        assert_eq!(
+            p.skipped,
+            vec![Skipped {
+                model: "nope/x".into(),
+                reason: SkipReason::UnknownModel
+            }]
+        );
+        assert_eq!(
+            w.plan_with(
+                r#"{"model":"nope/x","models":["nope/y"],"messages":[{"role":"user","content":"hi"}]}"#,
+                1
+            ),
+            Err(PlanError::UnknownModel("nope/x".into()))
         );
     }
 

@@ -35,6 +35,8 @@ pub struct Inner {
     pub sticky: StickyTable,
     /// `GET /models` never changes while running, so it is rendered once.
     pub models_json: Bytes,
+    /// How many models it lists, for `GET /models/count`.
+    pub models_count: usize,
     /// The open-streams cap and the drain signal shared with the accept loop.
     pub lifecycle: crate::listener::Lifecycle,
 }
@@ -89,7 +91,8 @@ impl AppState {
         if !data.is_empty() {
             data.push(auto_model());
         }
-        let list = ModelList { data };
+        let list = ModelList::whole(data);
+        let models_count = list.total_count;
         let models_json = serde_json::to_vec(&list)
             .map_err(|e| GatewayError::Internal(e.to_string()))?
             .into();
@@ -113,6 +116,7 @@ impl AppState {
                 .map(crate::auth::hash_key),
             settings: config.server,
             models_json,
+            models_count,
         })))
     }
 }
@@ -130,6 +134,10 @@ pub fn build_router(state: AppState) -> Router {
                 post(routes::chat::chat_completions),
             )
             .route(&at("/models"), get(routes::models::list))
+            .route(&at("/models/count"), get(routes::models::count))
+            .route(&at("/models/user"), get(routes::models::user))
+            .route(&at("/providers"), get(routes::models::providers))
+            .route(&at("/endpoints/zdr"), get(routes::models::zdr))
             .route(
                 &at("/models/{author}/{slug}/endpoints"),
                 get(routes::models::endpoints),
@@ -221,6 +229,8 @@ fn auto_model() -> switchyard_api::models::Model {
             is_moderated: false,
         },
         per_request_limits: None,
+        default_parameters: None,
+        supported_voices: None,
         supported_parameters: vec![],
         links: ModelLinks {
             details: "/api/v1/models/switchyard/auto/endpoints".into(),

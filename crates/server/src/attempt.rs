@@ -323,13 +323,42 @@ pub fn metadata(
             })
         })
         .collect();
+    let requested = if info.auto.is_some() {
+        "switchyard/auto"
+    } else {
+        plan.requested.as_str()
+    };
+    let summary = match served {
+        Some(ep) => format!(
+            "{requested}: served by {} ({}) after {} attempt{} over {} available endpoint{}",
+            ep.provider.name,
+            ep.model_id,
+            attempts.len(),
+            if attempts.len() == 1 { "" } else { "s" },
+            plan.available,
+            if plan.available == 1 { "" } else { "s" },
+        ),
+        None => format!(
+            "{requested}: not served after {} attempt{}",
+            attempts.len(),
+            if attempts.len() == 1 { "" } else { "s" },
+        ),
+    };
     serde_json::json!({
-        "requested": if info.auto.is_some() { "switchyard/auto" } else { plan.requested.as_str() },
+        "requested": requested,
         "strategy": if info.auto.is_some() { "auto" } else { plan.strategy },
+        // Required by the spec. No endpoint uses the caller's own provider key, and the
+        // gateway does not pin data to a region.
+        "is_byok": false,
+        "region": null,
+        "summary": summary,
         "auto": info.auto,
         "sticky": plan.sticky,
         "attempt": attempts.len(),
         "endpoints": {"total": plan.available, "available": available},
         "attempts": attempts,
+        "skipped_models": plan.skipped.iter().map(|k| serde_json::json!({
+            "model": k.model, "reason": k.reason.as_str(),
+        })).collect::<Vec<_>>(),
     })
 }

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::time::Duration;
-use switchyard_api::error::{ErrorBody, ErrorEnvelope};
+use switchyard_api::error::{Availability, Constraint, ErrorBody, ErrorEnvelope};
 use switchyard_providers::{ProviderError, TimeoutKind};
 use switchyard_router::PlanError;
 
@@ -17,6 +17,8 @@ pub enum GatewayError {
     MissingKey,
     #[error("Invalid API key")]
     InvalidKey,
+    #[error("This endpoint needs a management key")]
+    NeedsManagementKey,
     #[error("{0}")]
     PaymentRequired(String),
     #[error("{0}")]
@@ -61,13 +63,124 @@ pub enum GatewayError {
     /// request cannot be admitted safely without it.
     #[error("admission unavailable: {0}")]
     AdmissionUnavailable(String),
+    /// An availability failure (`cause`) with what the request asked for, which the error
+    /// itself does not know: the whole model list and the providers concerned.
+    #[error("{cause}")]
+    Unavailable {
+        cause: Box<GatewayError>,
+        requested: Requested,
+    },
 }
 
+/// The request's side of an availability failure, for `error.availability`.
+#[derive(Debug, Clone, Default)]
+pub struct Requested {
+    /// `model` and then `models`, as the client listed them.
+    pub models: Vec<String>,
+    /// The providers whose endpoints were excluded, down or failing.
+    pub providers: Vec<String>,
+}
+
+/// Where `error.availability.docs_url` points: the gateway's own catalogue for an unknown
+/// model, else the routing rules it follows (OpenRouter's, as its own messages cite them).
+const MODELS_URL: &str = "/api/v1/models";
+const ROUTING_DOCS_URL: &str = "https://openrouter.ai/docs/provider-routing";
+
 impl GatewayError {
-    pub fn status(&self) -> StatusCode {
+    /// The failure itself, under any context it was given.
+    fn cause(&self) -> &GatewayError {
         match self {
+            GatewayError::Unavailable { cause, .. } => cause.cause(),
+            other => other,
+        }
+    }
+
+    /// Adds what the request asked for to an availability failure; any other error is
+    /// returned as it is.
+    pub fn with_request(self, models: &[String], providers: Vec<String>) -> GatewayError {
+        if self.availability_code().is_none() {
+            return self;
+        }
+        GatewayError::Unavailable {
+            cause: Box::new(self),
+            requested: Requested {
+                models: models.to_vec(),
+                providers,
+            },
+        }
+    }
+
+    /// OpenRouter's availability code and whether the same request may succeed later, for
+    /// failures to find or reach an endpoint; `None` for everything else (a provider that
+    /// refused the request as malformed included).
+    fn availability_code(&self) -> Option<(&'static str, bool)> {
+        Some(match self.cause() {
+            GatewayError::Plan(PlanError::UnknownModel(_)) => ("model_not_found", false),
+            GatewayError::Plan(PlanError::NoEndpoints { missing, .. })
+                if missing.iter().all(|m| m == "provider_preferences") =>
+            {
+                ("constraint_filtered", false)
+            }
+            GatewayError::Plan(PlanError::NoEndpoints { .. } | PlanError::NoProvider(_)) => {
+                ("no_endpoints", false)
+            }
+            GatewayError::Plan(PlanError::AllDown { .. }) => ("temporarily_unavailable", true),
+            GatewayError::Provider { error, .. } if !error.is_client_fault() => match error {
+                ProviderError::Status { status: 429, .. } => ("capacity_exhausted", true),
+                _ => ("temporarily_unavailable", true),
+            },
+            _ => return None,
+        })
+    }
+
+    fn availability(&self) -> Option<Availability> {
+        let (code, retryable) = self.availability_code()?;
+        let requested = match self {
+            GatewayError::Unavailable { requested, .. } => requested.clone(),
+            _ => Requested::default(),
+        };
+        let mut a = Availability {
+            code: code.to_string(),
+            retryable,
+            retry_after: self.retry_after().map(retry_after_secs),
+            requested_models: requested.models,
+            docs_url: ROUTING_DOCS_URL.to_string(),
+            ..Default::default()
+        };
+        let mut providers = requested.providers;
+        match self.cause() {
+            GatewayError::Plan(
+                PlanError::UnknownModel(m)
+                | PlanError::NoProvider(m)
+                | PlanError::AllDown { model: m, .. },
+            ) if a.requested_models.is_empty() => a.requested_models.push(m.clone()),
+            GatewayError::Plan(PlanError::NoEndpoints { message, missing }) => {
+                a.excluded_by = Some(missing.clone());
+                if let [one] = missing.as_slice() {
+                    a.constraint = Some(Constraint {
+                        field: constraint_field(one).to_string(),
+                        detail: message.clone(),
+                    });
+                }
+            }
+            GatewayError::Provider { provider, .. } if providers.is_empty() => {
+                providers.push(provider.clone())
+            }
+            _ => {}
+        }
+        if code == "model_not_found" {
+            a.docs_url = MODELS_URL.to_string();
+        }
+        a.affected_providers = (!providers.is_empty()).then_some(providers);
+        Some(a)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.cause() {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::MissingKey | GatewayError::InvalidKey => StatusCode::UNAUTHORIZED,
+            GatewayError::MissingKey
+            | GatewayError::InvalidKey
+            | GatewayError::NeedsManagementKey => StatusCode::UNAUTHORIZED,
             GatewayError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -88,16 +201,28 @@ impl GatewayError {
             GatewayError::BillingUnavailable(_) | GatewayError::AdmissionUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            GatewayError::Unavailable { cause, .. } => cause.status(),
         }
     }
 
-    /// OpenRouter's typed `error_type`.
+    /// The gateway's own refusals that OpenRouter's `error_type` list has no word for, in
+    /// `metadata.reason` beside it.
+    fn reason(&self) -> Option<&'static str> {
+        match self.cause() {
+            GatewayError::Overloaded(_) => Some("gateway_overloaded"),
+            GatewayError::ShuttingDown => Some("gateway_shutting_down"),
+            GatewayError::BillingUnavailable(_) => Some("billing_unavailable"),
+            GatewayError::AdmissionUnavailable(_) => Some("admission_unavailable"),
+            _ => None,
+        }
+    }
+
+    /// OpenRouter's typed `error_type`, always one of the spec's `ApiErrorType` values: a
+    /// stream's error chunk must carry one of them.
     fn error_type(&self) -> &'static str {
         // 503 otherwise means a provider's overload; these are the gateway's own.
-        match self {
-            GatewayError::Overloaded(_) => return "gateway_overloaded",
-            GatewayError::ShuttingDown => return "gateway_shutting_down",
-            _ => {}
+        if self.reason().is_some() {
+            return "server";
         }
         match self.status().as_u16() {
             400 => "invalid_request",
@@ -105,8 +230,10 @@ impl GatewayError {
             402 => "payment_required",
             403 => "permission_denied",
             404 => "not_found",
-            405 => "method_not_allowed",
-            408 => "request_timeout",
+            // Not one of the spec's ApiErrorType values of its own: a wrong method is a bad
+            // request.
+            405 => "invalid_request",
+            408 => "timeout",
             413 => "payload_too_large",
             422 => "unprocessable",
             429 => "rate_limit_exceeded",
@@ -118,7 +245,7 @@ impl GatewayError {
     }
 
     fn retry_after(&self) -> Option<Duration> {
-        match self {
+        match self.cause() {
             GatewayError::Plan(PlanError::AllDown {
                 retry_after_secs, ..
             }) => Some(Duration::from_secs(*retry_after_secs)),
@@ -142,12 +269,16 @@ impl GatewayError {
     pub fn body(&self) -> ErrorBody {
         let status = self.status();
         let mut metadata = json!({"error_type": self.error_type()});
-        let message = match self {
+        if let Some(reason) = self.reason() {
+            metadata["reason"] = json!(reason);
+        }
+        let message = match self.cause() {
             GatewayError::Provider { provider, error } => {
                 metadata["provider_name"] = json!(provider);
                 if let ProviderError::Status { body, status, .. } = error {
                     metadata["raw"] = json!(prefix(body, MAX_RAW_BYTES));
-                    metadata["provider_code"] = json!(status);
+                    // A string in the spec (providers' own codes are not all numbers).
+                    metadata["provider_code"] = json!(status.to_string());
                 }
                 match error {
                     ProviderError::Timeout(_) => {
@@ -178,7 +309,18 @@ impl GatewayError {
             code: status.as_u16(),
             message,
             metadata: Some(metadata),
+            availability: self.availability(),
         }
+    }
+}
+
+/// The request field a constraint names, from what no endpoint offers.
+fn constraint_field(missing: &str) -> &str {
+    match missing {
+        "image" | "file" => "messages",
+        "provider_preferences" => "provider",
+        "structured_outputs" => "response_format",
+        other => other,
     }
 }
 
@@ -301,6 +443,77 @@ mod tests {
         assert_eq!(prefix("héllo", 2), "h");
         assert_eq!(prefix("héllo", 3), "hé");
         assert_eq!(prefix("", 3), "");
+    }
+
+    #[test]
+    fn error_types_are_the_spec_s() {
+        // `ApiErrorType` in OpenRouter's OpenAPI document: a stream's error chunk must carry
+        // one of these (the conformance suite checks the responses it can provoke).
+        const API_ERROR_TYPES: &[&str] = &[
+            "context_length_exceeded",
+            "max_tokens_exceeded",
+            "token_limit_exceeded",
+            "string_too_long",
+            "authentication",
+            "permission_denied",
+            "payment_required",
+            "rate_limit_exceeded",
+            "provider_overloaded",
+            "provider_unavailable",
+            "invalid_request",
+            "invalid_prompt",
+            "not_found",
+            "precondition_failed",
+            "payload_too_large",
+            "unprocessable",
+            "content_policy_violation",
+            "refusal",
+            "server",
+            "timeout",
+            "unmapped",
+        ];
+        let all = [
+            GatewayError::BadRequest("x".into()),
+            GatewayError::MissingKey,
+            GatewayError::InvalidKey,
+            GatewayError::NeedsManagementKey,
+            GatewayError::PaymentRequired("x".into()),
+            GatewayError::Forbidden("x".into()),
+            GatewayError::RateLimited {
+                limit: 1,
+                reset_ms: 0,
+                retry_after_secs: 1,
+            },
+            GatewayError::PayloadTooLarge(1),
+            GatewayError::Plan(PlanError::MissingModel),
+            GatewayError::Plan(PlanError::UnknownModel("m".into())),
+            GatewayError::Plan(PlanError::NoProvider("m".into())),
+            GatewayError::Plan(PlanError::AllDown {
+                model: "m".into(),
+                retry_after_secs: 1,
+            }),
+            GatewayError::NotFound,
+            limited(Duration::from_secs(1)),
+            GatewayError::Provider {
+                provider: "p".into(),
+                error: ProviderError::Timeout(TimeoutKind::FirstByte),
+            },
+            GatewayError::Overloaded("x"),
+            GatewayError::ShuttingDown,
+            GatewayError::BodyTimeout,
+            GatewayError::Internal("x".into()),
+            GatewayError::BillingUnavailable("x".into()),
+            GatewayError::AdmissionUnavailable("x".into()),
+        ];
+        for e in all {
+            let t = e.error_type();
+            assert!(API_ERROR_TYPES.contains(&t), "{e:?}: {t}");
+        }
+        let body = GatewayError::ShuttingDown.body();
+        assert_eq!(
+            body.metadata.unwrap_or_default()["reason"],
+            "gateway_shutting_down"
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ enum Start {
 
 pub async fn respond(
     st: AppState,
-    plan: Plan,
+    plan: Arc<Plan>,
     req: ChatRequest,
     info: RequestInfo,
     reservation: Reservation,
@@ -52,7 +52,6 @@ pub async fn respond(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
-    let plan = Arc::new(plan);
     let mut opening: Opening = Box::pin(attempt::open_stream(
         st.clone(),
         plan.endpoints.clone(),
@@ -115,14 +114,25 @@ impl Out {
     }
 }
 
+/// What every chunk of a stream repeats. Provider, model and fingerprint follow the endpoint
+/// currently serving: after a mid-stream failover the chunks name the endpoint that produced
+/// them, as the generation record does.
 struct ChunkFrame {
     id: String,
     created: u64,
     model: String,
     provider: String,
+    system_fingerprint: Option<String>,
 }
 
 impl ChunkFrame {
+    fn serve(&mut self, ep: &Endpoint) {
+        self.model.clone_from(&ep.model_id);
+        self.provider.clone_from(&ep.provider.name);
+        // Another upstream's fingerprint says nothing of this one.
+        self.system_fingerprint = None;
+    }
+
     fn chunk(&self, choices: Vec<ChunkChoice>) -> ChatChunk {
         ChatChunk {
             id: self.id.clone(),
@@ -130,7 +140,7 @@ impl ChunkFrame {
             created: self.created,
             model: self.model.clone(),
             provider: Some(self.provider.clone()),
-            system_fingerprint: None,
+            system_fingerprint: self.system_fingerprint.clone(),
             choices,
             usage: None,
             error: None,
@@ -190,7 +200,7 @@ impl Segment {
                     }
                 }
             }
-            StreamEvent::UpstreamId(_) => {}
+            StreamEvent::UpstreamId(_) | StreamEvent::SystemFingerprint(_) => {}
         }
     }
 
@@ -254,6 +264,7 @@ impl Driver {
                 .map(|e| e.model_id.clone())
                 .unwrap_or_else(|| self.plan.requested.clone()),
             provider: ep.map(|e| e.provider.name.clone()).unwrap_or_default(),
+            system_fingerprint: None,
         }
     }
 
@@ -306,7 +317,7 @@ async fn drive(mut d: Driver, start: Start) {
         endpoint,
         mut attempts,
     } = served;
-    let frame = d.frame(Some(&endpoint));
+    let mut frame = d.frame(Some(&endpoint));
     let mut segments = vec![Segment::new(endpoint, started, first_at)];
     let mut finish: Option<FinishReason> = None;
     let mut native: Option<String> = None;
@@ -425,6 +436,7 @@ async fn drive(mut d: Driver, start: Start) {
                             started,
                             first_at,
                         } = s.value;
+                        frame.serve(&s.endpoint);
                         segments.push(Segment::new(s.endpoint, started, first_at));
                         rest = r;
                         next = Some(Ok(first));
@@ -442,6 +454,9 @@ async fn drive(mut d: Driver, start: Start) {
                 }
                 if let (StreamEvent::UpstreamId(u), None) = (&ev, &upstream_id) {
                     upstream_id = Some(u.clone());
+                }
+                if let StreamEvent::SystemFingerprint(fp) = &ev {
+                    frame.system_fingerprint = Some(fp.clone());
                 }
                 if let StreamEvent::Choice(c) = &mut ev {
                     if c.finish_reason.is_some() {

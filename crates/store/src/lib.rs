@@ -113,6 +113,8 @@ pub struct ActivityRow {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub reasoning_tokens: i64,
+    /// Prompt tokens read from a provider's cache.
+    pub cached_tokens: i64,
 }
 
 /// What one key has spent, in pico-USD, all told and in the current day / week / month.
@@ -735,7 +737,7 @@ impl Store {
     /// Daily usage per model and provider since `since` (unix seconds).
     pub async fn activity(&self, account_id: &str, since: i64) -> Result<Vec<ActivityRow>> {
         on!(self, pool => {
-            let rows = sqlx::query(&q(self, "SELECT created_at / 86400 AS day, model, provider_name, COUNT(*) AS requests, CAST(SUM(cost_pico) AS TEXT) AS usage_pico, CAST(SUM(tokens_prompt) AS TEXT) AS p, CAST(SUM(tokens_completion) AS TEXT) AS c, CAST(SUM(tokens_reasoning) AS TEXT) AS r FROM generations WHERE account_id = $1 AND created_at >= $2 GROUP BY created_at / 86400, model, provider_name ORDER BY day, model, provider_name"))
+            let rows = sqlx::query(&q(self, "SELECT created_at / 86400 AS day, model, provider_name, COUNT(*) AS requests, CAST(SUM(cost_pico) AS TEXT) AS usage_pico, CAST(SUM(tokens_prompt) AS TEXT) AS p, CAST(SUM(tokens_completion) AS TEXT) AS c, CAST(SUM(tokens_reasoning) AS TEXT) AS r, CAST(SUM(tokens_cached) AS TEXT) AS cached FROM generations WHERE account_id = $1 AND created_at >= $2 GROUP BY created_at / 86400, model, provider_name ORDER BY day, model, provider_name"))
                 .bind(account_id)
                 .bind(since)
                 .fetch_all(pool)
@@ -752,6 +754,8 @@ impl Store {
                         prompt_tokens: parse_sum(r.try_get("p")?) as i64,
                         completion_tokens: parse_sum(r.try_get("c")?) as i64,
                         reasoning_tokens: parse_sum(r.try_get("r")?) as i64,
+                        cached_tokens: i64::try_from(parse_sum(r.try_get("cached")?))
+                            .unwrap_or(i64::MAX),
                     })
                 })
                 .collect()

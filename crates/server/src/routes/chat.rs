@@ -30,8 +30,13 @@ pub async fn chat_completions(
         Err(e) => Err(e),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-generation-id", v);
+    // Only an answer is a generation: a refused request has none to look up. A stream's
+    // status is sent before its end is known, so one that then fails everywhere still
+    // carries the id (its error chunk says what happened), as OpenRouter's do.
+    if resp.status().is_success() {
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-generation-id", v);
+        }
     }
     resp
 }
@@ -73,6 +78,37 @@ fn route_auto(
     });
     req.model = Some(choice.model.id.clone());
     Ok(Some(explanation))
+}
+
+/// `model`, then `models`, as listed (trimmed, without repeats).
+fn requested_models(req: &ChatRequest) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in req.model.iter().chain(req.models.iter().flatten()) {
+        let id = id.trim();
+        if !id.is_empty() && !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    out
+}
+
+/// The providers of every endpoint of these models, in catalogue order.
+fn providers_of(st: &AppState, models: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in models {
+        let base = m.split_once(':').map_or(m.as_str(), |(b, _)| b);
+        for ep in st
+            .catalog
+            .model(base)
+            .map(|m| m.endpoints.as_slice())
+            .unwrap_or(&[])
+        {
+            if !out.contains(&ep.provider.name) {
+                out.push(ep.provider.name.clone());
+            }
+        }
+    }
+    out
 }
 
 /// `X-OpenRouter-Metadata: enabled` (or the legacy experimental header).
@@ -125,6 +161,7 @@ async fn handle(
         title: header(headers, &["x-openrouter-title", "x-title"]),
         caller,
     };
+    let requested = requested_models(&req);
     let plan = {
         let mut rng = rand::thread_rng();
         switchyard_router::plan(
@@ -132,7 +169,22 @@ async fn handle(
             &req,
             info.conversation.as_deref(),
             &mut rng,
-        )?
+        )
+        .map_err(|e| {
+            let providers = providers_of(&st, &requested);
+            GatewayError::from(e).with_request(&requested, providers)
+        })?
+    };
+    let plan = std::sync::Arc::new(plan);
+    // Every endpoint of the plan is tried before a provider failure reaches the client.
+    let unavailable = |e: GatewayError| {
+        let mut providers: Vec<String> = Vec::new();
+        for ep in &plan.endpoints {
+            if !providers.contains(&ep.provider.name) {
+                providers.push(ep.provider.name.clone());
+            }
+        }
+        e.with_request(&requested, providers)
     };
     // Before the reservation and any provider call: a refused stream costs nothing.
     let slot = req
@@ -141,10 +193,14 @@ async fn handle(
         .transpose()?;
     let reservation = reserve(&st, &info.caller, &req, &plan).await?;
     if let Some(slot) = slot {
-        return stream::respond(st, plan, req, info, reservation, slot).await;
+        return stream::respond(st, plan.clone(), req, info, reservation, slot)
+            .await
+            .map_err(unavailable);
     }
 
-    let served = attempt::complete(&st, &plan, &req).await?;
+    let served = attempt::complete(&st, &plan, &req)
+        .await
+        .map_err(unavailable)?;
     attempt::remember(&st, &served.endpoint, &info);
     let ep = &served.endpoint;
     let c = served.value;

@@ -58,10 +58,10 @@ pub struct Created {
 
 fn management(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
     let c = caller(st, headers)?;
+    // 401, not 403: the spec documents 401 for every management operation and 403 for only
+    // some of them, and an inference key is not a credential for any.
     if !c.key.record.management {
-        return Err(GatewayError::Forbidden(
-            "This endpoint needs a management key".into(),
-        ));
+        return Err(GatewayError::NeedsManagementKey);
     }
     Ok(c)
 }
@@ -81,7 +81,12 @@ fn key_info(k: &KeyEntry, extra: Value) -> Exact {
         "updated_at": iso8601(r.updated_at),
         "expires_at": r.expires_at.map(iso8601),
         "creator_user_id": null,
-        "workspace_id": null,
+        // A string in the spec, never null: the gateway has no workspaces.
+        "workspace_id": "",
+        // Not in the spec fixture, required (nullable) by the official SDKs 1.3.x: no end
+        // users are attached to keys, and last use is not tracked.
+        "external_user": null,
+        "last_used_at": null,
     });
     if let (Value::Object(f), Value::Object(e)) = (&mut fields, extra) {
         f.extend(e);
@@ -111,6 +116,16 @@ pub async fn current_key(
         "is_management_key": r.management,
         "is_provisioning_key": r.management,
         "rate_limit": {"requests": r.rpm.unwrap_or(-1), "interval": "1m", "note": "requests per minute for this key; -1: no limit"},
+        // Not in the spec fixture (2026-08-22), required by the official SDKs 1.3.x
+        // (`GetCurrentKeyData`). The gateway has no organisations, workspaces, budgets, data
+        // regions or free-model quota, so each is its neutral value: no region restriction
+        // listed, no budget, and a quota of zeros that nothing enforces.
+        "allowed_data_regions": [],
+        "budgets": [],
+        "effective_budget": null,
+        "free_model_daily_requests": {"limit": 0, "remaining": 0, "used": 0},
+        "organization_id": null,
+        "workspace_id": null,
     });
     Ok(Json(Data {
         data: key_info(&c.key, extra),
@@ -160,9 +175,26 @@ pub async fn generation(
         .map_err(internal)?
         .filter(|g| g.account_id == c.account.account.id)
         .ok_or_else(|| GatewayError::NotFoundMsg(format!("Generation {} not found", q.id)))?;
-    let responses: Value = serde_json::from_str(&g.provider_responses).unwrap_or(json!([]));
+    let responses: Vec<Value> = serde_json::from_str(&g.provider_responses).unwrap_or_default();
+    // The spec's `ProviderResponse`; `error` is the gateway's own addition.
+    let responses: Vec<Value> = responses
+        .iter()
+        .map(|a| {
+            let mut r = json!({
+                "provider_name": a["provider"],
+                "model_permaslug": a["model"],
+                "status": a["status"].as_u64().filter(|s| *s != 0),
+                "latency": a["latency_ms"],
+                "is_byok": false,
+            });
+            if let Some(e) = a.get("error").filter(|e| !e.is_null()) {
+                r["error"] = e.clone();
+            }
+            r
+        })
+        .collect();
     let cost = Some(usd(i128::from(g.cost_pico)));
-    let fields = json!({
+    let mut fields = json!({
         "id": g.id,
         "upstream_id": g.upstream_id,
         "created_at": iso8601(g.created_at),
@@ -187,8 +219,34 @@ pub async fn generation(
         "usage_estimated": g.usage_estimated,
         "http_referer": g.http_referer,
         "app_title": g.app_title,
-        "origin": g.http_referer,
     });
+    // Required by the spec. What the gateway does not record, or never does (moderation, web
+    // search, presets, workspaces, apps, service tiers), has its neutral value: `null` where
+    // the spec allows it, a zero count for what cannot have happened, `global` for a request
+    // no region was pinned to, and an empty `origin` (a string, never null) without a referer.
+    let neutral = json!({
+        "origin": g.http_referer.as_deref().unwrap_or_default(),
+        "app_id": null,
+        "cache_discount": null,
+        "moderation_latency": null,
+        "service_tier": null,
+        "native_tokens_completion_images": 0,
+        "num_media_prompt": null,
+        "num_input_audio_prompt": null,
+        "num_media_completion": 0,
+        "num_search_results": 0,
+        "num_fetches": 0,
+        "web_search_engine": null,
+        "external_user": null,
+        "preset_id": null,
+        "router": null,
+        "user_agent": null,
+        "workspace_id": null,
+        "data_region": "global",
+    });
+    if let (Value::Object(f), Value::Object(n)) = (&mut fields, neutral) {
+        f.extend(n);
+    }
     Ok(Json(Data {
         data: exact(fields, &[("total_cost", cost), ("usage", cost)]),
     }))
@@ -221,6 +279,9 @@ pub async fn activity(
                 "prompt_tokens": r.prompt_tokens,
                 "completion_tokens": r.completion_tokens,
                 "reasoning_tokens": r.reasoning_tokens,
+                // Not in the spec fixture (2026-08-22), required by the official SDKs since
+                // (openrouter 1.3.x on PyPI: `ActivityItem.cached_tokens: int`).
+                "cached_tokens": r.cached_tokens,
             });
             exact(fields, &[("usage", Some(usd(i128::from(r.usage_pico))))])
         })

@@ -259,7 +259,7 @@ async fn provisioning_api_creates_lists_disables_and_deletes_keys() {
         .await;
     assert_eq!(s, 403, "{v}");
     let (s, _, _) = app.call(Method::GET, "/api/v1/keys", &key, None).await;
-    assert_eq!(s, 403);
+    assert_eq!(s, 401);
     let (_, other_mgmt) = app.prepaid("other", "1", json!({"name": "x"})).await;
     let (s, _, _) = app
         .call(
@@ -654,4 +654,78 @@ async fn wait_for_fresh_minute() {
     if into > 55.0 {
         tokio::time::sleep(Duration::from_secs_f64(60.5 - into)).await;
     }
+}
+
+/// A raw JSON body, so that number literals reach the gateway exactly as written.
+async fn post_raw(app: &TestApp, path: &str, key: &str, body: &str) -> (u16, Value) {
+    let r = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn money_fields_take_any_json_number_exactly() {
+    let app = spawn_app().await;
+    let (_, mgmt) = app.prepaid("expo", "1", json!({"name": "first"})).await;
+    for (literal, exact) in [
+        ("1e-07", "0.0000001"),
+        ("1.5E+3", "1500"),
+        ("2.5e-6", "0.0000025"),
+        ("1E0", "1"),
+    ] {
+        let (s, v) = post_raw(
+            &app,
+            "/api/v1/keys",
+            &mgmt,
+            &format!(r#"{{"name": "k", "limit": {literal}}}"#),
+        )
+        .await;
+        assert_eq!(s, 201, "{literal}: {v}");
+        assert_eq!(money(&v["data"]["limit"]).to_string(), exact, "{literal}");
+        let hash = v["data"]["hash"].as_str().unwrap_or_default().to_string();
+        let r = app
+            .http
+            .patch(app.url(&format!("/api/v1/keys/{hash}")))
+            .bearer_auth(&mgmt)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"limit": {literal}}}"#))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status().as_u16(), 200, "PATCH {literal}");
+    }
+    // Negative exponent forms in a grant: credits removed exactly.
+    let (s, v) = post_raw(
+        &app,
+        "/api/v1/admin/credits",
+        ADMIN_KEY,
+        r#"{"account": "expo", "amount": -2e-1}"#,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(money(&v["data"]["amount"]).to_string(), "-0.2");
+    assert_eq!(money(&v["data"]["balance"]).to_string(), "0.8");
+    // Finer than a pico-dollar: refused with a reason, never rounded.
+    let (s, v) = post_raw(
+        &app,
+        "/api/v1/keys",
+        &mgmt,
+        r#"{"name": "k", "limit": 1e-13}"#,
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("limit") && msg.contains("exactly"),
+        "the message names the field and the reason: {msg}"
+    );
 }

@@ -188,3 +188,120 @@ async fn unknown_routes_are_404_in_the_envelope() {
     let v: Value = r.json().await.unwrap_or(Value::Null);
     envelope(&v, 404);
 }
+
+#[tokio::test]
+async fn only_responses_that_create_a_generation_carry_its_id() {
+    let app = spawn_app().await;
+    let body = json!({"model": "fake/gpt", "messages": user("hi")}).to_string();
+    let refused = [
+        (None, body.clone(), 401),
+        (Some("Bearer sk-sy-v1-wrong"), body.clone(), 401),
+        (Some("Bearer sk-sy-v1-test"), "{not json".to_string(), 400),
+        (
+            Some("Bearer sk-sy-v1-test"),
+            json!({"model": "nobody/nothing", "messages": user("x")}).to_string(),
+            404,
+        ),
+        (
+            Some("Bearer sk-sy-v1-test"),
+            json!({"model": "fake/gpt", "messages": user("x #fail:503")}).to_string(),
+            502,
+        ),
+    ];
+    for (auth, body, status) in refused {
+        let (s, v, h) = post_raw(&app, auth, body).await;
+        assert_eq!(s, status, "{v}");
+        assert!(
+            h.get("x-generation-id").is_none(),
+            "{status}: no generation exists, so no id: {h:?}"
+        );
+    }
+    let (s, v, h) = post_raw(&app, Some("Bearer sk-sy-v1-test"), body).await;
+    assert_eq!(s, 200, "{v}");
+    let id = h.get("x-generation-id").and_then(|v| v.to_str().ok());
+    assert_eq!(
+        id,
+        v["id"].as_str(),
+        "the served answer names its generation"
+    );
+}
+
+#[tokio::test]
+async fn availability_failures_say_why_in_error_availability() {
+    let app = spawn_app().await;
+    let availability = |v: &Value| v["error"]["availability"].clone();
+
+    // No id in the list exists.
+    let (s, v) = app
+        .chat_json(
+            json!({"model": "nobody/nothing", "models": ["nope/too"], "messages": user("x")}),
+        )
+        .await;
+    assert_eq!(s, 404, "{v}");
+    let a = availability(&v);
+    assert_eq!(a["code"], "model_not_found", "{v}");
+    assert_eq!(a["retryable"], false);
+    assert_eq!(a["requested_models"], json!(["nobody/nothing", "nope/too"]));
+    assert!(a["docs_url"].is_string());
+
+    // No endpoint offers what the request needs.
+    let tools =
+        json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]);
+    let (s, v) = app
+        .chat_json(
+            json!({"model": "route/notools", "messages": user("hi"), "tools": tools,
+            "provider": {"require_parameters": true}}),
+        )
+        .await;
+    assert_eq!(s, 404, "{v}");
+    let a = availability(&v);
+    assert_eq!(a["code"], "no_endpoints", "{v}");
+    assert_eq!(a["excluded_by"], json!(["tools"]));
+    assert_eq!(a["constraint"]["field"], "tools");
+    assert_eq!(a["requested_models"], json!(["route/notools"]));
+    let (s, v) = app
+        .chat_json(json!({"model": "route/multi", "messages": user("hi"), "provider": {"only": ["nobody"]}}))
+        .await;
+    assert_eq!(s, 404, "{v}");
+    assert_eq!(availability(&v)["code"], "constraint_filtered", "{v}");
+
+    // Every provider failing.
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/gpt", "messages": user("x #fail:503")}))
+        .await;
+    assert_eq!(s, 502, "{v}");
+    let a = availability(&v);
+    assert_eq!(a["code"], "temporarily_unavailable", "{v}");
+    assert_eq!(a["retryable"], true);
+    assert_eq!(a["affected_providers"], json!(["Fake OpenAI"]));
+    assert_eq!(a["requested_models"], json!(["fake/gpt"]));
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/claude", "messages": user("x #fail:429")}))
+        .await;
+    assert_eq!(s, 429, "{v}");
+    let a = availability(&v);
+    assert_eq!(a["code"], "capacity_exhausted", "{v}");
+    assert_eq!(a["retry_after"], 1, "the provider's Retry-After: {v}");
+
+    // Every circuit open: the model's only provider failed until its breaker opened.
+    for _ in 0..3 {
+        app.chat_json(json!({"model": "fake/gemini", "messages": user("x #fail:503")}))
+            .await;
+    }
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/gemini", "messages": user("x")}))
+        .await;
+    assert_eq!(s, 503, "{v}");
+    let a = availability(&v);
+    assert_eq!(a["code"], "temporarily_unavailable", "{v}");
+    assert_eq!(a["retryable"], true);
+    assert!(a["retry_after"].as_u64().is_some_and(|r| r >= 1), "{v}");
+    assert_eq!(a["affected_providers"], json!(["Fake Gemini"]));
+
+    // A request a provider refused as malformed is not an availability failure.
+    let (s, v) = app
+        .chat_json(json!({"model": "fake/gpt", "messages": user("x #fail:400")}))
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"].get("availability").is_none(), "{v}");
+}

@@ -562,3 +562,28 @@ async fn partition_none_sorts_across_fallback_models() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_unknown_id_in_models_is_skipped_and_reported() {
+    let app = spawn_app().await;
+    let (s, v) = app
+        .chat_meta(json!({"models": ["nope/unknown", "fake/gpt"], "messages": user("hi")}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["model"], "fake/gpt");
+    assert_eq!(
+        v["openrouter_metadata"]["skipped_models"],
+        json!([{"model": "nope/unknown", "reason": "model_not_found"}])
+    );
+    // Nothing valid at all: still the unknown model's 404.
+    let (s, v) = app
+        .chat_json(json!({"models": ["nope/a", "nope/b"], "messages": user("hi")}))
+        .await;
+    assert_eq!(s, 404, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nope/a")),
+        "{v}"
+    );
+}

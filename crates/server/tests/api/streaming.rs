@@ -163,7 +163,10 @@ async fn stream_that_fails_everywhere_before_starting_gets_a_real_status() {
         .chat(json!({"model": "fake/gemini", "stream": true, "messages": user("x #fail:503")}))
         .await;
     assert_eq!(r.status(), 502);
-    assert!(r.headers().contains_key("x-generation-id"));
+    assert!(
+        !r.headers().contains_key("x-generation-id"),
+        "nothing was generated, so there is no id to look up"
+    );
     let v: Value = r.json().await.unwrap_or(Value::Null);
     assert_eq!(v["error"]["code"], 502, "{v}");
     assert_eq!(v["error"]["metadata"]["provider_name"], "Fake Gemini");
@@ -225,4 +228,67 @@ async fn a_client_that_disconnects_cancels_the_upstream_request() {
         2,
         "both upstream requests were cancelled"
     );
+}
+
+/// The chunks of a stream, without `[DONE]`.
+fn objects(chunks: &[Value]) -> Vec<&Value> {
+    chunks.iter().filter(|c| c.is_object()).collect()
+}
+
+#[tokio::test]
+async fn chunks_relay_the_upstream_fingerprint_and_never_send_null() {
+    let app = spawn_app().await;
+    let (s, chunks, _) = app
+        .chat_stream(json!({"model": "fake/gpt", "messages": user("hello there")}))
+        .await;
+    assert_eq!(s, 200);
+    let chunks = objects(&chunks);
+    assert!(chunks.len() > 2, "{chunks:?}");
+    for c in &chunks {
+        assert_eq!(c["system_fingerprint"], "fp_fake", "{c}");
+    }
+    // Anthropic and Gemini have no fingerprint: the field is left out, not null (which
+    // @openrouter/sdk's chunk schema rejects).
+    for model in ["fake/claude", "fake/gemini"] {
+        let (s, chunks, _) = app
+            .chat_stream(json!({"model": model, "messages": user("hello there")}))
+            .await;
+        assert_eq!(s, 200);
+        for c in objects(&chunks) {
+            assert!(c.get("system_fingerprint").is_none(), "{model}: {c}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_a_mid_stream_failover_chunks_name_the_provider_that_sent_them() {
+    let app = spawn_app().await;
+    let (s, chunks, _) = app
+        .chat_stream(json!({"model": "route/multi",
+            "provider": {"order": ["fake-openai", "fake-anthropic"]},
+            "messages": user("one two three four five six #cut@m-a:4")}))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(app.upstream_models(), vec!["m-a", "m-c"]);
+    let chunks = objects(&chunks);
+    let first = chunks.first().copied().cloned().unwrap_or_default();
+    let last = chunks.last().copied().cloned().unwrap_or_default();
+    assert_eq!(first["provider"], "Fake OpenAI", "{first}");
+    assert_eq!(last["provider"], "Fake Anthropic", "{last}");
+    assert_eq!(first["system_fingerprint"], "fp_fake");
+    assert!(
+        last.get("system_fingerprint").is_none(),
+        "the first upstream's fingerprint is not the second's: {last}"
+    );
+    let id = last["id"].as_str().unwrap_or_default();
+    let (s, g, _) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/generation?id={id}"),
+            KEY,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(g["data"]["provider_name"], last["provider"]);
 }

@@ -1,0 +1,701 @@
+//! Wire conformance, driven by OpenRouter's own OpenAPI document
+//! (`tests/fixtures/openrouter-openapi.yaml`): every response body and every stream chunk of
+//! every endpoint the gateway serves is validated against the schema the document gives for
+//! that operation, status and content type. Required fields present, types exact, `null` only
+//! where the schema allows it, enums closed. A status the operation does not document is a
+//! violation too.
+//!
+//! The document's schemas are used as they are, with the relaxations in [`relax`], each of
+//! which the official TypeScript SDK (`@openrouter/sdk`, generated from this document) makes
+//! as well, and the additions in [`sdk_requirements`]: fields the official SDKs of the 1.3
+//! line (newer than this document) require although the document does not list them.
+
+use crate::helpers::*;
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+const SPEC_YAML: &str = include_str!("../fixtures/openrouter-openapi.yaml");
+
+/// The document as JSON, relaxed.
+fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let mut doc: Value = serde_yaml::from_str(SPEC_YAML).expect("the spec fixture parses");
+        relax(&mut doc);
+        sdk_requirements(&mut doc);
+        doc
+    })
+}
+
+/// Where this document is stricter than the clients generated from it:
+///
+/// - `ProviderName` is a closed list of OpenRouter's upstreams. A gateway's providers are
+///   whatever its operator configures ("Fake OpenAI" here), and the SDK reads the field as an
+///   open enum (`openEnums.inboundSchema(ProviderName)`): any string.
+/// - `ProviderResponse.provider_name` inlines the same list, likewise opened.
+///
+/// Every other enum is checked as the document closes it, although the SDK opens most of them
+/// too (`ApiErrorType`, `ModelGroup`, `RoutingStrategy`, …): an SDK that keeps unknown values
+/// still cannot act on them.
+fn relax(doc: &mut Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["ProviderName"] = json!({"type": "string"});
+    schemas["ProviderResponse"]["properties"]["provider_name"] = json!({"type": "string"});
+}
+
+/// Where the spec fixture (2026-08-22) and the official SDKs disagree: `openrouter` 1.3.84 on
+/// PyPI (the one `tests/clients` pins; generated from a later version of the document, like
+/// `@openrouter/sdk` 1.3.x) requires these fields, which the fixture does not list. Its
+/// pydantic models reject a body without them, so they are required here too, with the types
+/// those models give.
+fn sdk_requirements(doc: &mut Value) {
+    let nullable_string = json!({"type": ["string", "null"]});
+    let key_info = [
+        ("external_user", nullable_string.clone()),
+        ("last_used_at", nullable_string.clone()),
+    ];
+    let budget = json!({"type": "object",
+        "required": ["budget_id", "guardrail_id", "include_byok", "limit_usd", "remaining_usd",
+            "reset_interval", "resets_at", "scope", "spend_usd"]});
+    let additions: Vec<(&str, Vec<(&str, Value)>)> = vec![
+        (
+            "/components/schemas/PublicEndpoint",
+            vec![
+                (
+                    "native_tools",
+                    json!({"type": "object", "additionalProperties": {"type": "object",
+                        "required": ["type"], "properties": {"type": {"type": "string"}}}}),
+                ),
+                ("service_tier", nullable_string.clone()),
+                ("supports_diarization", json!({"type": "boolean"})),
+                (
+                    "supports_tool_choice",
+                    json!({"type": "object", "required": ["auto", "function", "none", "required"],
+                        "properties": {"auto": {"type": "boolean"}, "function": {"type": "boolean"},
+                            "none": {"type": "boolean"}, "required": {"type": "boolean"}}}),
+                ),
+            ],
+        ),
+        (
+            "/components/schemas/ActivityItem",
+            vec![("cached_tokens", json!({"type": "integer"}))],
+        ),
+        (
+            "/paths/~1key/get/responses/200/content/application~1json/schema/properties/data",
+            vec![
+                (
+                    "allowed_data_regions",
+                    json!({"type": "array", "items": {"enum": ["global", "europe", "us"]}}),
+                ),
+                ("budgets", json!({"type": "array", "items": budget.clone()})),
+                ("effective_budget", json!({"anyOf": [budget, {"type": "null"}]})),
+                (
+                    "free_model_daily_requests",
+                    json!({"type": "object", "required": ["limit", "remaining", "used"],
+                        "properties": {"limit": {"type": "integer"}, "remaining": {"type": "integer"},
+                            "used": {"type": "integer"}}}),
+                ),
+                ("organization_id", nullable_string.clone()),
+                ("workspace_id", nullable_string),
+            ],
+        ),
+        (
+            "/paths/~1keys/get/responses/200/content/application~1json/schema/properties/data/items",
+            key_info.to_vec(),
+        ),
+        (
+            "/paths/~1keys/post/responses/201/content/application~1json/schema/properties/data",
+            key_info.to_vec(),
+        ),
+        (
+            "/paths/~1keys~1{hash}/get/responses/200/content/application~1json/schema/properties/data",
+            key_info.to_vec(),
+        ),
+        (
+            "/paths/~1keys~1{hash}/patch/responses/200/content/application~1json/schema/properties/data",
+            key_info.to_vec(),
+        ),
+    ];
+    for (at, fields) in additions {
+        let schema = doc
+            .pointer_mut(at)
+            .unwrap_or_else(|| panic!("the spec has a schema at {at}"));
+        for (name, field) in fields {
+            schema["properties"][name] = field;
+            if let Some(required) = schema["required"].as_array_mut() {
+                required.push(json!(name));
+            }
+        }
+    }
+}
+
+/// Every `#/components/schemas/…` name `schema` reaches, itself included.
+fn closure(schema: &Value) -> BTreeSet<String> {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                    if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                        out.push(name.to_string());
+                    }
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let schemas = &spec()["components"]["schemas"];
+    let mut seen = BTreeSet::new();
+    let mut todo = Vec::new();
+    refs(schema, &mut todo);
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            refs(&schemas[&name], &mut todo);
+        }
+    }
+    seen
+}
+
+/// A validator for `schema`, built over a document that embeds just the components it
+/// references, so that `$ref: '#/components/schemas/…'` resolves against its own root.
+fn validator(key: &str, schema: &Value) -> std::sync::Arc<jsonschema::Validator> {
+    static CACHE: OnceLock<Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().ok().and_then(|c| c.get(key).cloned()) {
+        return v;
+    }
+    let all = &spec()["components"]["schemas"];
+    let mut components = Map::new();
+    for name in closure(schema) {
+        components.insert(name.clone(), all[&name].clone());
+    }
+    let mut doc = schema.clone();
+    if let Value::Object(m) = &mut doc {
+        m.insert(
+            "components".into(),
+            json!({ "schemas": Value::Object(components) }),
+        );
+    }
+    let v = std::sync::Arc::new(
+        jsonschema::draft202012::new(&doc)
+            .unwrap_or_else(|e| panic!("the spec's schema for {key} compiles: {e}")),
+    );
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key.to_string(), v.clone());
+    }
+    v
+}
+
+/// The schema the document gives for one response of one operation.
+fn response_schema(path: &str, method: &str, status: u16, content_type: &str) -> Option<Value> {
+    let op = spec()["paths"].get(path)?.get(method)?;
+    let schema = op["responses"]
+        .get(status.to_string())?
+        .get("content")?
+        .get(content_type)?
+        .get("schema")?;
+    Some(schema.clone())
+}
+
+/// Collects violations across many calls, then fails once with all of them.
+#[derive(Default)]
+struct Checker {
+    violations: Vec<String>,
+    checked: usize,
+}
+
+impl Checker {
+    /// `instance` as the response of `method path` with `status` and `content_type`.
+    fn check(
+        &mut self,
+        what: &str,
+        (method, path): (&str, &str),
+        status: u16,
+        content_type: &str,
+        instance: &Value,
+    ) {
+        self.checked += 1;
+        let Some(schema) = response_schema(path, method, status, content_type) else {
+            self.violations.push(format!(
+                "{what}: {} {path} does not document status {status} ({content_type}); body: {instance}",
+                method.to_uppercase()
+            ));
+            return;
+        };
+        let key = format!("{method} {path} {status} {content_type}");
+        let v = validator(&key, &schema);
+        let errors: Vec<String> = v
+            .iter_errors(instance)
+            .map(|e| format!("  at {}: {e}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            let mut shown = instance.to_string();
+            if shown.len() > 1500 {
+                shown = format!("{}…", shown.chars().take(1500).collect::<String>());
+            }
+            self.violations.push(format!(
+                "{what} ({key}):\n{}\n  body: {shown}",
+                errors.join("\n")
+            ));
+        }
+    }
+
+    /// A JSON response.
+    fn json(&mut self, what: &str, op: (&str, &str), status: u16, body: &Value) {
+        self.check(what, op, status, "application/json", body);
+    }
+
+    /// Every `data:` event of a chat stream, as the document's `text/event-stream` schema
+    /// wraps it (`{data: ChatStreamChunk}`). `[DONE]` is the stream's end marker, not an event
+    /// the schema describes.
+    fn stream(&mut self, what: &str, status: u16, chunks: &[Value]) {
+        let op = ("post", "/chat/completions");
+        if status != 200 {
+            for c in chunks {
+                self.json(what, op, status, c);
+            }
+            return;
+        }
+        assert!(
+            chunks.iter().any(Value::is_object),
+            "{what}: a stream with no chunk"
+        );
+        for (i, c) in chunks.iter().enumerate() {
+            if c == "[DONE]" {
+                continue;
+            }
+            self.check(
+                &format!("{what}, chunk {i}"),
+                op,
+                status,
+                "text/event-stream",
+                &json!({ "data": c }),
+            );
+        }
+    }
+
+    fn finish(self, area: &str) {
+        assert!(self.checked > 0, "{area}: nothing was checked");
+        assert!(
+            self.violations.is_empty(),
+            "{area}: {} of {} responses violate the spec:\n\n{}",
+            self.violations.len(),
+            self.checked,
+            self.violations.join("\n\n")
+        );
+    }
+}
+
+/// A streamed chat completion: the status and every `data:` payload (a non-200 answer is one
+/// JSON body).
+async fn sse(app: &TestApp, key: &str, mut body: Value, metadata: bool) -> (u16, Vec<Value>) {
+    body["stream"] = Value::Bool(true);
+    let r = app.send_chat(key, &body, metadata).await;
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    if status != 200 {
+        return (
+            status,
+            vec![serde_json::from_str(&text).unwrap_or(Value::String(text))],
+        );
+    }
+    let mut data = vec![];
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("data: ") {
+            data.push(serde_json::from_str(d).unwrap_or(Value::String(d.to_string())));
+        }
+    }
+    (status, data)
+}
+
+fn tools() -> Value {
+    json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}])
+}
+
+const CHAT: (&str, &str) = ("post", "/chat/completions");
+
+#[tokio::test]
+async fn chat_completions_and_their_streams_conform() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let bodies = |model: &str| {
+        vec![
+            (
+                "text",
+                json!({"model": model, "messages": user("hello there")}),
+            ),
+            (
+                "tools",
+                json!({"model": model, "messages": user("weather in Paris?"), "tools": tools()}),
+            ),
+            (
+                "reasoning",
+                json!({"model": model, "messages": user("think first #think"), "reasoning": {"effort": "low"}}),
+            ),
+        ]
+    };
+    for model in [
+        "fake/gpt",
+        "fake/claude",
+        "fake/gemini",
+        "fake/fallback",
+        "switchyard/auto",
+    ] {
+        for (kind, body) in bodies(model) {
+            for metadata in [false, true] {
+                let what = format!("{model} {kind} metadata={metadata}");
+                let r = app.send_chat(KEY, &body, metadata).await;
+                let status = r.status().as_u16();
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                assert_eq!(status, 200, "{what}: {v}");
+                c.json(&what, CHAT, status, &v);
+                let (status, chunks) = sse(&app, KEY, body.clone(), metadata).await;
+                assert_eq!(status, 200, "{what}: {chunks:?}");
+                c.stream(&format!("{what}, streamed"), status, &chunks);
+            }
+        }
+    }
+    // A stream that fails after its first tokens ends with an error chunk; one that fails
+    // over mid-way carries on.
+    for (what, body) in [
+        (
+            "mid-stream error",
+            json!({"model": "fake/gpt", "messages": user("one two three #midstream-error")}),
+        ),
+        (
+            // Keep-alives went out, so the failure can only be reported in a chunk.
+            "failure after keep-alives",
+            json!({"model": "fake/gpt", "messages": user("x #delay:500 #fail:503")}),
+        ),
+        (
+            "rate limited after keep-alives",
+            json!({"model": "fake/claude", "messages": user("x #delay:500 #fail:429")}),
+        ),
+        (
+            "mid-stream failover",
+            json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
+                "messages": user("one two three four #cut@m-a:3")}),
+        ),
+    ] {
+        let (status, chunks) = sse(&app, KEY, body, true).await;
+        c.stream(what, status, &chunks);
+    }
+    c.finish("POST /chat/completions");
+}
+
+#[tokio::test]
+async fn error_envelopes_conform() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let raw = |auth: Option<&str>, body: String| {
+        let mut rb = app
+            .http
+            .post(app.url("/api/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(a) = auth {
+            rb = rb.bearer_auth(a);
+        }
+        rb.send()
+    };
+    let plain = json!({"model": "fake/gpt", "messages": user("x")}).to_string();
+    let mut cases: Vec<(&str, Option<&str>, String)> = vec![
+        ("no key", None, plain.clone()),
+        ("wrong key", Some("sk-sy-v1-wrong"), plain.clone()),
+        ("bad JSON", Some(KEY), "{not json".into()),
+        (
+            "bad field",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user("x"), "temperature": "warm"}).to_string(),
+        ),
+        ("management key", Some(MANAGEMENT_KEY), plain.clone()),
+        (
+            "unknown model",
+            Some(KEY),
+            json!({"model": "nobody/nothing", "models": ["nope/x"], "messages": user("x")})
+                .to_string(),
+        ),
+        (
+            "no endpoints",
+            Some(KEY),
+            json!({"model": "route/notools", "messages": user("x"), "tools": tools(),
+                "provider": {"require_parameters": true}})
+            .to_string(),
+        ),
+        (
+            "provider preferences",
+            Some(KEY),
+            json!({"model": "route/multi", "messages": user("x"), "provider": {"only": ["nobody"]}})
+                .to_string(),
+        ),
+        (
+            "no active provider",
+            Some(KEY),
+            json!({"model": "fake/keyless", "messages": user("x")}).to_string(),
+        ),
+        (
+            "every provider failing",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user("x #fail:503")}).to_string(),
+        ),
+        (
+            "provider rate limit",
+            Some(KEY),
+            json!({"model": "fake/claude", "messages": user("x #fail:429")}).to_string(),
+        ),
+        (
+            "provider refusal",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user("x #fail:400")}).to_string(),
+        ),
+        (
+            "too large",
+            Some(KEY),
+            json!({"model": "fake/gpt", "messages": user(&"x".repeat(200_000))}).to_string(),
+        ),
+    ];
+    let (poor, _) = app.prepaid("poor", "0.000001", json!({"name": "k"})).await;
+    let poor_body =
+        json!({"model": "fake/claude", "messages": user("x"), "max_tokens": 100000}).to_string();
+    cases.push(("out of credits", Some(poor.as_str()), poor_body));
+    for (what, auth, body) in cases {
+        for stream in [false, true] {
+            let body = if stream {
+                let mut v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                if !v.is_object() {
+                    continue;
+                }
+                v["stream"] = Value::Bool(true);
+                v.to_string()
+            } else {
+                body.clone()
+            };
+            let r = raw(auth, body).await.expect("sent");
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(status >= 400, "{what}: {v}");
+            c.json(&format!("{what} stream={stream}"), CHAT, status, &v);
+        }
+    }
+    // Every circuit open.
+    for _ in 0..3 {
+        app.chat_json(json!({"model": "fake/gemini", "messages": user("x #fail:503")}))
+            .await;
+    }
+    let (status, v) = app
+        .chat_json(json!({"model": "fake/gemini", "messages": user("x")}))
+        .await;
+    assert_eq!(status, 503, "{v}");
+    c.json("every circuit open", CHAT, status, &v);
+    c.finish("error envelopes");
+}
+
+/// A GET as `key` (or anonymous), its status and JSON body.
+async fn get(app: &TestApp, path: &str, key: Option<&str>) -> (u16, Value) {
+    let mut rb = app.http.get(app.url(path));
+    if let Some(k) = key {
+        rb = rb.bearer_auth(k);
+    }
+    let r = rb.send().await.expect("sent");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_catalogue_conforms() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let (s, models) = get(&app, "/api/v1/models", None).await;
+    assert_eq!(s, 200);
+    c.json("models", ("get", "/models"), s, &models);
+    let ids: Vec<String> = models["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(ids.len() > 5, "{models}");
+    // Some live statistics, so that the endpoints' percentiles are numbers, not only nulls.
+    for _ in 0..3 {
+        app.chat_json(json!({"model": "route/multi", "messages": user("hi")}))
+            .await;
+    }
+    for id in &ids {
+        let path = format!("/api/v1/models/{id}/endpoints");
+        let (s, v) = get(&app, &path, None).await;
+        if id == "switchyard/auto" {
+            // A router, not a model: it has no endpoints of its own.
+            c.json(&path, ("get", "/models/{author}/{slug}/endpoints"), s, &v);
+            continue;
+        }
+        assert_eq!(s, 200, "{path}: {v}");
+        c.json(&path, ("get", "/models/{author}/{slug}/endpoints"), s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/models/nobody/nothing/endpoints", None).await;
+    assert_eq!(s, 404);
+    c.json(
+        "unknown model's endpoints",
+        ("get", "/models/{author}/{slug}/endpoints"),
+        s,
+        &v,
+    );
+    let (s, v) = get(&app, "/api/v1/models/count", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"]["count"], json!(ids.len()));
+    c.json("models/count", ("get", "/models/count"), s, &v);
+    let (s, v) = get(&app, "/api/v1/models/user", Some(KEY)).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["data"], models["data"], "no data policy: every model");
+    c.json("models/user", ("get", "/models/user"), s, &v);
+    let (s, v) = get(&app, "/api/v1/models/user", None).await;
+    assert_eq!(s, 401);
+    c.json("models/user without a key", ("get", "/models/user"), s, &v);
+    let (s, v) = get(&app, "/api/v1/providers", None).await;
+    assert_eq!(s, 200);
+    assert!(v["data"]
+        .as_array()
+        .is_some_and(|p| p.iter().any(|p| p["slug"] == "fake-openai")));
+    c.json("providers", ("get", "/providers"), s, &v);
+    let (s, v) = get(&app, "/api/v1/endpoints/zdr", None).await;
+    assert_eq!(s, 200);
+    let zdr: Vec<&str> = v["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["tag"].as_str())
+        .collect();
+    assert_eq!(zdr, vec!["fake-openai-2"], "{v}");
+    c.json("endpoints/zdr", ("get", "/endpoints/zdr"), s, &v);
+    // OpenAI's prefix serves the same.
+    for (path, op) in [
+        ("/v1/providers", "/providers"),
+        ("/v1/models/count", "/models/count"),
+        ("/v1/endpoints/zdr", "/endpoints/zdr"),
+        ("/v1/models/user", "/models/user"),
+    ] {
+        let (s, v) = get(&app, path, Some(KEY)).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        c.json(path, ("get", op), s, &v);
+    }
+    c.finish("catalogue");
+}
+
+#[tokio::test]
+async fn the_account_api_conforms() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let (key, mgmt) = app
+        .prepaid(
+            "acme",
+            "5",
+            json!({"name": "ci", "limit": 2, "limit_reset": "daily"}),
+        )
+        .await;
+    // Generations of every kind: plain, streamed, after a failover, cancelled mid-way.
+    let mut ids = vec![];
+    for body in [
+        json!({"model": "fake/gpt", "messages": user("hi")}),
+        json!({"model": "fake/claude", "messages": user("hi"), "stream": true}),
+        json!({"model": "fake/fallback", "messages": user("hi")}),
+        json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
+            "messages": user("one two three four #cut@m-a:3"), "stream": true}),
+    ] {
+        let r = app.send_chat(&key, &body, false).await;
+        assert_eq!(r.status().as_u16(), 200);
+        let id = r
+            .headers()
+            .get("x-generation-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let _ = r.text().await;
+        ids.push(id);
+    }
+    for id in &ids {
+        let (s, v) = get(&app, &format!("/api/v1/generation?id={id}"), Some(&key)).await;
+        assert_eq!(s, 200, "{v}");
+        c.json(&format!("generation {id}"), ("get", "/generation"), s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/generation?id=gen-nope", Some(&key)).await;
+    assert_eq!(s, 404);
+    c.json("unknown generation", ("get", "/generation"), s, &v);
+    let (s, v) = get(&app, "/api/v1/generation?id=gen-nope", None).await;
+    assert_eq!(s, 401);
+    c.json("generation without a key", ("get", "/generation"), s, &v);
+
+    for (what, k) in [
+        ("inference key", key.as_str()),
+        ("management key", mgmt.as_str()),
+    ] {
+        let (s, v) = get(&app, "/api/v1/key", Some(k)).await;
+        assert_eq!(s, 200, "{v}");
+        c.json(what, ("get", "/key"), s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/key", Some("sk-sy-v1-wrong")).await;
+    c.json("key with a wrong key", ("get", "/key"), s, &v);
+
+    let (s, v) = get(&app, "/api/v1/credits", Some(&mgmt)).await;
+    assert_eq!(s, 200, "{v}");
+    c.json("credits", ("get", "/credits"), s, &v);
+    let (s, v) = get(&app, "/api/v1/credits", Some(&key)).await;
+    assert_eq!(s, 401, "{v}");
+    c.json("credits with an inference key", ("get", "/credits"), s, &v);
+
+    let (s, v) = get(&app, "/api/v1/activity", Some(&key)).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["data"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
+    c.json("activity", ("get", "/activity"), s, &v);
+
+    let (s, created, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/keys",
+            &mgmt,
+            Some(json!({"name": "new", "limit": 1.5, "expires_at": "2030-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    c.json("keys create", ("post", "/keys"), s, &created);
+    let (s, v, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/keys",
+            &mgmt,
+            Some(json!({"limit": 1})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    c.json("keys create without a name", ("post", "/keys"), s, &v);
+    let (s, v) = get(&app, "/api/v1/keys?include_disabled=true", Some(&mgmt)).await;
+    assert_eq!(s, 200);
+    c.json("keys list", ("get", "/keys"), s, &v);
+    let hash = created["data"]["hash"].as_str().unwrap_or_default();
+    let at = format!("/api/v1/keys/{hash}");
+    let (s, v) = get(&app, &at, Some(&mgmt)).await;
+    assert_eq!(s, 200);
+    c.json("keys get", ("get", "/keys/{hash}"), s, &v);
+    let (s, v, _) = app
+        .call(
+            Method::PATCH,
+            &at,
+            &mgmt,
+            Some(json!({"disabled": true, "limit": null})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    c.json("keys update", ("patch", "/keys/{hash}"), s, &v);
+    let (s, v, _) = app.call(Method::DELETE, &at, &mgmt, None).await;
+    assert_eq!(s, 200);
+    c.json("keys delete", ("delete", "/keys/{hash}"), s, &v);
+    let (s, v) = get(&app, &at, Some(&mgmt)).await;
+    assert_eq!(s, 404);
+    c.json("keys get after delete", ("get", "/keys/{hash}"), s, &v);
+    let (s, v) = get(&app, "/api/v1/keys", Some(&key)).await;
+    c.json("keys list with an inference key", ("get", "/keys"), s, &v);
+    c.finish("account API");
+}
