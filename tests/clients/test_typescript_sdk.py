@@ -126,11 +126,11 @@ def ts_run(gateway, demo, tmp_path_factory):
     return run
 
 
-def test_typescript_sdk(ts_run, ts_case):
+def test_typescript_sdk(request, ts_case):
     file, name, error = ts_case
     if error:
         pytest.fail(error, pytrace=False)
-    cases = ts_run(file)
+    cases = request.getfixturevalue("ts_run")(file)
     if isinstance(cases, str):
         pytest.fail(cases, pytrace=False)
     if name not in cases:
