@@ -74,21 +74,16 @@ def pytest_generate_tests(metafunc):
 
 
 def _failure_text(failure):
-    """node's junit failure text without its wrapper and stack."""
-    lines = []
-    for line in (failure.text or failure.get("message", "")).strip().splitlines():
-        if re.match(r"\s+at ", line) or re.match(r"\s+(code|failureType|cause|generatedMessage|actual|expected|operator):", line):
-            if lines:
-                break
-            continue
-        lines.append(line)
-    text = "\n".join(lines).strip()
-    # node wraps the thrown error: `[Error [ERR_TEST_FAILURE]: <message>] {` (brackets when the
-    # error's stack is its message, as helpers.mjs makes them).
-    m = re.match(r"^\[Error \[ERR_TEST_FAILURE\]: (.*)\] ?\{?$", text, re.S)
-    if m:
-        return m.group(1)
-    return re.sub(r"^Error \[ERR_TEST_FAILURE\]: ", "", text).removesuffix(" {")
+    """node's junit failure text without its wrapper and stack. node writes the thrown error
+    inside an ERR_TEST_FAILURE: `Error [ERR_TEST_FAILURE]: <message>\n    at … {\n  code: …`,
+    or `[Error [ERR_TEST_FAILURE]: <message>] { code: … }` when the error's stack is its
+    message (as helpers.mjs makes them), on one line or several."""
+    text = (failure.text or failure.get("message", "")).strip()
+    text = re.sub(r"\s*\{\s*code: 'ERR_TEST_FAILURE'.*$", "", text, flags=re.S)
+    if text.startswith("[Error [ERR_TEST_FAILURE]: "):
+        text = text.removeprefix("[Error [ERR_TEST_FAILURE]: ").removesuffix("]")
+    text = text.removeprefix("Error [ERR_TEST_FAILURE]: ")
+    return re.split(r"\n\s+at ", text, maxsplit=1)[0].rstrip()
 
 
 @pytest.fixture(scope="module")
