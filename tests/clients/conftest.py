@@ -1,4 +1,12 @@
-"""Starts the testkit's fake providers and a real `switchyard serve` in front of them.
+"""Starts the testkit's fake providers and real `switchyard serve` processes in front of them.
+
+Two gateways, one per session:
+- `gateway`: the three fake provider families (OpenAI, Anthropic, Gemini protocols) served by
+  `switchyard-testkit`, as `fake/gpt`, `fake/claude`, `fake/gemini`;
+- `demo`: `switchyard serve --demo`, the simulated in-process catalogue (`switchyard/demo-*`).
+
+Both accept the inference key KEY and the management key MANAGEMENT_KEY (given to the gateway
+as SWITCHYARD_MANAGEMENT_KEY), which the management calls (`/keys`, `/credits`, `/activity`) need.
 
 The binaries come from the cargo target directory (built by .ci/run first); override with
 SWITCHYARD_BIN / SWITCHYARD_TESTKIT_BIN.
@@ -14,6 +22,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 KEY = "sk-sy-v1-sdk-conformance"
+MANAGEMENT_KEY = "sk-sy-v1-sdk-conformance-management"
 UPSTREAM_KEY = "testkit-key"
 
 # model id -> (display name of its provider, prompt price, completion price) in USD/token
@@ -22,6 +31,33 @@ MODELS = {
     "fake/claude": ("Fake Anthropic", "0.000003", "0.000015"),
     "fake/gemini": ("Fake Gemini", "0.0000003", "0.0000025"),
 }
+
+# The demo catalogue (catalog/demo.toml): model id -> its endpoints as
+# (provider name, prompt price, completion price), in routing order.
+DEMO_MODELS = {
+    "switchyard/demo-fast": [
+        ("Simulated Alpha", "0.0000001", "0.0000004"),
+        ("Simulated Beta", "0.00000015", "0.0000006"),
+    ],
+    "switchyard/demo-flaky": [
+        ("Simulated Flaky", "0.00000005", "0.0000002"),
+        ("Simulated Alpha", "0.0000001", "0.0000004"),
+    ],
+}
+
+# Every (server, model) the endpoint tests run against: each fake provider family and the demo.
+TARGETS = {**{m: "gateway" for m in MODELS}, **{m: "demo" for m in DEMO_MODELS}}
+
+# Embeddings: each fake provider family that has an embeddings API (Anthropic has none), and
+# the demo.
+EMBEDDING_TARGETS = ["fake/gpt", "fake/gemini", "switchyard/demo-fast"]
+
+
+def endpoint_prices(model):
+    """[(provider name, prompt price, completion price)] of a target model's endpoints."""
+    if model in MODELS:
+        return [MODELS[model]]
+    return DEMO_MODELS[model]
 
 
 def _bin(env, name):
@@ -42,6 +78,48 @@ def _start(cmd, env=None):
             return proc, m.group(1)
     proc.kill()
     pytest.fail(f"{cmd[0]} did not start")
+
+
+def _stop(*procs):
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def _serve(tmp, config, *args):
+    """A real `switchyard serve` with `config` and both keys; returns (process, root URL)."""
+    (tmp / "config.toml").write_text(config)
+    env = dict(
+        os.environ,
+        FAKE_KEY=UPSTREAM_KEY,
+        SWITCHYARD_API_KEYS=KEY,
+        SWITCHYARD_MANAGEMENT_KEY=MANAGEMENT_KEY,
+        RUST_LOG="warn",
+    )
+    return _start(
+        [
+            _bin("SWITCHYARD_BIN", "switchyard"),
+            "serve",
+            "--config",
+            str(tmp / "config.toml"),
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(tmp / "data"),
+            *args,
+        ],
+        env=env,
+    )
+
+
+def _urls(url):
+    return {
+        "url": url,
+        "base_url": url + "/api/v1",
+        "openai_base_url": url + "/v1",
+        "key": KEY,
+        "management_key": MANAGEMENT_KEY,
+    }
 
 
 CONFIG = """
@@ -79,6 +157,14 @@ context_length = 100000
 endpoints = [{{ provider = "{slug}", upstream_id = "{upstream}", prompt = "{p}", completion = "{c}" }}]
 """
 
+# The demo server: the demo catalogue only (no default catalogue, whatever provider keys the
+# environment holds).
+DEMO_CONFIG = """
+default_catalog = false
+[server]
+keepalive_ms = 2000
+"""
+
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory):
@@ -92,22 +178,18 @@ def gateway(tmp_path_factory):
     ]:
         _, p, c = MODELS[model]
         cfg += MODEL.format(id=model, slug=slug, upstream=upstream_id, p=p, c=c)
-    (tmp / "config.toml").write_text(cfg)
-    env = dict(os.environ, FAKE_KEY=UPSTREAM_KEY, SWITCHYARD_API_KEYS=KEY, RUST_LOG="warn")
-    server, url = _start(
-        [
-            _bin("SWITCHYARD_BIN", "switchyard"),
-            "serve",
-            "--config",
-            str(tmp / "config.toml"),
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            str(tmp / "data"),
-        ],
-        env=env,
-    )
-    yield {"base_url": url + "/api/v1", "openai_base_url": url + "/v1", "key": KEY}
-    for p in (server, upstream):
-        p.terminate()
-        p.wait(timeout=10)
+    try:
+        server, url = _serve(tmp, cfg)
+    except BaseException:
+        _stop(upstream)
+        raise
+    yield _urls(url)
+    _stop(server, upstream)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("switchyard-demo")
+    server, url = _serve(tmp, DEMO_CONFIG, "--demo")
+    yield _urls(url)
+    _stop(server)
