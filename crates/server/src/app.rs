@@ -33,8 +33,10 @@ pub struct Inner {
     pub auto: switchyard_router::auto::AutoPolicy,
     pub health: HealthBook,
     pub sticky: StickyTable,
-    /// `GET /models` never changes while running, so it is rendered once.
+    /// `GET /models` (chat models) never changes while running, so it is rendered once.
     pub models_json: Bytes,
+    /// `GET /embeddings/models`, likewise.
+    pub embedding_models_json: Bytes,
     /// The open-streams cap and the drain signal shared with the accept loop.
     pub lifecycle: crate::listener::Lifecycle,
 }
@@ -85,14 +87,22 @@ impl AppState {
             config.catalog.secrets(),
         )
         .map_err(|e| GatewayError::Internal(e.to_string()))?;
-        let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
+        let (embedding, chat): (Vec<_>, Vec<_>) = config
+            .catalog
+            .models()
+            .iter()
+            .partition(|m| m.is_embedding());
+        let mut data: Vec<_> = chat.iter().map(|m| m.to_api()).collect();
         if !data.is_empty() {
             data.push(auto_model());
         }
-        let list = ModelList { data };
-        let models_json = serde_json::to_vec(&list)
-            .map_err(|e| GatewayError::Internal(e.to_string()))?
-            .into();
+        let render = |data| -> Result<Bytes, GatewayError> {
+            serde_json::to_vec(&ModelList { data })
+                .map(Bytes::from)
+                .map_err(|e| GatewayError::Internal(e.to_string()))
+        };
+        let models_json = render(data)?;
+        let embedding_models_json = render(embedding.iter().map(|m| m.to_api()).collect())?;
         let health = HealthBook::new(
             config.catalog.endpoint_count(),
             std::time::Duration::from_millis(config.routing.probe_interval_ms),
@@ -113,6 +123,7 @@ impl AppState {
                 .map(crate::auth::hash_key),
             settings: config.server,
             models_json,
+            embedding_models_json,
         })))
     }
 }
@@ -129,6 +140,8 @@ pub fn build_router(state: AppState) -> Router {
                 &at("/chat/completions"),
                 post(routes::chat::chat_completions),
             )
+            .route(&at("/embeddings"), post(routes::embeddings::embeddings))
+            .route(&at("/embeddings/models"), get(routes::embeddings::models))
             .route(&at("/models"), get(routes::models::list))
             .route(
                 &at("/models/{author}/{slug}/endpoints"),
