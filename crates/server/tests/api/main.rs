@@ -8,6 +8,7 @@ mod abuse;
 mod billing;
 mod catalogue;
 mod chat;
+mod embeddings;
 mod errors;
 mod faults;
 mod hardening;
