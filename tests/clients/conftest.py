@@ -23,6 +23,12 @@ MODELS = {
     "fake/gemini": ("Fake Gemini", "0.0000003", "0.0000025"),
 }
 
+# embedding model id -> (display name of its provider, prompt price in USD/token)
+EMBED_MODELS = {
+    "fake/embed": ("Fake OpenAI", "0.00000002"),
+    "fake/gemini-embed": ("Fake Gemini", "0.00000015"),
+}
+
 
 def _bin(env, name):
     path = pathlib.Path(os.environ.get(env, TARGET / "debug" / name))
@@ -79,6 +85,15 @@ context_length = 100000
 endpoints = [{{ provider = "{slug}", upstream_id = "{upstream}", prompt = "{p}", completion = "{c}" }}]
 """
 
+EMBED_MODEL = """
+[[models]]
+id = "{id}"
+name = "{id}"
+context_length = 8192
+output_modalities = ["embeddings"]
+endpoints = [{{ provider = "{slug}", upstream_id = "{upstream}", prompt = "{p}", completion = "0" }}]
+"""
+
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory):
@@ -92,6 +107,11 @@ def gateway(tmp_path_factory):
     ]:
         _, p, c = MODELS[model]
         cfg += MODEL.format(id=model, slug=slug, upstream=upstream_id, p=p, c=c)
+    for model, slug, upstream_id in [
+        ("fake/embed", "fake-openai", "embed-fake"),
+        ("fake/gemini-embed", "fake-gemini", "gemini-embed-fake"),
+    ]:
+        cfg += EMBED_MODEL.format(id=model, slug=slug, upstream=upstream_id, p=EMBED_MODELS[model][1])
     (tmp / "config.toml").write_text(cfg)
     env = dict(os.environ, FAKE_KEY=UPSTREAM_KEY, SWITCHYARD_API_KEYS=KEY, RUST_LOG="warn")
     server, url = _start(
