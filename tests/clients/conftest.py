@@ -48,9 +48,14 @@ DEMO_MODELS = {
 # Every (server, model) the endpoint tests run against: each fake provider family and the demo.
 TARGETS = {**{m: "gateway" for m in MODELS}, **{m: "demo" for m in DEMO_MODELS}}
 
-# Embeddings: each fake provider family that has an embeddings API (Anthropic has none), and
-# the demo.
-EMBEDDING_TARGETS = ["fake/gpt", "fake/gemini", "switchyard/demo-fast"]
+# Embeddings: an embedding model on each fake provider family that has an embeddings API
+# (Anthropic has none), and the demo's; model -> the server that serves it.
+EMBEDDING_SERVERS = {
+    "fake/embed": "gateway",
+    "fake/gemini-embed": "gateway",
+    "switchyard/demo-embed": "demo",
+}
+EMBEDDING_TARGETS = list(EMBEDDING_SERVERS)
 
 
 def endpoint_prices(model):
@@ -58,6 +63,12 @@ def endpoint_prices(model):
     if model in MODELS:
         return [MODELS[model]]
     return DEMO_MODELS[model]
+
+# embedding model id -> (display name of its provider, prompt price in USD/token)
+EMBED_MODELS = {
+    "fake/embed": ("Fake OpenAI", "0.00000002"),
+    "fake/gemini-embed": ("Fake Gemini", "0.00000015"),
+}
 
 
 def _bin(env, name):
@@ -165,6 +176,15 @@ default_catalog = false
 keepalive_ms = 2000
 """
 
+EMBED_MODEL = """
+[[models]]
+id = "{id}"
+name = "{id}"
+context_length = 8192
+output_modalities = ["embeddings"]
+endpoints = [{{ provider = "{slug}", upstream_id = "{upstream}", prompt = "{p}", completion = "0" }}]
+"""
+
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory):
@@ -178,6 +198,11 @@ def gateway(tmp_path_factory):
     ]:
         _, p, c = MODELS[model]
         cfg += MODEL.format(id=model, slug=slug, upstream=upstream_id, p=p, c=c)
+    for model, slug, upstream_id in [
+        ("fake/embed", "fake-openai", "embed-fake"),
+        ("fake/gemini-embed", "fake-gemini", "gemini-embed-fake"),
+    ]:
+        cfg += EMBED_MODEL.format(id=model, slug=slug, upstream=upstream_id, p=EMBED_MODELS[model][1])
     try:
         server, url = _serve(tmp, cfg)
     except BaseException:

@@ -19,7 +19,7 @@ from decimal import Decimal
 import pytest
 from openrouter import OpenRouter, errors
 
-from conftest import DEMO_MODELS, EMBEDDING_TARGETS, MODELS, TARGETS, endpoint_prices
+from conftest import DEMO_MODELS, EMBEDDING_SERVERS, EMBEDDING_TARGETS, MODELS, TARGETS, endpoint_prices
 
 SERVERS = ["gateway", "demo"]
 
@@ -59,7 +59,7 @@ def client(server, key=None):
 @pytest.fixture
 def target(request, model):
     """(server, inference client) for a target model."""
-    s = srv(request, TARGETS[model])
+    s = srv(request, TARGETS.get(model) or EMBEDDING_SERVERS[model])
     return s, client(s)
 
 

@@ -1,15 +1,17 @@
 """Conformance with the official SDKs: each does a plain call, a streamed call, a tool-call
 round trip and a structured-output call against every fake provider family, and checks
-content, tool arguments, usage and cost."""
+content, tool arguments, usage and cost; the openai SDK's `embeddings.create` too."""
 
+import base64
 import json
+import struct
 from decimal import Decimal
 
 import openai
 import pytest
 from openrouter import OpenRouter
 
-from conftest import MODELS
+from conftest import EMBED_MODELS, MODELS
 
 WEATHER_TOOL = {
     "type": "function",
@@ -170,6 +172,46 @@ def test_openai_mid_stream_failure_raises(oai):
 def test_openai_models_list(oai):
     ids = {m.id for m in oai.models.list()}
     assert set(MODELS) <= ids
+
+
+@pytest.mark.parametrize("model", EMBED_MODELS)
+@pytest.mark.parametrize("encoding", [None, "float", "base64"])
+def test_openai_embeddings(oai, model, encoding):
+    """A string and a list, as floats (asked for, or the SDK's own default of fetching base64
+    and decoding it) and as base64 strings of little-endian f32s."""
+    extra = {} if encoding is None else {"encoding_format": encoding}
+    one = oai.embeddings.create(model=model, input="hello embeddings", **extra)
+    many = oai.embeddings.create(model=model, input=["alpha beta", "gamma", "alpha beta"], **extra)
+    floats = oai.embeddings.create(model=model, input=["alpha beta", "gamma", "alpha beta"], encoding_format="float")
+    for r, n in [(one, 1), (many, 3)]:
+        assert r.object == "list" and r.model == model
+        assert [d.index for d in r.data] == list(range(n))
+        assert all(d.object == "embedding" for d in r.data)
+        usage = as_dict(r.usage)
+        assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"]
+        assert Decimal(str(usage["cost"])) == Decimal(EMBED_MODELS[model][1]) * usage["prompt_tokens"]
+    vectors = [d.embedding for d in many.data]
+    if encoding == "base64":
+        assert all(isinstance(v, str) for v in vectors)
+        vectors = [list(struct.unpack(f"<{len(base64.b64decode(v)) // 4}f", base64.b64decode(v))) for v in vectors]
+    assert all(isinstance(x, float) for v in vectors for x in v)
+    want = [d.embedding for d in floats.data]
+    assert len(want[0]) == 8
+    # float32 values, whichever way they travelled
+    assert [[struct.unpack("<f", struct.pack("<f", x))[0] for x in v] for v in vectors] == [
+        [struct.unpack("<f", struct.pack("<f", x))[0] for x in v] for v in want
+    ]
+    assert vectors[0] == vectors[2] and vectors[0] != vectors[1]
+
+
+def test_openai_embeddings_dimensions_and_errors(oai):
+    r = oai.embeddings.create(model="fake/embed", input="short", dimensions=3)
+    assert len(r.data[0].embedding) == 3
+    with pytest.raises(openai.BadRequestError) as e:
+        oai.embeddings.create(model="fake/gpt", input="x")
+    assert "not an embedding model" in str(e.value)
+    with pytest.raises(openai.BadRequestError):
+        oai.embeddings.create(model="fake/embed", input="")
 
 
 # ---------------- openrouter SDK ----------------

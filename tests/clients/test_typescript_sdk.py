@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import EMBEDDING_TARGETS, MODELS, TARGETS, endpoint_prices
+from conftest import EMBEDDING_SERVERS, EMBEDDING_TARGETS, MODELS, TARGETS, endpoint_prices
 
 TS = pathlib.Path(__file__).resolve().parent / "ts"
 FILES = sorted(p.name for p in TS.glob("*.test.mjs"))
@@ -45,6 +45,7 @@ def _config(servers):
             "prices": {m: endpoint_prices(m) for m in TARGETS},
             "fakes": list(MODELS),
             "embedding_targets": EMBEDDING_TARGETS,
+            "embedding_servers": EMBEDDING_SERVERS,
         }
     )
 

@@ -2,12 +2,14 @@
 //! so that adapters convert between typed structs rather than loose JSON.
 //!
 //! - [`chat`]: OpenAI Chat Completions with OpenRouter's extensions (the canonical form).
+//! - [`embeddings`]: `POST /embeddings`, OpenAI's shape with OpenRouter's `provider`.
 //! - [`models`]: the catalogue as `GET /models` and `GET /models/{author}/{slug}/endpoints` show it.
 //! - [`error`]: the error envelope.
 //! - [`money`]: exact amounts of USD.
 //! - [`routing`]: the `provider` preferences object.
 
 pub mod chat;
+pub mod embeddings;
 pub mod error;
 pub mod models;
 pub mod money;

@@ -5,12 +5,15 @@ use crate::error::{parse_retry_after, retry_after_from_body, ProviderError, Time
 use crate::redact::Secrets;
 use crate::sse::SseDecoder;
 use crate::util::body_excerpt;
-use crate::{anthropic, gemini, openai, simulated, Completion, Decoder, HttpRequest, Protocol};
+use crate::{
+    anthropic, gemini, openai, simulated, Completion, Decoder, Embeddings, HttpRequest, Protocol,
+};
 use crate::{StreamEvent, Target};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use std::collections::VecDeque;
 use std::time::Duration;
 use switchyard_api::chat::ChatRequest;
+use switchyard_api::embeddings::EmbeddingsRequest;
 
 pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
 
@@ -111,14 +114,8 @@ impl UpstreamClient {
             return simulated::complete(target, req).await;
         }
         let built = build(target, req, false)?;
-        let fut = async {
-            let resp = self.send(built).await?;
-            read_body(resp, self.limits.max_body_bytes).await
-        };
         let decoded = async {
-            let body = tokio::time::timeout(self.timeouts.first_byte, fut)
-                .await
-                .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))??;
+            let body = self.whole_body(built).await?;
             match target.protocol {
                 Protocol::Anthropic => {
                     anthropic::decode_response(&body, &anthropic::Context::of(req))
@@ -129,6 +126,44 @@ impl UpstreamClient {
         };
         // A decoding error can quote the body (serde names the value it choked on).
         decoded.await.map_err(|e| self.secrets.scrub(e))
+    }
+
+    /// An embeddings call: one vector per input, whatever the protocol calls it.
+    pub async fn embed(
+        &self,
+        target: Target<'_>,
+        req: &EmbeddingsRequest,
+    ) -> Result<Embeddings, ProviderError> {
+        let built = match target.protocol {
+            Protocol::Simulated => return simulated::embed(target, req).await,
+            Protocol::Openai => openai::build_embeddings_request(target, req)?,
+            Protocol::Gemini => gemini::build_embeddings_request(target, req)?,
+            Protocol::Anthropic => {
+                return Err(ProviderError::Unsupported(
+                    "Anthropic has no embeddings API".into(),
+                ))
+            }
+        };
+        let decoded = async {
+            let body = self.whole_body(built).await?;
+            match target.protocol {
+                Protocol::Gemini => gemini::decode_embeddings(&body, &req.input),
+                _ => openai::decode_embeddings(&body, &req.input),
+            }
+        };
+        decoded.await.map_err(|e| self.secrets.scrub(e))
+    }
+
+    /// Sends a non-streamed request and reads its whole body, within the first-byte timeout
+    /// and the body limit.
+    async fn whole_body(&self, built: HttpRequest) -> Result<Vec<u8>, ProviderError> {
+        let fut = async {
+            let resp = self.send(built).await?;
+            read_body(resp, self.limits.max_body_bytes).await
+        };
+        tokio::time::timeout(self.timeouts.first_byte, fut)
+            .await
+            .map_err(|_| ProviderError::Timeout(TimeoutKind::FirstByte))?
     }
 
     /// A streamed call. Resolves once the upstream has accepted the request (status and

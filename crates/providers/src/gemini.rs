@@ -4,8 +4,10 @@
 //! signatures ride in `reasoning_details` (format `google-gemini-v1`) keyed by tool-call id.
 
 use crate::sse::SseEvent;
-use crate::util::{join_url, tool_arguments};
-use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
+use crate::util::{join_url, tool_arguments, vectors_in_order};
+use crate::{
+    Completion, Decoder, Embeddings, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage,
+};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -13,6 +15,7 @@ use switchyard_api::chat::{
     parse_data_url, ChatRequest, Choice, ChunkChoice, Content, Delta, FinishReason, FunctionCall,
     FunctionDelta, ReasoningDetail, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
 };
+use switchyard_api::embeddings::{EmbeddingInput, EmbeddingsRequest};
 
 pub const REASONING_FORMAT: &str = "google-gemini-v1";
 
@@ -546,11 +549,202 @@ impl Decoder for StreamDecoder {
     }
 }
 
+/// Gemini's task type for OpenRouter's `input_type`, by its own name or the common aliases.
+/// An unknown one is left out rather than refused: it is a hint to the model, and the same
+/// request may fall back to a provider that has no such notion at all.
+fn task_type(input_type: &str) -> Option<&'static str> {
+    let t = input_type.trim().to_ascii_lowercase().replace('-', "_");
+    Some(match t.as_str() {
+        "search_query" | "query" | "retrieval_query" => "RETRIEVAL_QUERY",
+        "search_document" | "document" | "retrieval_document" => "RETRIEVAL_DOCUMENT",
+        "semantic_similarity" | "similarity" => "SEMANTIC_SIMILARITY",
+        "classification" => "CLASSIFICATION",
+        "clustering" => "CLUSTERING",
+        "question_answering" => "QUESTION_ANSWERING",
+        "fact_verification" => "FACT_VERIFICATION",
+        "code_retrieval_query" => "CODE_RETRIEVAL_QUERY",
+        _ => return None,
+    })
+}
+
+/// `models/{m}:embedContent` for one text, `models/{m}:batchEmbedContents` for a list (each
+/// entry naming the model again, as the API requires). Gemini embeds text only.
+pub fn build_embeddings_request(
+    target: Target<'_>,
+    req: &EmbeddingsRequest,
+) -> Result<HttpRequest, ProviderError> {
+    let model = format!("models/{}", target.upstream_model);
+    let one = |text: &str| {
+        let mut r = json!({"model": model, "content": {"parts": [{"text": text}]}});
+        if let Some(t) = req.input_type.as_deref().and_then(task_type) {
+            r["taskType"] = json!(t);
+        }
+        if let Some(d) = req.dimensions {
+            r["outputDimensionality"] = json!(d);
+        }
+        r
+    };
+    let (path, body) = match &req.input {
+        EmbeddingInput::Text(t) => (format!("{model}:embedContent"), one(t)),
+        EmbeddingInput::Texts(ts) => (
+            format!("{model}:batchEmbedContents"),
+            json!({"requests": ts.iter().map(|t| one(t)).collect::<Vec<_>>()}),
+        ),
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenLists(_) => {
+            return Err(ProviderError::Unsupported(
+                "Gemini embeds text only: token-id inputs need an OpenAI-compatible provider"
+                    .into(),
+            ))
+        }
+    };
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    if let Some(key) = target.api_key {
+        headers.push(("x-goog-api-key".into(), key.to_string()));
+    }
+    headers.extend(target.headers.iter().cloned());
+    Ok(HttpRequest {
+        url: join_url(target.base_url, &path),
+        headers,
+        body: serde_json::to_vec(&body).map_err(|e| ProviderError::Unsupported(e.to_string()))?,
+    })
+}
+
+#[derive(Deserialize)]
+struct GeEmbedResponse {
+    /// `embedContent`'s answer.
+    #[serde(default)]
+    embedding: Option<GeValues>,
+    /// `batchEmbedContents`'s.
+    #[serde(default)]
+    embeddings: Option<Vec<GeValues>>,
+    /// Vertex AI reports usage; the Gemini API (v1beta) does not.
+    #[serde(default, rename = "usageMetadata")]
+    usage: Option<GeEmbedUsage>,
+}
+
+#[derive(Deserialize)]
+struct GeValues {
+    #[serde(default)]
+    values: Vec<f32>,
+}
+
+#[derive(Deserialize)]
+struct GeEmbedUsage {
+    #[serde(default, rename = "promptTokenCount")]
+    prompt_token_count: Option<u64>,
+}
+
+/// The vectors, in request order (Gemini's batch answer is ordered, with no index). Without
+/// reported usage the tokens are estimated from the text, and the record says so.
+pub fn decode_embeddings(body: &[u8], input: &EmbeddingInput) -> Result<Embeddings, ProviderError> {
+    let resp: GeEmbedResponse = serde_json::from_slice(body).map_err(ProviderError::decode)?;
+    let list = match (resp.embeddings, resp.embedding) {
+        (Some(list), _) => list,
+        (None, Some(one)) => vec![one],
+        (None, None) => {
+            return Err(ProviderError::Decode(
+                "the response holds no `embedding` or `embeddings`".into(),
+            ))
+        }
+    };
+    let vectors = vectors_in_order(
+        input.count(),
+        list.into_iter().map(|v| v.values).enumerate(),
+    )?;
+    let reported = resp.usage.and_then(|u| u.prompt_token_count);
+    Ok(Embeddings {
+        vectors,
+        prompt_tokens: reported.unwrap_or_else(|| input.estimated_tokens()),
+        estimated: reported.is_none(),
+        upstream_id: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{chunks_as_sse, run_decoder};
     use switchyard_api::chat::parse_chat_request;
+
+    fn embeddings(body: &str) -> EmbeddingsRequest {
+        switchyard_api::embeddings::parse_embeddings_request(body.as_bytes()).expect("valid")
+    }
+
+    #[test]
+    fn one_text_is_embed_content_a_list_is_a_batch() {
+        let t = super::spec_tests::embed_target();
+        let one = build_embeddings_request(
+            t,
+            &embeddings(r#"{"model":"google/x","input":"hi","dimensions":768,"input_type":"search_document"}"#),
+        )
+        .expect("builds");
+        assert_eq!(
+            one.url,
+            "https://generativelanguage.googleapis.com/v1beta/models/gemini-embedding-001:embedContent"
+        );
+        assert!(one
+            .headers
+            .contains(&("x-goog-api-key".into(), "g-key".into())));
+        let body: Value = serde_json::from_slice(&one.body).unwrap_or_default();
+        assert_eq!(
+            body,
+            json!({"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "hi"}]},
+                "taskType": "RETRIEVAL_DOCUMENT", "outputDimensionality": 768})
+        );
+        let batch = build_embeddings_request(
+            t,
+            &embeddings(r#"{"model":"google/x","input":["a","b"],"input_type":"whatever"}"#),
+        )
+        .expect("builds");
+        assert!(batch
+            .url
+            .ends_with("models/gemini-embedding-001:batchEmbedContents"));
+        let body: Value = serde_json::from_slice(&batch.body).unwrap_or_default();
+        assert_eq!(
+            body,
+            json!({"requests": [
+                {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "a"}]}},
+                {"model": "models/gemini-embedding-001", "content": {"parts": [{"text": "b"}]}},
+            ]}),
+            "an unknown input_type is left out"
+        );
+        let err = build_embeddings_request(t, &embeddings(r#"{"model":"g/x","input":[1,2]}"#))
+            .expect_err("tokens");
+        assert!(err.is_client_fault() && err.to_string().contains("text only"));
+    }
+
+    #[test]
+    fn decodes_embed_answers_and_estimates_missing_usage() {
+        let one = EmbeddingInput::Text("hello world!".into());
+        let e = decode_embeddings(br#"{"embedding":{"values":[0.5,-0.25]}}"#, &one)
+            .expect("embedContent");
+        assert_eq!(e.vectors, vec![vec![0.5, -0.25]]);
+        assert_eq!(
+            (e.prompt_tokens, e.estimated),
+            (3, true),
+            "12 characters / 4"
+        );
+        let two = EmbeddingInput::Texts(vec!["a".into(), "b".into()]);
+        let e = decode_embeddings(
+            br#"{"embeddings":[{"values":[0.1]},{"values":[0.2]}],"usageMetadata":{"promptTokenCount":9}}"#,
+            &two,
+        )
+        .expect("batch");
+        assert_eq!(e.vectors, vec![vec![0.1], vec![0.2]]);
+        assert_eq!(
+            (e.prompt_tokens, e.estimated),
+            (9, false),
+            "Vertex-style usage is used"
+        );
+        for bad in [
+            r#"{"embeddings":[{"values":[0.1]}]}"#,
+            r#"{"embeddings":[{"values":[0.1]},{"values":[]}]}"#,
+            r#"{}"#,
+            r#"{"embeddings":"x"}"#,
+        ] {
+            assert!(decode_embeddings(bad.as_bytes(), &two).is_err(), "{bad}");
+        }
+    }
 
     fn encode_json(body: &str) -> Value {
         encode(&parse_chat_request(body.as_bytes()).expect("valid")).expect("encodes")
@@ -698,6 +892,19 @@ mod spec_tests {
     use crate::testutil::ProtoSet;
     use switchyard_api::chat::parse_chat_request;
 
+    pub(super) fn embed_target() -> Target<'static> {
+        static SIM: std::sync::OnceLock<crate::simulated::SimulationConfig> =
+            std::sync::OnceLock::new();
+        Target {
+            protocol: crate::Protocol::Gemini,
+            base_url: "https://generativelanguage.googleapis.com/v1beta",
+            api_key: Some("g-key"),
+            upstream_model: "gemini-embedding-001",
+            headers: &[],
+            simulation: SIM.get_or_init(Default::default),
+        }
+    }
+
     /// Every field the adapter writes must exist in Google's published v1beta protos (as
     /// proto3 JSON names).
     #[test]
@@ -727,6 +934,23 @@ mod spec_tests {
                 encode(&parse_chat_request(case.as_bytes()).expect("parses")).expect("encodes");
             let unknown = protos.unknown_fields("GenerateContentRequest", &body, "$");
             assert!(unknown.is_empty(), "case {i}: {unknown:#?}\n{body:#}");
+        }
+        for (root, case) in [
+            (
+                "EmbedContentRequest",
+                r#"{"model":"m","input":"one","dimensions":8,"input_type":"search_query"}"#,
+            ),
+            (
+                "BatchEmbedContentsRequest",
+                r#"{"model":"m","input":["a","b"],"dimensions":8,"input_type":"clustering"}"#,
+            ),
+        ] {
+            let req = switchyard_api::embeddings::parse_embeddings_request(case.as_bytes())
+                .expect("parses");
+            let http = build_embeddings_request(embed_target(), &req).expect("builds");
+            let body: Value = serde_json::from_slice(&http.body).unwrap_or_default();
+            let unknown = protos.unknown_fields(root, &body, "$");
+            assert!(unknown.is_empty(), "{root}: {unknown:#?}\n{body:#}");
         }
         let bad = json!({"contents": [{"role": "user", "parts": [{"txt": "x"}]}], "generation_config": {}});
         assert_eq!(

@@ -7,7 +7,11 @@
 //! - [`openai`]: OpenAI and every OpenAI-compatible API (Groq, Together, Fireworks, DeepSeek,
 //!   Mistral, xAI, OpenRouter, vLLM, Ollama, llama.cpp, …).
 //! - [`anthropic`]: the Anthropic Messages API.
-//! - [`gemini`]: Google Gemini `generateContent` / `streamGenerateContent?alt=sse`.
+//! - [`gemini`]: Google Gemini `generateContent` / `streamGenerateContent?alt=sse`, and
+//!   `embedContent` / `batchEmbedContents`.
+//!
+//! Embeddings go the same way: `build_embeddings_request` and `decode_embeddings` in the
+//! OpenAI and Gemini modules, [`simulated::embed`] in-process.
 
 pub mod anthropic;
 pub mod client;
@@ -88,6 +92,16 @@ pub struct Completion {
     pub usage: TokenUsage,
     pub upstream_id: Option<String>,
     pub system_fingerprint: Option<String>,
+}
+
+/// A whole embeddings answer: one vector per input, in the inputs' order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    pub prompt_tokens: u64,
+    /// The upstream reported no usage: `prompt_tokens` was estimated from the input.
+    pub estimated: bool,
+    pub upstream_id: Option<String>,
 }
 
 /// One step of a streamed answer.

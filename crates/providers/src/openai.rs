@@ -1,16 +1,20 @@
 //! OpenAI Chat Completions and every API compatible with it: a near-passthrough. The request
 //! keeps unknown fields; the gateway's own fields are removed; replies from servers that use
-//! `reasoning_content` (DeepSeek, xAI) or Mistral's content parts are normalised.
+//! `reasoning_content` (DeepSeek, xAI) or Mistral's content parts are normalised. Embeddings
+//! (`/embeddings`) are passed through the same way.
 
 use crate::sse::SseEvent;
-use crate::util::{join_url, openai_finish_reason};
-use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
+use crate::util::{join_url, openai_finish_reason, vectors_in_order};
+use crate::{
+    Completion, Decoder, Embeddings, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage,
+};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use switchyard_api::chat::{
     ChatRequest, Choice, ChunkChoice, Delta, FunctionCall, FunctionDelta, ReasoningDetail,
     ResponseMessage, StreamOptions, ToolCall, ToolCallDelta,
 };
+use switchyard_api::embeddings::{decode_base64, EmbeddingInput, EmbeddingsRequest};
 
 pub fn build_request(
     target: Target<'_>,
@@ -44,15 +48,129 @@ pub fn build_request(
         body.stream_options = None;
     }
     let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Unsupported(e.to_string()))?;
+    Ok(HttpRequest {
+        url: join_url(target.base_url, "chat/completions"),
+        headers: json_headers(target),
+        body,
+    })
+}
+
+/// OpenRouter-only fields that a client may put in an embeddings request: never forwarded.
+const GATEWAY_FIELDS: &[&str] = &[
+    "models",
+    "route",
+    "transforms",
+    "plugins",
+    "usage",
+    "session_id",
+];
+
+/// `POST /embeddings`: the client's input in the shape it came (OpenAI takes all four), its
+/// `encoding_format`, `dimensions` and `user`, and any field this gateway does not know (for
+/// compatible servers' own options). `input_type` is not OpenAI's and is dropped: OpenAI
+/// refuses arguments it does not recognise.
+pub fn build_embeddings_request(
+    target: Target<'_>,
+    req: &EmbeddingsRequest,
+) -> Result<HttpRequest, ProviderError> {
+    let mut body: Map<String, Value> = req
+        .extra
+        .iter()
+        .filter(|(k, _)| !GATEWAY_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let unsupported = |e: serde_json::Error| ProviderError::Unsupported(e.to_string());
+    body.insert("model".into(), Value::String(target.upstream_model.into()));
+    body.insert(
+        "input".into(),
+        serde_json::to_value(&req.input).map_err(unsupported)?,
+    );
+    if let Some(f) = req.encoding_format {
+        body.insert(
+            "encoding_format".into(),
+            serde_json::to_value(f).map_err(unsupported)?,
+        );
+    }
+    if let Some(d) = req.dimensions {
+        body.insert("dimensions".into(), Value::from(d));
+    }
+    if let Some(u) = &req.user {
+        body.insert("user".into(), Value::String(u.clone()));
+    }
+    Ok(HttpRequest {
+        url: join_url(target.base_url, "embeddings"),
+        headers: json_headers(target),
+        body: serde_json::to_vec(&body).map_err(unsupported)?,
+    })
+}
+
+fn json_headers(target: Target<'_>) -> Vec<(String, String)> {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     if let Some(key) = target.api_key {
         headers.push(("authorization".into(), format!("Bearer {key}")));
     }
     headers.extend(target.headers.iter().cloned());
-    Ok(HttpRequest {
-        url: join_url(target.base_url, "chat/completions"),
-        headers,
-        body,
+    headers
+}
+
+#[derive(Deserialize)]
+struct OaEmbeddings {
+    #[serde(default)]
+    id: Option<String>,
+    data: Vec<OaEmbedding>,
+    #[serde(default)]
+    usage: Option<OaEmbeddingUsage>,
+}
+
+#[derive(Deserialize)]
+struct OaEmbedding {
+    #[serde(default)]
+    index: Option<usize>,
+    embedding: OaVector,
+}
+
+/// Floats, or their base64 form when `encoding_format: "base64"` was sent.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OaVector {
+    Float(Vec<f32>),
+    Base64(String),
+}
+
+#[derive(Deserialize)]
+struct OaEmbeddingUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+}
+
+/// An embeddings answer for `input`: every input's vector, by its `index`, as floats.
+pub fn decode_embeddings(body: &[u8], input: &EmbeddingInput) -> Result<Embeddings, ProviderError> {
+    let resp: OaEmbeddings = serde_json::from_slice(body).map_err(ProviderError::decode)?;
+    let items = resp
+        .data
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let at = e.index.unwrap_or(i);
+            match e.embedding {
+                OaVector::Float(v) => Ok((at, v)),
+                OaVector::Base64(b) => decode_base64(&b).map(|v| (at, v)).ok_or_else(|| {
+                    ProviderError::Decode(format!(
+                        "the embedding of input {at} is not base64 of f32 values"
+                    ))
+                }),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let vectors = vectors_in_order(input.count(), items)?;
+    let reported = resp.usage.and_then(|u| u.prompt_tokens.or(u.total_tokens));
+    Ok(Embeddings {
+        vectors,
+        prompt_tokens: reported.unwrap_or_else(|| input.estimated_tokens()),
+        estimated: reported.is_none(),
+        upstream_id: resp.id,
     })
 }
 
@@ -571,6 +689,128 @@ mod tests {
                 .collect();
             assert!(!names.is_empty(), "tool call name streamed");
         }
+    }
+
+    fn embeddings(body: &str) -> EmbeddingsRequest {
+        switchyard_api::embeddings::parse_embeddings_request(body.as_bytes()).expect("valid")
+    }
+
+    #[test]
+    fn embeddings_request_matches_the_recorded_one() {
+        let c = cassette("embeddings-dimensions");
+        let mut req = embeddings(&c.request_body);
+        req.model = "openai/text-embedding-3-small".into();
+        let sim = SimulationConfig::default();
+        let mut t = target(&sim);
+        t.upstream_model = "text-embedding-3-small";
+        let http = build_embeddings_request(t, &req).expect("builds");
+        assert_eq!(http.url, "https://api.openai.com/v1/embeddings");
+        assert!(http
+            .headers
+            .contains(&("authorization".into(), "Bearer sk-test".into())));
+        let sent: Value = serde_json::from_slice(&http.body).unwrap_or_default();
+        let recorded: Value = serde_json::from_str(&c.request_body).unwrap_or_default();
+        assert_eq!(
+            sent, recorded,
+            "dimensions and encoding_format pass through"
+        );
+    }
+
+    #[test]
+    fn embeddings_request_keeps_token_inputs_and_drops_gateway_fields() {
+        let req = embeddings(
+            r#"{"model":"openai/x","input":[[1,2],[3]],"input_type":"search_query",
+            "provider":{"order":["openai"]},"models":["a/b"],"user":"u-1","truncate_prompt_tokens":8}"#,
+        );
+        let http =
+            build_embeddings_request(target(&SimulationConfig::default()), &req).expect("builds");
+        let sent: Value = serde_json::from_slice(&http.body).unwrap_or_default();
+        assert_eq!(
+            sent,
+            serde_json::json!({"model": "gpt-4o-mini", "input": [[1, 2], [3]], "user": "u-1",
+                "truncate_prompt_tokens": 8})
+        );
+    }
+
+    #[test]
+    fn decodes_recorded_embeddings_floats_and_base64() {
+        let two = EmbeddingInput::Texts(vec!["a".into(), "b".into()]);
+        let e = decode_embeddings(
+            include_bytes!("../fixtures/openai__openai-embedding.json"),
+            &two,
+        )
+        .expect("floats");
+        assert_eq!(e.vectors.len(), 2);
+        assert_eq!(e.vectors[0][0], 0.0057293195);
+        assert_eq!(e.vectors[1][4], -0.0035253682);
+        assert_eq!((e.prompt_tokens, e.estimated), (12, false));
+
+        let c = cassette("embeddings-dimensions");
+        let one = embeddings(&c.request_body).input;
+        let e = decode_embeddings(c.response_body.as_bytes(), &one).expect("base64");
+        assert_eq!(e.vectors.len(), 1);
+        assert_eq!(e.vectors[0].len(), 256, "the requested dimensions");
+        assert_eq!(e.prompt_tokens, 5);
+        // Decoded to the very floats it encodes: re-encoding gives OpenAI's text back.
+        let recorded: Value = serde_json::from_str(&c.response_body).unwrap_or_default();
+        assert_eq!(
+            switchyard_api::embeddings::encode_base64(&e.vectors[0]),
+            recorded["data"][0]["embedding"]
+                .as_str()
+                .unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn embeddings_answers_that_do_not_fit_the_request_are_refused() {
+        let two = EmbeddingInput::Texts(vec!["a".into(), "b".into()]);
+        for (body, says) in [
+            (
+                r#"{"data":[{"index":0,"embedding":[0.1]}]}"#,
+                "no embedding for input 1",
+            ),
+            (
+                r#"{"data":[{"index":0,"embedding":[0.1]},{"index":0,"embedding":[0.2]}]}"#,
+                "two embeddings",
+            ),
+            (
+                r#"{"data":[{"index":0,"embedding":[0.1]},{"index":7,"embedding":[0.2]}]}"#,
+                "input 7",
+            ),
+            (
+                r#"{"data":[{"index":0,"embedding":[]},{"index":1,"embedding":[0.2]}]}"#,
+                "empty",
+            ),
+            (
+                r#"{"data":[{"index":0,"embedding":"@@"},{"index":1,"embedding":[0.2]}]}"#,
+                "base64",
+            ),
+            (
+                r#"{"data":[{"index":0,"embedding":[1e300]},{"index":1,"embedding":[0.2]}]}"#,
+                "finite",
+            ),
+            (r#"{"object":"list"}"#, "data"),
+        ] {
+            let err = decode_embeddings(body.as_bytes(), &two).expect_err(body);
+            assert!(err.to_string().contains(says), "{body}: {err}");
+        }
+        // Out of order is fine (index decides); no usage means an estimate.
+        let e = decode_embeddings(
+            br#"{"data":[{"index":1,"embedding":[0.2]},{"index":0,"embedding":[0.1]}]}"#,
+            &two,
+        )
+        .expect("decodes");
+        assert_eq!(e.vectors, vec![vec![0.1], vec![0.2]]);
+        assert_eq!((e.prompt_tokens, e.estimated), (2, true));
+    }
+
+    #[test]
+    fn the_recorded_embeddings_refusal_reads_as_a_message() {
+        let body = cassette("embeddings-bad-request").response_body;
+        assert_eq!(
+            crate::error::error_message(&body).as_deref(),
+            Some("-1 is less than the minimum of 1 - 'dimensions'")
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! Put one of these in the last user message to make it misbehave:
 //! `[simulate:error]` (HTTP 503), `[simulate:rate-limit]` (HTTP 429), `[simulate:cut]` (the
 //! stream dies half-way; a continuation on another endpoint is not cut), `[simulate:slow]`
-//! (five seconds before the first token).
+//! (five seconds before the first token). Embeddings are simulated too ([`embed`]), with the
+//! same directives in their input.
 
-use crate::{Completion, EventStream, ProviderError, StreamEvent, Target, TokenUsage};
+use crate::{Completion, Embeddings, EventStream, ProviderError, StreamEvent, Target, TokenUsage};
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -16,6 +17,7 @@ use switchyard_api::chat::{
     ChatRequest, Choice, ChunkChoice, Delta, FinishReason, FunctionCall, FunctionDelta,
     ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
 };
+use switchyard_api::embeddings::{EmbeddingInput, EmbeddingsRequest};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +76,11 @@ fn prompt_tokens(req: &ChatRequest) -> u64 {
 /// circuit (three `[simulate:error]`s would otherwise shut the demo model for 30 s).
 pub fn has_directive(req: &ChatRequest) -> bool {
     last_user_text(req).contains("[simulate:")
+}
+
+/// As [`has_directive`], for an embeddings request's input texts.
+pub fn embeddings_directive(req: &EmbeddingsRequest) -> bool {
+    req.input.joined_text().contains("[simulate:")
 }
 
 fn last_user_text(req: &ChatRequest) -> String {
@@ -179,7 +186,11 @@ fn limit(text: String, max_tokens: Option<u32>) -> (String, FinishReason) {
 }
 
 fn injected_failure(req: &ChatRequest, cfg: &SimulationConfig) -> Option<ProviderError> {
-    let text = last_user_text(req);
+    failure_in(&last_user_text(req), cfg)
+}
+
+/// The failure `text` scripts, or one drawn at the configured rate.
+fn failure_in(text: &str, cfg: &SimulationConfig) -> Option<ProviderError> {
     let status = if text.contains("[simulate:error]") {
         503
     } else if text.contains("[simulate:rate-limit]") {
@@ -198,7 +209,11 @@ fn injected_failure(req: &ChatRequest, cfg: &SimulationConfig) -> Option<Provide
 }
 
 fn first_token_delay(req: &ChatRequest, cfg: &SimulationConfig) -> Duration {
-    if last_user_text(req).contains("[simulate:slow]") {
+    delay_in(&last_user_text(req), cfg)
+}
+
+fn delay_in(text: &str, cfg: &SimulationConfig) -> Duration {
+    if text.contains("[simulate:slow]") {
         Duration::from_secs(5)
     } else {
         Duration::from_millis(cfg.first_token_ms)
@@ -379,6 +394,73 @@ pub async fn stream(target: Target<'_>, req: &ChatRequest) -> Result<EventStream
         .boxed())
 }
 
+/// Vectors when the request names no `dimensions`.
+pub const DEFAULT_DIMENSIONS: u32 = 256;
+/// The widest vector the simulated models make (text-embedding-3-large's width).
+pub const MAX_DIMENSIONS: u32 = 3072;
+
+/// Deterministic pseudo-embeddings: the same input always gets the same unit vector, and
+/// different inputs practically never do, so a demo's similarity search behaves like one.
+/// Usage is four characters a token (token ids count themselves), as for chat.
+pub async fn embed(
+    target: Target<'_>,
+    req: &EmbeddingsRequest,
+) -> Result<Embeddings, ProviderError> {
+    let text = req.input.joined_text();
+    if let Some(e) = failure_in(&text, target.simulation) {
+        return Err(e);
+    }
+    let dims = req.dimensions.unwrap_or(DEFAULT_DIMENSIONS);
+    if dims > MAX_DIMENSIONS {
+        return Err(ProviderError::Unsupported(format!(
+            "`dimensions` is at most {MAX_DIMENSIONS} for {}",
+            target.upstream_model
+        )));
+    }
+    // Less than the first-token delay of chat: no tokens are generated.
+    tokio::time::sleep(delay_in(&text, target.simulation) / 4).await;
+    let ids = |ids: &[u32]| -> Vec<u8> { ids.iter().flat_map(|i| i.to_le_bytes()).collect() };
+    let vectors = match &req.input {
+        EmbeddingInput::Text(t) => vec![pseudo_vector(t.as_bytes(), dims)],
+        EmbeddingInput::Texts(ts) => ts
+            .iter()
+            .map(|t| pseudo_vector(t.as_bytes(), dims))
+            .collect(),
+        EmbeddingInput::Tokens(t) => vec![pseudo_vector(&ids(t), dims)],
+        EmbeddingInput::TokenLists(ls) => ls.iter().map(|t| pseudo_vector(&ids(t), dims)).collect(),
+    };
+    Ok(Embeddings {
+        vectors,
+        prompt_tokens: req.input.estimated_tokens(),
+        estimated: false,
+        upstream_id: None,
+    })
+}
+
+/// A unit vector of `dims` values drawn from a generator seeded by `seed` (FNV-1a, then
+/// splitmix64).
+pub fn pseudo_vector(seed: &[u8], dims: u32) -> Vec<f32> {
+    let mut x = seed.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let mut v: Vec<f32> = (0..dims)
+        .map(|_| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            // The top 24 bits, exactly representable in an f32, mapped onto [-1, 1).
+            (z >> 40) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect();
+    let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|a| *a /= norm);
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,6 +517,41 @@ mod tests {
             .collect()
             .await;
         assert!(matches!(evs.last(), Some(Err(ProviderError::Truncated))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn embeds_deterministically_and_fails_on_request() {
+        let sim = SimulationConfig::default();
+        let parse = |b: &str| {
+            switchyard_api::embeddings::parse_embeddings_request(b.as_bytes()).expect("valid")
+        };
+        let req = parse(r#"{"model":"m","input":["the cat","the dog","the cat"],"dimensions":16}"#);
+        let e = embed(target(&sim), &req).await.expect("embeds");
+        assert_eq!(e.vectors.len(), 3);
+        assert!(e.vectors.iter().all(|v| v.len() == 16));
+        assert_eq!(e.vectors[0], e.vectors[2], "same input, same vector");
+        assert_ne!(e.vectors[0], e.vectors[1]);
+        let norm: f32 = e.vectors[1].iter().map(|a| a * a).sum();
+        assert!((norm - 1.0).abs() < 1e-5, "unit length: {norm}");
+        assert_eq!((e.prompt_tokens, e.estimated), (6, false));
+
+        let ids = embed(target(&sim), &parse(r#"{"model":"m","input":[1,2,3]}"#))
+            .await
+            .expect("token ids");
+        assert_eq!(ids.vectors[0].len(), DEFAULT_DIMENSIONS as usize);
+        assert_eq!(ids.prompt_tokens, 3);
+
+        let bad = parse(r#"{"model":"m","input":"x [simulate:error]"}"#);
+        assert!(embeddings_directive(&bad));
+        assert!(matches!(
+            embed(target(&sim), &bad).await,
+            Err(ProviderError::Status { status: 503, .. })
+        ));
+        let wide = parse(r#"{"model":"m","input":"x","dimensions":100000}"#);
+        assert!(matches!(
+            embed(target(&sim), &wide).await,
+            Err(ProviderError::Unsupported(_))
+        ));
     }
 
     #[test]

@@ -44,3 +44,34 @@ pub(crate) fn tool_arguments(
         ))
     })
 }
+
+/// The vectors of an embeddings answer in input order: `items` are (input index, values) as
+/// the upstream sent them, checked to cover each of the `n` inputs exactly once with finite
+/// values, since a vector given to the wrong input would be silently wrong for the client.
+pub(crate) fn vectors_in_order(
+    n: usize,
+    items: impl IntoIterator<Item = (usize, Vec<f32>)>,
+) -> Result<Vec<Vec<f32>>, crate::ProviderError> {
+    use crate::ProviderError::Decode;
+    let mut slots: Vec<Option<Vec<f32>>> = vec![None; n];
+    for (at, values) in items {
+        if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
+            return Err(Decode(format!(
+                "the embedding of input {at} is empty or not finite"
+            )));
+        }
+        let slot = slots.get_mut(at).ok_or_else(|| {
+            Decode(format!(
+                "an embedding for input {at}, but the request had {n} inputs"
+            ))
+        })?;
+        if slot.replace(values).is_some() {
+            return Err(Decode(format!("two embeddings for input {at}")));
+        }
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| s.ok_or_else(|| Decode(format!("no embedding for input {i}"))))
+        .collect()
+}

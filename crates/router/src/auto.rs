@@ -255,7 +255,7 @@ pub fn choose(
     let mut candidates: Vec<&Arc<ModelEntry>> = catalog
         .models()
         .iter()
-        .filter(|m| !is_auto(&m.id))
+        .filter(|m| !is_auto(&m.id) && !m.is_embedding())
         .filter(|m| policy.models.is_empty() || policy.models.iter().any(|p| glob(p, &m.id)))
         .filter(|m| {
             plugin

@@ -180,6 +180,17 @@ const GEMINI_PARAMS: &[&str] = &[
     "include_reasoning",
 ];
 
+/// What an embedding endpoint takes: every one gets both encodings (the gateway converts);
+/// `input_type` means something to Gemini only, and `user` to OpenAI-style servers.
+fn default_embedding_params(p: Protocol) -> Vec<String> {
+    let list: &[&str] = match p {
+        Protocol::Gemini => &["dimensions", "encoding_format", "input_type"],
+        Protocol::Simulated => &["dimensions", "encoding_format"],
+        Protocol::Openai | Protocol::Anthropic => &["dimensions", "encoding_format", "user"],
+    };
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 fn default_params(p: Protocol) -> Vec<String> {
     let list = match p {
         Protocol::Openai => OPENAI_PARAMS,
@@ -323,10 +334,26 @@ impl Catalog {
                     "must be positive",
                 ));
             }
+            let embedding = m.output_modalities.iter().any(|o| o == EMBEDDINGS);
+            if embedding && m.output_modalities.len() > 1 {
+                return Err(ConfigError::invalid(
+                    format!("{at}.output_modalities"),
+                    "an embedding model outputs `embeddings` only",
+                ));
+            }
             let mut endpoints = Vec::new();
             for (j, e) in m.endpoints.iter().enumerate() {
                 let eat = format!("{at}.endpoints[{j}]");
                 let provider = match providers.get(e.provider.as_str()) {
+                    Some(Some(p)) if embedding && p.protocol == Protocol::Anthropic => {
+                        return Err(ConfigError::invalid(
+                            format!("{eat}.provider"),
+                            format!(
+                                "`{}` speaks the Anthropic protocol, which has no embeddings",
+                                p.slug
+                            ),
+                        ))
+                    }
                     None => {
                         return Err(ConfigError::invalid(
                             format!("{eat}.provider"),
@@ -355,10 +382,13 @@ impl Catalog {
                     prices: prices(&eat, e)?,
                     context_length: e.context_length.unwrap_or(m.context_length),
                     max_completion_tokens: e.max_completion_tokens,
-                    supported_parameters: e
-                        .supported_parameters
-                        .clone()
-                        .unwrap_or_else(|| default_params(provider.protocol)),
+                    supported_parameters: e.supported_parameters.clone().unwrap_or_else(|| {
+                        if embedding {
+                            default_embedding_params(provider.protocol)
+                        } else {
+                            default_params(provider.protocol)
+                        }
+                    }),
                     quantization: e.quantization.clone(),
                     upstream_id: e.upstream_id.clone(),
                     provider,
@@ -439,7 +469,15 @@ impl Catalog {
     }
 }
 
+/// The output modality that makes a model an embedding model (OpenRouter's word for it).
+pub const EMBEDDINGS: &str = "embeddings";
+
 impl ModelEntry {
+    /// Served by `POST /embeddings` and never by chat (and the reverse for every other model).
+    pub fn is_embedding(&self) -> bool {
+        self.output_modalities.iter().any(|o| o == EMBEDDINGS)
+    }
+
     pub fn is_simulated(&self) -> bool {
         self.endpoints
             .iter()
@@ -611,6 +649,59 @@ mod tests {
             .flat_map(|m| &m.endpoints)
             .all(|e| e.provider.slug == "groq"));
         assert_eq!(format!("{:?}", cat.providers()[0].api_key), "Some(*****)");
+    }
+
+    #[test]
+    fn embedding_models_get_embedding_parameters_and_no_anthropic() {
+        let toml = r#"
+[[providers]]
+slug = "o"
+name = "O"
+protocol = "openai"
+base_url = "http://127.0.0.1:9/v1"
+[[providers]]
+slug = "g"
+name = "G"
+protocol = "gemini"
+base_url = "http://127.0.0.1:9/v1beta"
+[[providers]]
+slug = "a"
+name = "A"
+protocol = "anthropic"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+id = "x/embed"
+name = "E"
+context_length = 8192
+output_modalities = ["embeddings"]
+endpoints = [
+  { provider = "o", upstream_id = "e", prompt = "0.00000002", completion = "0" },
+  { provider = "g", upstream_id = "e", prompt = "0.00000015", completion = "0" },
+]
+"#;
+        let cat = Catalog::build(&CatalogConfig::from_toml(toml).expect("parses"), &no_env)
+            .expect("valid");
+        let m = cat.model("x/embed").expect("declared");
+        assert!(m.is_embedding());
+        assert_eq!(m.to_api().architecture.modality, "text->embeddings");
+        assert_eq!(
+            m.endpoints[0].supported_parameters,
+            ["dimensions", "encoding_format", "user"]
+        );
+        assert!(m.endpoints[1].supports("input_type"));
+        let anthropic = toml.replace("provider = \"g\"", "provider = \"a\"");
+        let err = Catalog::build(
+            &CatalogConfig::from_toml(&anthropic).expect("parses"),
+            &no_env,
+        )
+        .expect_err("no embeddings there");
+        assert!(err.to_string().contains("endpoints[1].provider"), "{err}");
+        let mixed = toml.replace(r#"["embeddings"]"#, r#"["text", "embeddings"]"#);
+        assert!(
+            Catalog::build(&CatalogConfig::from_toml(&mixed).expect("parses"), &no_env)
+                .is_err_and(|e| e.to_string().contains("output_modalities"))
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod sticky;
 pub use catalog::{Catalog, Endpoint, ModelEntry, Provider, Secret};
 pub use config::{CatalogConfig, ConfigError};
 pub use health::HealthBook;
-pub use plan::{plan, Plan, PlanContext, PlanError, SkipReason, Skipped};
+pub use plan::{plan, plan_embeddings, Plan, PlanContext, PlanError, SkipReason, Skipped};
 pub use pricing::{Cost, Prices};
 pub use sticky::StickyTable;
 

@@ -25,6 +25,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use switchyard_api::chat::{ChatRequest, Content, ToolChoice};
+use switchyard_api::embeddings::EmbeddingsRequest;
 use switchyard_api::routing::{
     DataCollection, Partition, Percentiles, ProviderPreferences, SortBy,
 };
@@ -79,6 +80,12 @@ pub enum PlanError {
         message: String,
         missing: Vec<String>,
     },
+    /// A chat request naming an embedding model.
+    #[error("`{0}` is an embedding model: send it to /api/v1/embeddings, not /chat/completions")]
+    NotForChat(String),
+    /// An embeddings request naming a chat model.
+    #[error("`{0}` is not an embedding model: /api/v1/embeddings takes the models listed at /api/v1/embeddings/models")]
+    NotForEmbeddings(String),
     /// Every candidate's breaker is open.
     #[error("every provider of `{model}` is failing; retry in {retry_after_secs} s")]
     AllDown {
@@ -434,6 +441,27 @@ fn order_group(
     (cands, stuck)
 }
 
+/// What the planner needs of a request, whatever its API.
+struct Ask<'a> {
+    /// Model ids in order of preference, trimmed, without duplicates.
+    wanted: Vec<&'a str>,
+    prefs: &'a ProviderPreferences,
+    needs: Needs,
+    /// Embedding models for an embeddings request, chat models otherwise.
+    embeddings: bool,
+}
+
+fn wanted<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut wanted: Vec<&str> = Vec::new();
+    for id in ids {
+        let id = id.trim();
+        if !id.is_empty() && !wanted.contains(&id) {
+            wanted.push(id);
+        }
+    }
+    wanted
+}
+
 pub fn plan(
     ctx: &PlanContext<'_>,
     req: &ChatRequest,
@@ -441,18 +469,56 @@ pub fn plan(
     rng: &mut dyn RngCore,
 ) -> Result<Plan, PlanError> {
     let default_prefs = ProviderPreferences::default();
-    let prefs = req.provider.as_ref().unwrap_or(&default_prefs);
-    let mut wanted: Vec<&str> = Vec::new();
-    for id in req.model.iter().chain(req.models.iter().flatten()) {
-        let id = id.trim();
-        if !id.is_empty() && !wanted.contains(&id) {
-            wanted.push(id);
-        }
+    let ids = req.model.iter().chain(req.models.iter().flatten());
+    let ask = Ask {
+        wanted: wanted(ids.map(String::as_str)),
+        prefs: req.provider.as_ref().unwrap_or(&default_prefs),
+        needs: Needs::of(req),
+        embeddings: false,
+    };
+    plan_ask(ctx, ask, conversation, rng)
+}
+
+/// The endpoints for an embeddings request: its model, with the same provider preferences
+/// (`order`, `only`, `ignore`, `allow_fallbacks`, sorting, policy filters) and fallback
+/// across endpoints as chat. `dimensions` is its one parameter that matters for routing:
+/// endpoints listing it come first (only they remain with `require_parameters`). Encodings
+/// need nothing: the gateway encodes whatever comes back as asked.
+pub fn plan_embeddings(
+    ctx: &PlanContext<'_>,
+    req: &EmbeddingsRequest,
+    rng: &mut dyn RngCore,
+) -> Result<Plan, PlanError> {
+    let default_prefs = ProviderPreferences::default();
+    let mut needs = Needs::default();
+    if req.dimensions.is_some() {
+        needs.params.push("dimensions");
+        needs.preferred.push("dimensions");
     }
+    let ask = Ask {
+        wanted: wanted(std::iter::once(req.model.as_str())),
+        prefs: req.provider.as_ref().unwrap_or(&default_prefs),
+        needs,
+        embeddings: true,
+    };
+    plan_ask(ctx, ask, None, rng)
+}
+
+fn plan_ask(
+    ctx: &PlanContext<'_>,
+    ask: Ask<'_>,
+    conversation: Option<&str>,
+    rng: &mut dyn RngCore,
+) -> Result<Plan, PlanError> {
+    let Ask {
+        wanted,
+        prefs,
+        needs,
+        embeddings,
+    } = ask;
     let requested = split_variant(wanted.first().ok_or(PlanError::MissingModel)?)
         .0
         .to_string();
-    let needs = Needs::of(req);
     let require = prefs.require_parameters == Some(true);
 
     let needs_stats = prefs.preferred_min_throughput.is_some()
@@ -483,6 +549,11 @@ pub fn plan(
             });
             continue;
         };
+        match (embeddings, model.is_embedding()) {
+            (false, true) => return Err(PlanError::NotForChat(base.to_string())),
+            (true, false) => return Err(PlanError::NotForEmbeddings(base.to_string())),
+            _ => {}
+        }
         if needs.image_input && !model.input_modalities.iter().any(|m| m == "image") {
             missing.insert("image".into());
             continue;
@@ -767,6 +838,113 @@ mod tests {
         assert!(
             (share - 0.9).abs() <= 0.02,
             "cheap endpoint first in {share:.4} of requests"
+        );
+    }
+
+    #[test]
+    fn embeddings_plan_with_preferences_and_never_cross_apis() {
+        let cat = r#"
+            [[providers]]
+            slug = "a"
+            name = "Alpha"
+            protocol = "simulated"
+            [[providers]]
+            slug = "b"
+            name = "Beta"
+            protocol = "simulated"
+            [[models]]
+            id = "x/chat"
+            name = "Chat"
+            context_length = 1000
+            endpoints = [{ provider = "a", upstream_id = "chat-a", prompt = "0.000001", completion = "0.000001" }]
+            [[models]]
+            id = "x/embed"
+            name = "Embed"
+            context_length = 8192
+            output_modalities = ["embeddings"]
+            endpoints = [
+              { provider = "a", upstream_id = "embed-a", prompt = "0.0000001", completion = "0", supported_parameters = [] },
+              { provider = "b", upstream_id = "embed-b", prompt = "0.0000002", completion = "0" },
+            ]
+        "#;
+        let catalog = Catalog::build(&CatalogConfig::from_toml(cat).expect("parses"), &|_| None)
+            .expect("valid");
+        let health = HealthBook::new(catalog.endpoint_count(), Duration::from_secs(30));
+        let sticky = StickyTable::default();
+        let ctx = PlanContext {
+            catalog: &catalog,
+            health: &health,
+            sticky: &sticky,
+        };
+        let embed = |model: &str, prefs: &str| {
+            let req = switchyard_api::embeddings::parse_embeddings_request(
+                format!(r#"{{"model":"{model}","input":"x","provider":{prefs}}}"#).as_bytes(),
+            )
+            .expect("valid");
+            let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+            plan_embeddings(&ctx, &req, &mut rng).map(|p| {
+                p.endpoints
+                    .iter()
+                    .map(|e| e.upstream_id.clone())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            embed("x/embed", r#"{"sort":"price"}"#),
+            Ok(v(&["embed-a", "embed-b"])),
+            "the other endpoint is the fallback"
+        );
+        assert_eq!(
+            embed("x/embed", r#"{"order":["b"]}"#),
+            Ok(v(&["embed-b", "embed-a"]))
+        );
+        assert_eq!(
+            embed("x/embed", r#"{"order":["b"],"allow_fallbacks":false}"#),
+            Ok(v(&["embed-b"]))
+        );
+        assert_eq!(embed("x/embed", r#"{"only":["a"]}"#), Ok(v(&["embed-a"])));
+        let dims = |prefs: &str| {
+            let body =
+                format!(r#"{{"model":"x/embed","input":"x","dimensions":8,"provider":{prefs}}}"#);
+            let req = switchyard_api::embeddings::parse_embeddings_request(body.as_bytes())
+                .expect("valid");
+            let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+            plan_embeddings(&ctx, &req, &mut rng).map(|p| {
+                p.endpoints
+                    .iter()
+                    .map(|e| e.upstream_id.clone())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            dims(r#"{"sort":"price"}"#),
+            Ok(v(&["embed-b", "embed-a"])),
+            "the endpoint taking `dimensions` first, though dearer"
+        );
+        assert_eq!(dims(r#"{"require_parameters":true}"#), Ok(v(&["embed-b"])));
+        assert_eq!(embed("x/embed", r#"{"ignore":["a"]}"#), Ok(v(&["embed-b"])));
+        assert_eq!(
+            embed("x/chat", "null"),
+            Err(PlanError::NotForEmbeddings("x/chat".into()))
+        );
+        assert_eq!(
+            embed("x/nope", "null"),
+            Err(PlanError::UnknownModel("x/nope".into()))
+        );
+        let chat = parse_chat_request(
+            br#"{"model":"x/embed","messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .expect("valid");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        assert_eq!(
+            plan(&ctx, &chat, None, &mut rng).map(|_| ()),
+            Err(PlanError::NotForChat("x/embed".into()))
+        );
+        let auto = crate::auto::choose(&catalog, &chat, &crate::auto::AutoPolicy::default())
+            .expect("a chat model is left");
+        assert_eq!(
+            auto.model.id, "x/chat",
+            "the auto router never picks an embedding model"
         );
     }
 

@@ -33,10 +33,12 @@ pub struct Inner {
     pub auto: switchyard_router::auto::AutoPolicy,
     pub health: HealthBook,
     pub sticky: StickyTable,
-    /// `GET /models` never changes while running, so it is rendered once.
+    /// `GET /models` (chat models) never changes while running, so it is rendered once.
     pub models_json: Bytes,
     /// How many models it lists, for `GET /models/count`.
     pub models_count: usize,
+    /// `GET /embeddings/models`, likewise.
+    pub embedding_models_json: Bytes,
     /// The open-streams cap and the drain signal shared with the accept loop.
     pub lifecycle: crate::listener::Lifecycle,
 }
@@ -87,7 +89,12 @@ impl AppState {
             config.catalog.secrets(),
         )
         .map_err(|e| GatewayError::Internal(e.to_string()))?;
-        let mut data: Vec<_> = config.catalog.models().iter().map(|m| m.to_api()).collect();
+        let (embedding, chat): (Vec<_>, Vec<_>) = config
+            .catalog
+            .models()
+            .iter()
+            .partition(|m| m.is_embedding());
+        let mut data: Vec<_> = chat.iter().map(|m| m.to_api()).collect();
         if !data.is_empty() {
             data.push(auto_model());
         }
@@ -96,6 +103,11 @@ impl AppState {
         let models_json = serde_json::to_vec(&list)
             .map_err(|e| GatewayError::Internal(e.to_string()))?
             .into();
+        let embedding_models_json = serde_json::to_vec(&ModelList::whole(
+            embedding.iter().map(|m| m.to_api()).collect(),
+        ))
+        .map_err(|e| GatewayError::Internal(e.to_string()))?
+        .into();
         let health = HealthBook::new(
             config.catalog.endpoint_count(),
             std::time::Duration::from_millis(config.routing.probe_interval_ms),
@@ -117,6 +129,7 @@ impl AppState {
             settings: config.server,
             models_json,
             models_count,
+            embedding_models_json,
         })))
     }
 }
@@ -133,6 +146,8 @@ pub fn build_router(state: AppState) -> Router {
                 &at("/chat/completions"),
                 post(routes::chat::chat_completions),
             )
+            .route(&at("/embeddings"), post(routes::embeddings::embeddings))
+            .route(&at("/embeddings/models"), get(routes::embeddings::models))
             .route(&at("/models"), get(routes::models::list))
             .route(&at("/models/count"), get(routes::models::count))
             .route(&at("/models/user"), get(routes::models::user))

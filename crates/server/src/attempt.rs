@@ -8,8 +8,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchyard_api::chat::ChatRequest;
+use switchyard_api::embeddings::EmbeddingsRequest;
 use switchyard_providers::{
-    simulated, Completion, EventStream, Protocol, ProviderError, StreamEvent,
+    simulated, Completion, Embeddings, EventStream, Protocol, ProviderError, StreamEvent,
 };
 use switchyard_router::{Endpoint, Plan};
 
@@ -233,6 +234,33 @@ pub async fn complete(
         .unwrap_or_else(|| started.elapsed());
     if let Some(h) = st.health.get(served.endpoint.index) {
         h.record_success(took, served.value.usage.completion, took);
+    }
+    Ok(served)
+}
+
+/// An embeddings request on the planned endpoints in order, falling back as chat does. Not
+/// hedged: hedging races time to first token, and an embedding has no first token.
+pub async fn embed(
+    st: &AppState,
+    plan: &Plan,
+    req: &EmbeddingsRequest,
+) -> Result<Served<Embeddings>, GatewayError> {
+    let served = try_each(
+        st,
+        &plan.endpoints,
+        false,
+        &plan.requested,
+        simulated::embeddings_directive(req),
+        |ep| async move {
+            let req = crate::forward::embeddings_for_endpoint(req, &ep.supported_parameters);
+            st.client.embed(ep.target(), &req).await
+        },
+    )
+    .await?;
+    if let (Some(h), Some(a)) = (st.health.get(served.endpoint.index), served.attempts.last()) {
+        let took = std::time::Duration::from_millis(a.latency_ms);
+        // No output tokens: the latency counts, and no throughput is claimed.
+        h.record_success(took, 0, took);
     }
     Ok(served)
 }

@@ -185,7 +185,9 @@ impl GatewayError {
             GatewayError::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
             GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
             GatewayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GatewayError::Plan(PlanError::MissingModel) => StatusCode::BAD_REQUEST,
+            GatewayError::Plan(
+                PlanError::MissingModel | PlanError::NotForChat(_) | PlanError::NotForEmbeddings(_),
+            ) => StatusCode::BAD_REQUEST,
             GatewayError::Plan(PlanError::UnknownModel(_)) => StatusCode::NOT_FOUND,
             GatewayError::Plan(PlanError::NoProvider(_)) => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::Plan(PlanError::NoEndpoints { .. }) => StatusCode::NOT_FOUND,

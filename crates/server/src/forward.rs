@@ -5,6 +5,7 @@
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use switchyard_api::chat::ChatRequest;
+use switchyard_api::embeddings::EmbeddingsRequest;
 
 /// Optional knobs that are dropped when the endpoint does not list them. Tools, response
 /// formats and the like are not here: whether to route on them is the router's decision.
@@ -89,6 +90,35 @@ pub fn for_endpoint<'a>(req: &'a ChatRequest, supported: &[String]) -> Cow<'a, C
     Cow::Owned(r)
 }
 
+/// An embeddings request as an endpoint is sent it: `encoding_format` and `input_type` only
+/// where the endpoint lists them (elsewhere floats come back, which the gateway encodes as
+/// asked), `user` hashed, or dropped where not listed. `dimensions` is always sent: a vector
+/// of another width than asked for would be wrong without saying so.
+pub fn embeddings_for_endpoint<'a>(
+    req: &'a EmbeddingsRequest,
+    supported: &[String],
+) -> Cow<'a, EmbeddingsRequest> {
+    let has = |p: &str| supported.iter().any(|s| s == p);
+    let drop_format = req.encoding_format.is_some() && !has("encoding_format");
+    let drop_type = req.input_type.is_some() && !has("input_type");
+    if !drop_format && !drop_type && req.user.is_none() {
+        return Cow::Borrowed(req);
+    }
+    let mut r = req.clone();
+    if drop_format {
+        r.encoding_format = None;
+    }
+    if drop_type {
+        r.input_type = None;
+    }
+    r.user = if has("user") {
+        r.user.as_deref().map(hash_user)
+    } else {
+        None
+    };
+    Cow::Owned(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +148,38 @@ mod tests {
 
         let all = params(&["top_k", "seed", "temperature", "min_p", "reasoning"]);
         assert!(matches!(for_endpoint(&req, &all), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn embeddings_keep_dimensions_and_drop_what_the_endpoint_lacks() {
+        let req = switchyard_api::embeddings::parse_embeddings_request(
+            br#"{"model":"m","input":"x","dimensions":8,"encoding_format":"base64",
+                "input_type":"search_query","user":"alice@example.com"}"#,
+        )
+        .expect("valid");
+        let bare = embeddings_for_endpoint(&req, &[]);
+        assert_eq!(bare.dimensions, Some(8));
+        assert_eq!(
+            (&bare.encoding_format, &bare.input_type, &bare.user),
+            (&None, &None, &None)
+        );
+        let full = embeddings_for_endpoint(
+            &req,
+            &params(&["dimensions", "encoding_format", "input_type", "user"]),
+        );
+        assert_eq!(full.encoding_format, req.encoding_format);
+        assert_eq!(full.input_type, req.input_type);
+        assert!(full
+            .user
+            .as_deref()
+            .is_some_and(|u| u.starts_with("user-") && !u.contains("alice")));
+        let plain =
+            switchyard_api::embeddings::parse_embeddings_request(br#"{"model":"m","input":"x"}"#)
+                .expect("valid");
+        assert!(matches!(
+            embeddings_for_endpoint(&plain, &[]),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

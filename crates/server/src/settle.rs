@@ -15,6 +15,7 @@ use std::time::Duration;
 use switchyard_api::chat::{
     ChatRequest, CompletionTokensDetails, CostDetails, FinishReason, PromptTokensDetails, Usage,
 };
+use switchyard_api::embeddings::EmbeddingInput;
 use switchyard_api::Money;
 use switchyard_providers::TokenUsage;
 use switchyard_router::{Endpoint, Plan};
@@ -497,32 +498,71 @@ pub async fn reserve(
     req: &ChatRequest,
     plan: &Plan,
 ) -> Result<Reservation, GatewayError> {
+    let w = worst_case(req, plan);
+    let mut r = reserve_cost(st, caller, w.cost, |left| {
+        let affordable = if w.completion_price.is_zero() {
+            0
+        } else {
+            (left.saturating_sub(w.prompt_cost).pico().max(0) / w.completion_price.pico().max(1))
+                as u64
+        };
+        format!(
+            "This request requires more credits, or fewer max_tokens. You requested up to {} tokens, but can only afford {affordable}. Add credits (switchyard credits grant) or lower max_tokens.",
+            w.max_tokens
+        )
+    })
+    .await?;
+    r.max_tokens = w.max_tokens;
+    Ok(r)
+}
+
+/// The most an embeddings request can cost on any endpoint of its plan: its input's upper
+/// bound of tokens at that endpoint's prompt price (there is no output to price).
+pub fn embeddings_worst_case(input: &EmbeddingInput, plan: &Plan) -> Money {
+    let tokens = input.prompt_upper_bound();
+    plan.endpoints
+        .iter()
+        .map(|ep| ep.prices.prompt.times(tokens) + ep.prices.request)
+        .max()
+        .unwrap_or(Money::ZERO)
+}
+
+/// Reserves an embeddings request's worst case, or answers 402.
+pub async fn reserve_embeddings(
+    st: &AppState,
+    caller: &Caller,
+    input: &EmbeddingInput,
+    plan: &Plan,
+) -> Result<Reservation, GatewayError> {
+    let cost = embeddings_worst_case(input, plan);
+    let tokens = input.prompt_upper_bound();
+    reserve_cost(st, caller, cost, |left| {
+        format!(
+            "This request requires more credits: embedding up to {tokens} input tokens can cost up to ${cost}, and ${left} is left. Add credits (switchyard credits grant) or send less input."
+        )
+    })
+    .await
+}
+
+/// Holds `cost` of the caller's balance until settlement; `refused` words the 402 from what
+/// is left. Nothing is held while the ledger cannot record a charge.
+async fn reserve_cost(
+    st: &AppState,
+    caller: &Caller,
+    cost: Money,
+    refused: impl FnOnce(Money) -> String,
+) -> Result<Reservation, GatewayError> {
     if let Some(reason) = st.ledger.health().failure() {
         return Err(GatewayError::BillingUnavailable(reason));
     }
-    let w = worst_case(req, plan);
     st.accounts
-        .reserve(caller, w.cost)
+        .reserve(caller, cost)
         .await
-        .map(|mut r| {
-            r.max_tokens = w.max_tokens;
-            r
-        })
         .map_err(|refusal| match refusal {
             Refusal::Unavailable(why) => GatewayError::AdmissionUnavailable(why),
             Refusal::Stale => GatewayError::AdmissionUnavailable("stale shared counters".into()),
             Refusal::Funds(left) => {
-                let left = Money::from_pico(left);
-                let affordable = if w.completion_price.is_zero() {
-                    0
-                } else {
-                    (left.saturating_sub(w.prompt_cost).pico().max(0)
-                        / w.completion_price.pico().max(1)) as u64
-                };
-                GatewayError::PaymentRequired(format!(
-                    "This request requires more credits, or fewer max_tokens. You requested up to {} tokens, but can only afford {affordable}. Add credits (switchyard credits grant) or lower max_tokens.",
-                    w.max_tokens
-                ))
+                GatewayError::PaymentRequired(refused(Money::from_pico(left).max(Money::ZERO)))
             }
         })
 }

@@ -6,6 +6,11 @@
 //! - Anthropic Messages at `/anthropic/v1/messages`
 //! - Gemini at `/gemini/v1beta/models/{model}:generateContent` and
 //!   `:streamGenerateContent?alt=sse`
+//! - embeddings: OpenAI's `/openai/v1/embeddings` and Gemini's `:embedContent` /
+//!   `:batchEmbedContents`: deterministic vectors (8 values unless `dimensions` /
+//!   `outputDimensionality` asks otherwise), usage one token a word (OpenAI only: Gemini
+//!   reports none); `#fail`, `#delay`, `#hang`, `#usage` and `#bigbody` apply, read from all
+//!   the input texts
 //!
 //! Replies are deterministic: a tool call when tools are offered (args filled from the
 //! schema), JSON when a schema is asked for, "The tool returned: …" after a tool result, and
@@ -157,6 +162,7 @@ impl FakeUpstream {
 fn router(shared: Shared) -> Router {
     Router::new()
         .route("/openai/v1/chat/completions", post(openai))
+        .route("/openai/v1/embeddings", post(openai_embeddings))
         .route("/anthropic/v1/messages", post(anthropic))
         .route("/gemini/v1beta/models/{action}", post(gemini))
         .with_state(shared)
@@ -710,6 +716,207 @@ async fn openai(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -
     sse_body(frames, &sc, watch)
 }
 
+// ---------- embeddings ----------
+
+/// What the fake embeds when the request names no `dimensions`.
+const EMBED_DIMENSIONS: u64 = 8;
+/// More than any real model offers: refused, as a real provider would.
+const MAX_EMBED_DIMENSIONS: u64 = 4096;
+
+/// One input to embed: its text (token ids embed as their decimal text).
+struct EmbedInput {
+    text: String,
+    tokens: u64,
+}
+
+/// A deterministic vector for `text`: the same text always gets the same values in [-1, 1].
+fn fake_vector(text: &str, dims: u64) -> Vec<f32> {
+    let seed = text
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
+    (0..dims)
+        .map(|i| {
+            let x = seed.wrapping_add(i.wrapping_mul(7919)) % 2001;
+            x as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+/// OpenAI's four input shapes; `None` for anything else.
+fn openai_inputs(input: &Value) -> Option<Vec<EmbedInput>> {
+    let text = |s: &str| EmbedInput {
+        text: s.to_string(),
+        tokens: words(s).max(1),
+    };
+    let ids = |a: &[Value]| EmbedInput {
+        text: a.iter().map(Value::to_string).collect::<Vec<_>>().join(" "),
+        tokens: a.len() as u64,
+    };
+    match input {
+        Value::String(s) => Some(vec![text(s)]),
+        Value::Array(a) => match a.first()? {
+            Value::String(_) => a.iter().map(|v| v.as_str().map(text)).collect(),
+            Value::Number(_) => Some(vec![ids(a)]),
+            Value::Array(_) => a.iter().map(|v| v.as_array().map(|l| ids(l))).collect(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn openai_invalid(message: &str) -> Response {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}}),
+    )
+}
+
+async fn openai_embeddings(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return openai_invalid("We could not parse the JSON body of your request.");
+    };
+    record(&shared, "/openai/v1/embeddings".into(), &headers, &req);
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {API_KEY}"))
+    {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}),
+        );
+    }
+    let model = req["model"].as_str().unwrap_or("fake").to_string();
+    let Some(inputs) = openai_inputs(&req["input"]) else {
+        return openai_invalid("'$.input' is invalid. Please check the API reference.");
+    };
+    let all: Vec<&str> = inputs.iter().map(|i| i.text.as_str()).collect();
+    let sc = script(&all.join(" "), &model);
+    let watch = Watch::new(&shared);
+    pre(&sc).await;
+    if let Some(code) = sc.fail {
+        return scripted_failure(
+            answer(
+                status(code),
+                json!({"error": {"message": format!("scripted failure {code}"), "type": "server_error", "param": null, "code": null}}),
+                &sc,
+                watch,
+            ),
+            &sc,
+        );
+    }
+    let dims = match &req["dimensions"] {
+        Value::Null => EMBED_DIMENSIONS,
+        d => match d
+            .as_u64()
+            .filter(|n| (1..=MAX_EMBED_DIMENSIONS).contains(n))
+        {
+            Some(n) => n,
+            None => {
+                watch.finish();
+                return openai_invalid(&format!(
+                    "{d} is less than the minimum of 1 - 'dimensions'"
+                ));
+            }
+        },
+    };
+    let base64 = match req["encoding_format"].as_str() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            watch.finish();
+            return openai_invalid(&format!(
+                "'{other}' is not one of ['float', 'base64'] - 'encoding_format'"
+            ));
+        }
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let v = fake_vector(&input.text, dims);
+            let embedding = if base64 {
+                use base64::Engine;
+                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    let tokens = sc
+        .usage
+        .unwrap_or_else(|| inputs.iter().map(|i| i.tokens).sum());
+    answer(
+        StatusCode::OK,
+        json!({"object": "list", "data": data, "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
+        &sc,
+        watch,
+    )
+}
+
+/// Gemini's `embedContent` (one `EmbedContentRequest`) and `batchEmbedContents`
+/// (`{requests: [...]}`), with no usage in the answer, as the Gemini API sends none.
+async fn gemini_embeddings(
+    shared: &Shared,
+    gemini_model: &str,
+    batch: bool,
+    req: &Value,
+) -> Response {
+    let one = |r: &Value| -> Option<(String, Option<u64>)> {
+        // Each request names the model again, and must name this one.
+        if r["model"].as_str() != Some(&format!("models/{gemini_model}")) {
+            return None;
+        }
+        Some((
+            text_of(&r["content"]["parts"]),
+            r["outputDimensionality"].as_u64(),
+        ))
+    };
+    let requests: Option<Vec<_>> = if batch {
+        req["requests"]
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .and_then(|a| a.iter().map(one).collect())
+    } else {
+        one(req).map(|r| vec![r])
+    };
+    let Some(requests) = requests else {
+        return gemini_error(400);
+    };
+    let all: Vec<&str> = requests.iter().map(|(t, _)| t.as_str()).collect();
+    let sc = script(&all.join(" "), gemini_model);
+    let watch = Watch::new(shared);
+    pre(&sc).await;
+    if let Some(code) = sc.fail {
+        return scripted_failure(
+            answer(status(code), gemini_error_body(code), &sc, watch),
+            &sc,
+        );
+    }
+    if requests
+        .iter()
+        .any(|(t, d)| t.is_empty() || d.is_some_and(|d| !(1..=MAX_EMBED_DIMENSIONS).contains(&d)))
+    {
+        watch.finish();
+        return gemini_error(400);
+    }
+    let values: Vec<Value> = requests
+        .iter()
+        .map(|(t, d)| json!({"values": fake_vector(t, d.unwrap_or(EMBED_DIMENSIONS))}))
+        .collect();
+    let v = if batch {
+        json!({ "embeddings": values })
+    } else {
+        json!({ "embedding": values.into_iter().next().unwrap_or(Value::Null) })
+    };
+    answer(StatusCode::OK, v, &sc, watch)
+}
+
 // ---------- Anthropic ----------
 
 fn anthropic_error(code: u16) -> Response {
@@ -958,6 +1165,8 @@ async fn gemini(
     let streaming = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "embedContent" => return gemini_embeddings(&shared, gemini_model, false, &req).await,
+        "batchEmbedContents" => return gemini_embeddings(&shared, gemini_model, true, &req).await,
         _ => return gemini_error(404),
     };
     let contents = req["contents"].as_array().cloned().unwrap_or_default();

@@ -48,7 +48,26 @@ pub fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError
     st.accounts.authenticate(key)
 }
 
-fn header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
+/// What every inference request passes before its body is read: an inference key (not a
+/// management one), within its rate limits.
+pub async fn admit(st: &AppState, caller: &Caller) -> Result<(), GatewayError> {
+    if caller.key.record.management {
+        return Err(GatewayError::Forbidden(
+            "Management keys cannot be used for inference; create an API key with them instead"
+                .into(),
+        ));
+    }
+    st.accounts
+        .admit(caller)
+        .await
+        .map_err(|(check, retry)| GatewayError::RateLimited {
+            limit: check.limit,
+            reset_ms: check.reset_ms,
+            retry_after_secs: retry,
+        })
+}
+
+pub fn header(headers: &HeaderMap, names: &[&str]) -> Option<String> {
     names
         .iter()
         .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
@@ -134,20 +153,7 @@ async fn handle(
     id: String,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
-    if caller.key.record.management {
-        return Err(GatewayError::Forbidden(
-            "Management keys cannot be used for inference; create an API key with them instead"
-                .into(),
-        ));
-    }
-    st.accounts
-        .admit(&caller)
-        .await
-        .map_err(|(check, retry)| GatewayError::RateLimited {
-            limit: check.limit,
-            reset_ms: check.reset_ms,
-            retry_after_secs: retry,
-        })?;
+    admit(&st, &caller).await?;
     let body = read_limited(body, &BodyLimits::of(&st.settings)).await?;
     let mut req = parse_chat_request(&body).map_err(GatewayError::BadRequest)?;
     let auto = route_auto(&st, &mut req)?;

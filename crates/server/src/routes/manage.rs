@@ -199,7 +199,7 @@ pub async fn generation(
         "upstream_id": g.upstream_id,
         "created_at": iso8601(g.created_at),
         "model": g.model,
-        "api_type": "completions",
+        "api_type": api_type(&st, &g.model),
         "provider_name": g.provider_name,
         "provider_responses": responses,
         "tokens_prompt": g.tokens_prompt,
@@ -250,6 +250,16 @@ pub async fn generation(
     Ok(Json(Data {
         data: exact(fields, &[("total_cost", cost), ("usage", cost)]),
     }))
+}
+
+/// OpenRouter's `api_type` of a generation. The record keeps no such column; the model says
+/// it, since a catalogue model serves one API only.
+fn api_type(st: &AppState, model: &str) -> &'static str {
+    if st.catalog.model(model).is_some_and(|m| m.is_embedding()) {
+        "embeddings"
+    } else {
+        "completions"
+    }
 }
 
 /// `GET /activity`: daily usage per model and provider over the last 30 days.

@@ -1,4 +1,5 @@
 pub mod chat;
+pub mod embeddings;
 pub mod manage;
 pub mod models;
 

@@ -494,6 +494,14 @@ async fn rate_limits_answer_429_with_headers() {
         h.get("x-ratelimit-limit").and_then(|v| v.to_str().ok()),
         Some("2")
     );
+    let (s, v, _) = app
+        .embed_at(
+            "/api/v1",
+            &key,
+            json!({"model": "fake/embed", "input": "hi"}),
+        )
+        .await;
+    assert_eq!(s, 429, "embeddings count against the same limit: {v}");
     assert_eq!(
         h.get("x-ratelimit-remaining").and_then(|v| v.to_str().ok()),
         Some("0")

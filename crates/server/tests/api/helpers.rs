@@ -83,6 +83,31 @@ endpoints = [
   {{ provider = "fake-anthropic", upstream_id = "claude-fake", prompt = "0.000003", completion = "0.000015" }},
 ]
 
+# Embedding models, one per family, and one whose cheaper endpoint can be made to fail.
+[[models]]
+id = "fake/embed"
+name = "Fake Embedding"
+context_length = 8192
+output_modalities = ["embeddings"]
+endpoints = [{{ provider = "fake-openai", upstream_id = "embed-fake", prompt = "0.00000002", completion = "0" }}]
+
+[[models]]
+id = "fake/gemini-embed"
+name = "Fake Gemini Embedding"
+context_length = 2048
+output_modalities = ["embeddings"]
+endpoints = [{{ provider = "fake-gemini", upstream_id = "gemini-embed-fake", prompt = "0.00000015", completion = "0" }}]
+
+[[models]]
+id = "fake/embed-fallback"
+name = "Fake Embedding Fallback"
+context_length = 8192
+output_modalities = ["embeddings"]
+endpoints = [
+  {{ provider = "fake-openai", upstream_id = "embed-a", prompt = "0.0000001", completion = "0" }},
+  {{ provider = "fake-gemini", upstream_id = "embed-b", prompt = "0.0000002", completion = "0" }},
+]
+
 [[models]]
 id = "fake/keyless"
 name = "Needs a key nobody set"
@@ -292,6 +317,27 @@ impl TestApp {
             .await;
         assert_eq!(s, 201, "{v}");
         (v["key"].as_str().unwrap_or_default().to_string(), mgmt)
+    }
+
+    /// `POST {prefix}/embeddings` as `key`: status, body, headers.
+    pub async fn embed_at(
+        &self,
+        prefix: &str,
+        key: &str,
+        body: Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("{prefix}/embeddings"),
+            key,
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn embed(&self, body: Value) -> (u16, Value) {
+        let (s, v, _) = self.embed_at("/api/v1", KEY, body).await;
+        (s, v)
     }
 
     pub async fn chat_as(&self, key: &str, body: Value) -> (u16, Value) {

@@ -136,6 +136,23 @@ async fn a_full_disk_refuses_instead_of_serving_unbilled_and_recovers() {
         health_seen_unhealthy,
         "/health never reported the failing ledger"
     );
+    // Embeddings are billed through the same ledger: refused alike while it cannot commit.
+    let mut embeddings_refused = false;
+    for _ in 0..10 {
+        let (s, v) = app
+            .embed(json!({"model": "fake/embed", "input": "hello there"}))
+            .await;
+        if s == 503 {
+            embeddings_refused = true;
+            break;
+        }
+        assert_eq!(s, 200, "{v}");
+        served_unrecorded.push(v["id"].as_str().unwrap_or_default().to_string());
+    }
+    assert!(
+        embeddings_refused,
+        "embeddings were served while the ledger could not commit"
+    );
     // Whatever was shown a cost while the disk was full must be on record once it is not.
     disk.free();
     let mut recovered = false;
