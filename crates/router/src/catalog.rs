@@ -508,7 +508,9 @@ impl ModelEntry {
     pub fn to_api(&self) -> Model {
         let top = self.top();
         let mut params: Vec<String> = Vec::new();
-        for e in &self.endpoints {
+        // The spec's `supported_parameters` enum names chat parameters only: an embedding
+        // model's (`dimensions`, `encoding_format`…) would fail every SDK's validation.
+        for e in self.endpoints.iter().filter(|_| !self.is_embedding()) {
             for p in &e.supported_parameters {
                 if !params.contains(p) {
                     params.push(p.clone());
@@ -553,7 +555,11 @@ impl ModelEntry {
             quantization: e.quantization.clone(),
             max_completion_tokens: e.max_completion_tokens,
             max_prompt_tokens: Some(e.context_length),
-            supported_parameters: e.supported_parameters.clone(),
+            supported_parameters: if self.is_embedding() {
+                vec![]
+            } else {
+                e.supported_parameters.clone()
+            },
             status: 0,
             uptime_last_5m: st.uptime_5m,
             uptime_last_30m: st.uptime_30m,

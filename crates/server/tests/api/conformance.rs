@@ -699,3 +699,58 @@ async fn the_account_api_conforms() {
     c.json("keys list with an inference key", ("get", "/keys"), s, &v);
     c.finish("account API");
 }
+
+#[tokio::test]
+async fn embeddings_conform() {
+    let app = spawn_app().await;
+    let mut c = Checker::default();
+    let op = ("post", "/embeddings");
+    for (model, input, format) in [
+        ("fake/embed", json!("one text"), "float"),
+        ("fake/embed", json!(["two", "texts"]), "base64"),
+        ("fake/embed", json!([[1, 2], [3]]), "float"),
+        ("fake/gemini-embed", json!(["a", "b", "c"]), "float"),
+        ("fake/gemini-embed", json!("one"), "base64"),
+    ] {
+        let body = json!({"model": model, "input": input, "encoding_format": format});
+        let (s, v, _) = app.embed_at("/api/v1", KEY, body).await;
+        assert_eq!(s, 200, "{model}: {v}");
+        c.json(&format!("embeddings {model} {format}"), op, s, &v);
+    }
+    // Refusals: a chat model, a bad input, an unknown model, no key.
+    for (what, key, body) in [
+        (
+            "a chat model",
+            KEY,
+            json!({"model": "fake/gpt", "input": "x"}),
+        ),
+        (
+            "an empty input",
+            KEY,
+            json!({"model": "fake/embed", "input": []}),
+        ),
+        (
+            "an unknown model",
+            KEY,
+            json!({"model": "nobody/nothing", "input": "x"}),
+        ),
+        ("no key", "", json!({"model": "fake/embed", "input": "x"})),
+    ] {
+        let (s, v, _) = app.embed_at("/api/v1", key, body).await;
+        assert!(s >= 400, "{what}: {s} {v}");
+        c.json(&format!("embeddings refused: {what}"), op, s, &v);
+    }
+    let (s, v) = get(&app, "/api/v1/embeddings/models", None).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["data"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|m| m["id"] == "fake/embed")));
+    c.json("embeddings/models", ("get", "/embeddings/models"), s, &v);
+    for id in ["fake/embed", "fake/gemini-embed"] {
+        let path = format!("/api/v1/models/{id}/endpoints");
+        let (s, v) = get(&app, &path, None).await;
+        assert_eq!(s, 200, "{path}: {v}");
+        c.json(&path, ("get", "/models/{author}/{slug}/endpoints"), s, &v);
+    }
+    c.finish("embeddings");
+}
