@@ -1074,6 +1074,51 @@ mod tests {
         assert_eq!(finish, vec![FinishReason::Stop]);
     }
 
+    /// Stream content Anthropic documents for which no public recording was found, in the
+    /// documented shapes.
+    #[test]
+    fn documented_events_without_a_public_recording() {
+        let start = r#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":3,"output_tokens":1}}}
+
+"#;
+        let stop = |reason: &str| {
+            format!(
+                "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{reason}\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":2}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+            )
+        };
+        let redacted = format!(
+            "{start}event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{{\"type\":\"redacted_thinking\",\"data\":\"EmwKAhgBEgy3va3pzix\"}}}}\n\nevent: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\n{}",
+            stop("end_turn")
+        );
+        let evs = run_decoder(&mut StreamDecoder::default(), &redacted).expect("decodes");
+        assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
+            if c.delta.reasoning_details.as_ref().is_some_and(|d| d[0].kind == "reasoning.encrypted"
+                && d[0].data.as_deref() == Some("EmwKAhgBEgy3va3pzix")))));
+        for (reason, want) in [
+            ("stop_sequence", FinishReason::Stop),
+            ("pause_turn", FinishReason::Stop),
+            ("model_context_window_exceeded", FinishReason::Length),
+            ("refusal", FinishReason::ContentFilter),
+        ] {
+            let evs = run_decoder(
+                &mut StreamDecoder::default(),
+                &format!("{start}{}", stop(reason)),
+            )
+            .expect("decodes");
+            let (.., finish) = collect(&evs);
+            assert_eq!(finish, vec![want], "{reason}");
+        }
+        // Event, block and delta types added later are passed over, not fatal.
+        let future = format!(
+            "{start}event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{{\"type\":\"hologram\"}}}}\n\nevent: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"hologram_delta\"}}}}\n\nevent: telemetry\ndata: {{\"type\":\"telemetry\"}}\n\n{}",
+            stop("end_turn")
+        );
+        let mut d = StreamDecoder::default();
+        run_decoder(&mut d, &future).expect("decodes");
+        assert!(d.is_done());
+    }
+
     #[test]
     fn error_event_is_an_error() {
         let sse = include_str!("../fixtures/anthropic__anthropic-streaming.md.error.sse.txt");

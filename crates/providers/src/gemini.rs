@@ -370,13 +370,20 @@ struct UsageMetadata {
     thoughts_token_count: u64,
     #[serde(default)]
     cached_content_token_count: u64,
+    /// The prompts of built-in tools (Google Search grounding, URL context): billed as
+    /// input, and part of `totalTokenCount`, but not of `promptTokenCount`.
+    #[serde(default)]
+    tool_use_prompt_token_count: u64,
 }
 
 impl UsageMetadata {
     /// Gemini counts thoughts apart from candidates; we count them as completion tokens.
+    /// Tool-use prompts are counted as prompt tokens.
     fn canonical(self) -> TokenUsage {
         TokenUsage {
-            prompt: self.prompt_token_count,
+            prompt: self
+                .prompt_token_count
+                .saturating_add(self.tool_use_prompt_token_count),
             completion: self
                 .candidates_token_count
                 .saturating_add(self.thoughts_token_count),
@@ -1261,6 +1268,70 @@ mod tests {
                 {"jsonPath": "$.a.b", "numberValue": 1}]})),
         ]);
         assert!(matches!(r, Err(ProviderError::Decode(_))), "{r:?}");
+    }
+
+    /// Stream content Gemini documents for which no public recording was found, in the
+    /// documented shapes: parts and candidate fields the adapter has no use for are passed
+    /// over, and every finish reason maps.
+    #[test]
+    fn documented_content_without_a_public_recording() {
+        let evs = stream_of(&[
+            json!({"candidates": [{"content": {"role": "model", "parts": [
+                {"text": "Let me compute."},
+                {"executableCode": {"language": "PYTHON", "code": "print(1 + 1)"}},
+                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "2\n"}},
+                {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+                {"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/f.pdf"}}]},
+                "safetyRatings": [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}],
+                "citationMetadata": {"citationSources": [{"startIndex": 0, "endIndex": 5, "uri": "https://example.com"}]},
+                "groundingMetadata": {"webSearchQueries": ["q"], "groundingChunks": [{"web": {"uri": "https://example.com", "title": "t"}}]},
+                "urlContextMetadata": {"urlMetadata": []},
+                "avgLogprobs": -0.1,
+                "index": 0}],
+             "modelVersion": "gemini-2.5-flash", "responseId": "r1"}),
+        ])
+        .expect("decodes");
+        let text: String = evs
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Choice(c) => c.delta.content.clone(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "Let me compute.");
+        for (native, want) in [
+            ("STOP", FinishReason::Stop),
+            ("MAX_TOKENS", FinishReason::Length),
+            ("SAFETY", FinishReason::ContentFilter),
+            ("RECITATION", FinishReason::ContentFilter),
+            ("PROHIBITED_CONTENT", FinishReason::ContentFilter),
+            ("BLOCKLIST", FinishReason::ContentFilter),
+            ("SPII", FinishReason::ContentFilter),
+            ("MALFORMED_FUNCTION_CALL", FinishReason::Error),
+            ("OTHER", FinishReason::Error),
+            ("FINISH_REASON_UNSPECIFIED", FinishReason::Stop),
+        ] {
+            let evs = stream_of(&[json!({"candidates": [{"content": {"parts": [{"text": ""}]}, "finishReason": native}]})])
+                .expect("decodes");
+            assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
+                if c.finish_reason == Some(want) && c.native_finish_reason.as_deref() == Some(native))), "{native}");
+        }
+    }
+
+    #[test]
+    fn tool_use_prompt_tokens_count_as_prompt() {
+        // Recorded with Google Search grounding: 17 + 308 + 37 + 333 = totalTokenCount 695.
+        let evs = recorded(include_str!(
+            "../fixtures/gemini__issue-19822-google-search-live.chunks.txt"
+        ))
+        .expect("decodes");
+        let usage = evs.iter().rev().find_map(|e| match e {
+            StreamEvent::Usage(u) => Some(*u),
+            _ => None,
+        });
+        let u = usage.unwrap_or_default();
+        assert_eq!((u.prompt, u.completion, u.reasoning), (325, 370, 333));
+        assert_eq!(u.prompt + u.completion, 695);
     }
 
     #[test]

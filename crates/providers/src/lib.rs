@@ -121,4 +121,6 @@ pub trait Decoder: Send {
 }
 
 #[cfg(test)]
+mod corpus;
+#[cfg(test)]
 pub(crate) mod testutil;
