@@ -123,4 +123,6 @@ pub trait Decoder: Send {
 #[cfg(test)]
 mod corpus;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod testutil;
