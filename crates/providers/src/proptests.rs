@@ -268,7 +268,7 @@ proptest! {
             0..1024,
         ),
         cuts in prop::collection::vec(any::<Index>(), 0..32),
-        limit in prop_oneof![Just(crate::sse::DEFAULT_MAX_EVENT_BYTES), 8..128usize],
+        limit in prop_oneof![Just(crate::sse::DEFAULT_MAX_EVENT_BYTES), 1..16usize, 16..128usize],
     ) {
         let whole = sse_events(std::slice::from_ref(&bytes), limit);
         let pieces = sse_events(&cut(&bytes, &cuts), limit);
