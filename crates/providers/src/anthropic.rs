@@ -380,7 +380,11 @@ impl AnUsage {
         let read = self.cache_read_input_tokens.unwrap_or(0);
         let write = self.cache_creation_input_tokens.unwrap_or(0);
         TokenUsage {
-            prompt: self.input_tokens.unwrap_or(0) + read + write,
+            prompt: self
+                .input_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(write),
             completion: self.output_tokens.unwrap_or(0),
             cached_read: read,
             cache_write: write,
@@ -533,10 +537,23 @@ enum BlockKind {
     Other,
 }
 
+/// One content block of a stream.
+struct Block {
+    index: u32,
+    kind: BlockKind,
+    /// Whether any of a tool block's input has been passed on. Input that arrives empty
+    /// (`"input": {}` and then only an empty `partial_json`) must still end as a JSON
+    /// object: clients parse the arguments.
+    wrote_input: bool,
+    /// Input given whole in `content_block_start`, sent if no delta follows it.
+    start_input: Option<String>,
+    open: bool,
+}
+
 #[derive(Default)]
 pub struct StreamDecoder {
     ctx: Context,
-    blocks: Vec<(u32, BlockKind)>,
+    blocks: Vec<Block>,
     tools: u32,
     usage: AnUsage,
     json_answered: bool,
@@ -551,13 +568,45 @@ impl StreamDecoder {
         }
     }
 
-    fn block(&self, index: u32) -> BlockKind {
-        self.blocks
-            .iter()
-            .rev()
-            .find(|(i, _)| *i == index)
-            .map(|(_, k)| *k)
-            .unwrap_or(BlockKind::Other)
+    fn block(&mut self, index: u32) -> Option<&mut Block> {
+        self.blocks.iter_mut().rev().find(|b| b.index == index)
+    }
+
+    /// Ends a block: a tool call that got no input gets its start input, or `{}`.
+    fn close(block: &mut Block) -> Option<StreamEvent> {
+        if !std::mem::take(&mut block.open) || block.wrote_input {
+            return None;
+        }
+        let input = block.start_input.take().unwrap_or_else(|| "{}".to_string());
+        input_delta(block.kind, input)
+    }
+
+    /// Ends every block still open, for a stream that finishes without their
+    /// `content_block_stop`.
+    fn close_all(&mut self, out: &mut Vec<StreamEvent>) {
+        out.extend(self.blocks.iter_mut().filter_map(Self::close));
+    }
+}
+
+/// A piece of a tool block's input, as what the block streams to.
+fn input_delta(kind: BlockKind, json: String) -> Option<StreamEvent> {
+    match kind {
+        BlockKind::Tool(n) => Some(choice(Delta {
+            tool_calls: Some(vec![ToolCallDelta {
+                index: n,
+                function: Some(FunctionDelta {
+                    name: None,
+                    arguments: Some(json),
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        })),
+        BlockKind::JsonAnswer => Some(choice(Delta {
+            content: Some(json),
+            ..Default::default()
+        })),
+        _ => None,
     }
 }
 
@@ -603,7 +652,7 @@ impl Decoder for StreamDecoder {
                     }
                     "tool_use" => {
                         let n = self.tools;
-                        self.tools += 1;
+                        self.tools = self.tools.saturating_add(1);
                         out.push(choice(Delta {
                             tool_calls: Some(vec![ToolCallDelta {
                                 index: n,
@@ -636,33 +685,44 @@ impl Decoder for StreamDecoder {
                         ..Default::default()
                     }));
                 }
-                self.blocks.push((index, kind));
+                // Anthropic sends `"input": {}` here and the input in deltas; an input given
+                // here whole is kept for a block that gets none.
+                let start_input = b
+                    .input
+                    .as_ref()
+                    .filter(|v| !matches!(v, Value::Object(o) if o.is_empty()))
+                    .map(Value::to_string);
+                self.blocks.push(Block {
+                    index,
+                    kind,
+                    wrote_input: false,
+                    start_input,
+                    open: true,
+                });
             }
             "content_block_delta" => {
                 let Some(d) = e.delta else {
                     return Ok(out);
                 };
-                let block = self.block(index);
-                match (d.kind.as_deref(), block) {
+                let (kind, block) = match self.block(index) {
+                    Some(b) => (b.kind, Some(b)),
+                    None => (BlockKind::Other, None),
+                };
+                match (d.kind.as_deref(), kind) {
                     (Some("text_delta"), _) => out.push(choice(Delta {
                         content: d.text,
                         ..Default::default()
                     })),
-                    (Some("input_json_delta"), BlockKind::Tool(n)) => out.push(choice(Delta {
-                        tool_calls: Some(vec![ToolCallDelta {
-                            index: n,
-                            function: Some(FunctionDelta {
-                                name: None,
-                                arguments: d.partial_json,
-                            }),
-                            ..Default::default()
-                        }]),
-                        ..Default::default()
-                    })),
-                    (Some("input_json_delta"), BlockKind::JsonAnswer) => out.push(choice(Delta {
-                        content: d.partial_json,
-                        ..Default::default()
-                    })),
+                    (Some("input_json_delta"), BlockKind::Tool(_) | BlockKind::JsonAnswer) => {
+                        let json = d.partial_json.unwrap_or_default();
+                        if json.is_empty() {
+                            return Ok(out);
+                        }
+                        if let Some(b) = block {
+                            b.wrote_input = true;
+                        }
+                        out.extend(input_delta(kind, json));
+                    }
                     (Some("thinking_delta"), _) => {
                         let mut detail =
                             ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
@@ -686,11 +746,17 @@ impl Decoder for StreamDecoder {
                     _ => {}
                 }
             }
+            "content_block_stop" => {
+                if let Some(b) = self.block(index) {
+                    out.extend(Self::close(b));
+                }
+            }
             "message_delta" => {
                 if let Some(u) = e.usage {
                     self.usage.merge(u);
                 }
                 if let Some(reason) = e.delta.and_then(|d| d.stop_reason) {
+                    self.close_all(&mut out);
                     let finish = if reason == "tool_use" && self.json_answered && self.tools == 0 {
                         FinishReason::Stop
                     } else {
@@ -706,7 +772,10 @@ impl Decoder for StreamDecoder {
                 }
                 out.push(StreamEvent::Usage(self.usage.canonical()));
             }
-            "message_stop" => self.done = true,
+            "message_stop" => {
+                self.close_all(&mut out);
+                self.done = true;
+            }
             "error" => {
                 let err = e.error.unwrap_or(AnError {
                     kind: "error".into(),
@@ -717,7 +786,7 @@ impl Decoder for StreamDecoder {
                     message: err.message,
                 });
             }
-            // ping, content_block_stop, and event types added after this was written.
+            // ping, and event types added after this was written.
             _ => {}
         }
         Ok(out)
@@ -959,6 +1028,95 @@ mod tests {
         assert!(!reasoning.is_empty());
         assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
             if c.delta.reasoning_details.as_ref().is_some_and(|d| d[0].signature.is_some()))));
+    }
+
+    /// The arguments a stream gives each tool call, by index.
+    fn arguments_by_index(evs: &[StreamEvent]) -> Vec<String> {
+        let (_, _, tools, _, _) = collect(evs);
+        let mut args: Vec<String> = Vec::new();
+        for t in tools {
+            let i = t.index as usize;
+            if args.len() <= i {
+                args.resize(i + 1, String::new());
+            }
+            if let Some(a) = t.function.and_then(|f| f.arguments) {
+                args[i].push_str(&a);
+            }
+        }
+        args
+    }
+
+    #[test]
+    fn a_tool_call_with_empty_input_has_arguments_of_an_empty_object() {
+        // Recorded: `"input": {}` then one `input_json_delta` with `partial_json: ""`.
+        let sse = chunks_as_sse(
+            include_str!("../fixtures/anthropic__anthropic-tool-no-args.chunks.txt"),
+            true,
+        );
+        let evs = run_decoder(&mut StreamDecoder::default(), &sse).expect("decodes");
+        assert_eq!(arguments_by_index(&evs), vec!["{}".to_string()]);
+        let (text, _, tools, _, finish) = collect(&evs);
+        assert_eq!(text, "I'll update the issue list for you.");
+        assert_eq!(
+            tools[0].function.as_ref().and_then(|f| f.name.as_deref()),
+            Some("updateIssueList")
+        );
+        assert_eq!(finish, vec![FinishReason::ToolCalls]);
+
+        // The same for the forced structured-output tool, whose input is the answer.
+        let ctx = Context {
+            json_tool: Some("updateIssueList".into()),
+        };
+        let evs = run_decoder(&mut StreamDecoder::new(ctx), &sse).expect("decodes");
+        let (text, _, tools, _, finish) = collect(&evs);
+        assert_eq!(text, "I'll update the issue list for you.{}");
+        assert!(tools.is_empty());
+        assert_eq!(finish, vec![FinishReason::Stop]);
+    }
+
+    /// Stream content Anthropic documents for which no public recording was found, in the
+    /// documented shapes.
+    #[test]
+    fn documented_events_without_a_public_recording() {
+        let start = r#"event: message_start
+data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":3,"output_tokens":1}}}
+
+"#;
+        let stop = |reason: &str| {
+            format!(
+                "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{reason}\",\"stop_sequence\":null}},\"usage\":{{\"output_tokens\":2}}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n"
+            )
+        };
+        let redacted = format!(
+            "{start}event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{{\"type\":\"redacted_thinking\",\"data\":\"EmwKAhgBEgy3va3pzix\"}}}}\n\nevent: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":0}}\n\n{}",
+            stop("end_turn")
+        );
+        let evs = run_decoder(&mut StreamDecoder::default(), &redacted).expect("decodes");
+        assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
+            if c.delta.reasoning_details.as_ref().is_some_and(|d| d[0].kind == "reasoning.encrypted"
+                && d[0].data.as_deref() == Some("EmwKAhgBEgy3va3pzix")))));
+        for (reason, want) in [
+            ("stop_sequence", FinishReason::Stop),
+            ("pause_turn", FinishReason::Stop),
+            ("model_context_window_exceeded", FinishReason::Length),
+            ("refusal", FinishReason::ContentFilter),
+        ] {
+            let evs = run_decoder(
+                &mut StreamDecoder::default(),
+                &format!("{start}{}", stop(reason)),
+            )
+            .expect("decodes");
+            let (.., finish) = collect(&evs);
+            assert_eq!(finish, vec![want], "{reason}");
+        }
+        // Event, block and delta types added later are passed over, not fatal.
+        let future = format!(
+            "{start}event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{{\"type\":\"hologram\"}}}}\n\nevent: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"hologram_delta\"}}}}\n\nevent: telemetry\ndata: {{\"type\":\"telemetry\"}}\n\n{}",
+            stop("end_turn")
+        );
+        let mut d = StreamDecoder::default();
+        run_decoder(&mut d, &future).expect("decodes");
+        assert!(d.is_done());
     }
 
     #[test]

@@ -319,7 +319,7 @@ struct StreamState {
     secrets: Secrets,
 }
 
-fn decode_stream(
+pub(crate) fn decode_stream(
     resp: reqwest::Response,
     decoder: Box<dyn Decoder>,
     idle: Duration,

@@ -137,4 +137,8 @@ pub trait Decoder: Send {
 }
 
 #[cfg(test)]
+mod corpus;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod testutil;

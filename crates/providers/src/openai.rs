@@ -813,6 +813,24 @@ mod tests {
         );
     }
 
+    /// Stream content OpenAI documents for which no public recording was found, in the
+    /// documented shapes.
+    #[test]
+    fn documented_deltas_without_a_public_recording() {
+        let sse = concat!(
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"function_call\":{\"name\":\"f\",\"arguments\":\"\"}},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"audio\":{\"id\":\"audio_1\",\"transcript\":\"hi\"}},\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"partial\"},\"finish_reason\":\"content_filter\"}]}\n\n",
+            "data: [DONE]\n\n",
+        );
+        let mut d = StreamDecoder::default();
+        let evs = run_decoder(&mut d, sse).expect("decodes");
+        assert!(d.is_done());
+        assert!(evs.iter().any(|e| matches!(e, StreamEvent::Choice(c)
+            if c.finish_reason == Some(FinishReason::ContentFilter)
+                && c.delta.content.as_deref() == Some("partial"))));
+    }
+
     #[test]
     fn mid_stream_error_object_is_an_error() {
         let mut d = StreamDecoder::default();

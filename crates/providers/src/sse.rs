@@ -102,7 +102,10 @@ impl SseDecoder {
         if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
             self.buf = Vec::new();
         }
-        if self.buf.len() > self.max {
+        // What is left is the start of one line; a CR at its end may be the first half of
+        // its CRLF, which is not part of the line.
+        let pending = self.buf.strip_suffix(b"\r").unwrap_or(&self.buf);
+        if pending.len() > self.max {
             return Err(self.line_too_long());
         }
         Ok(())
@@ -195,6 +198,22 @@ mod tests {
             assert_eq!(evs[0].data, "{\"a\":1}");
             assert_eq!(evs[1].data, "x\ny");
             assert_eq!(evs[2].data, "[DONE]");
+        }
+    }
+
+    #[test]
+    fn a_line_at_the_limit_is_accepted_however_its_crlf_is_split() {
+        // Found by the `sse` fuzz target: the CR of a CRLF arriving before its LF counted
+        // towards the line.
+        let wire = b"data: 12345678\r\n\r\n";
+        let limit = "data: 12345678".len();
+        for cut in 0..wire.len() {
+            let mut d = SseDecoder::with_limit(limit);
+            let mut out = Vec::new();
+            let first = d.push(&wire[..cut], &mut out);
+            let second = d.push(&wire[cut..], &mut out);
+            assert!(first.is_ok() && second.is_ok(), "cut at {cut}");
+            assert_eq!(out.len(), 1, "cut at {cut}");
         }
     }
 
