@@ -740,7 +740,11 @@ mod tests {
     }
 
     fn world() -> World {
-        let catalog = Catalog::build(&CatalogConfig::from_toml(CAT).expect("parses"), &|_| None)
+        world_of(CAT)
+    }
+
+    fn world_of(toml: &str) -> World {
+        let catalog = Catalog::build(&CatalogConfig::from_toml(toml).expect("parses"), &|_| None)
             .expect("valid");
         let health = HealthBook::new(catalog.endpoint_count(), Duration::from_secs(30));
         World {
@@ -812,14 +816,11 @@ mod tests {
               { provider = "cheap", upstream_id = "cheap", prompt = "0.000001", completion = "0" },
             ]
         "#;
-        let catalog = Catalog::build(&CatalogConfig::from_toml(cat).expect("parses"), &|_| None)
-            .expect("valid");
-        let health = HealthBook::new(catalog.endpoint_count(), Duration::from_secs(30));
-        let sticky = StickyTable::default();
+        let w = world_of(cat);
         let ctx = PlanContext {
-            catalog: &catalog,
-            health: &health,
-            sticky: &sticky,
+            catalog: &w.catalog,
+            health: &w.health,
+            sticky: &w.sticky,
         };
         let req =
             parse_chat_request(br#"{"model":"x/m","messages":[{"role":"user","content":"hi"}]}"#)
@@ -867,14 +868,11 @@ mod tests {
               { provider = "b", upstream_id = "embed-b", prompt = "0.0000002", completion = "0" },
             ]
         "#;
-        let catalog = Catalog::build(&CatalogConfig::from_toml(cat).expect("parses"), &|_| None)
-            .expect("valid");
-        let health = HealthBook::new(catalog.endpoint_count(), Duration::from_secs(30));
-        let sticky = StickyTable::default();
+        let w = world_of(cat);
         let ctx = PlanContext {
-            catalog: &catalog,
-            health: &health,
-            sticky: &sticky,
+            catalog: &w.catalog,
+            health: &w.health,
+            sticky: &w.sticky,
         };
         let embed = |model: &str, prefs: &str| {
             let req = switchyard_api::embeddings::parse_embeddings_request(
@@ -940,7 +938,7 @@ mod tests {
             plan(&ctx, &chat, None, &mut rng).map(|_| ()),
             Err(PlanError::NotForChat("x/embed".into()))
         );
-        let auto = crate::auto::choose(&catalog, &chat, &crate::auto::AutoPolicy::default())
+        let auto = crate::auto::choose(&w.catalog, &chat, &crate::auto::AutoPolicy::default())
             .expect("a chat model is left");
         assert_eq!(
             auto.model.id, "x/chat",
