@@ -1,8 +1,8 @@
 //! The attempt loop: try the planned endpoints in order until one answers. A failure that is
 //! the client's fault ends the loop at once; anything else moves on to the next endpoint.
 
-use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::state::RoutingState;
 use futures_util::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ fn status_of(e: &ProviderError) -> u16 {
 
 /// Failures that are the provider's count against its health (and a `Retry-After` keeps it
 /// back); a request the provider rightly refused does not.
-fn record_failure(st: &AppState, ep: &Endpoint, e: &ProviderError, directed: bool) {
+fn record_failure(st: &RoutingState, ep: &Endpoint, e: &ProviderError, directed: bool) {
     if e.is_client_fault() || (directed && ep.provider.protocol == Protocol::Simulated) {
         return;
     }
@@ -112,7 +112,7 @@ where
 }
 
 async fn try_each<T, F, Fut>(
-    st: &AppState,
+    st: &RoutingState,
     eps: &[Arc<Endpoint>],
     hedge: bool,
     requested: &str,
@@ -201,15 +201,15 @@ where
 }
 
 /// Whether this request is hedged: its own `provider.hedge`, else the server's setting.
-pub fn hedged(st: &AppState, req: &ChatRequest) -> bool {
+pub fn hedged(st: &RoutingState, req: &ChatRequest) -> bool {
     req.provider
         .as_ref()
         .and_then(|p| p.hedge)
-        .unwrap_or(st.routing.hedge)
+        .unwrap_or(st.settings.hedge)
 }
 
 pub async fn complete(
-    st: &AppState,
+    st: &RoutingState,
     plan: &Plan,
     req: &ChatRequest,
 ) -> Result<Served<Completion>, GatewayError> {
@@ -241,7 +241,7 @@ pub async fn complete(
 /// An embeddings request on the planned endpoints in order, falling back as chat does. Not
 /// hedged: hedging races time to first token, and an embedding has no first token.
 pub async fn embed(
-    st: &AppState,
+    st: &RoutingState,
     plan: &Plan,
     req: &EmbeddingsRequest,
 ) -> Result<Served<Embeddings>, GatewayError> {
@@ -268,7 +268,7 @@ pub async fn embed(
 /// Opens a stream on the first of `eps` that gets as far as its first event. A stream that
 /// fails before producing anything counts as a failed attempt, so the next one is tried.
 pub async fn open_stream(
-    st: AppState,
+    st: Arc<RoutingState>,
     eps: Vec<Arc<Endpoint>>,
     requested: String,
     req: Arc<ChatRequest>,
@@ -314,7 +314,7 @@ pub struct RequestInfo {
 }
 
 /// A conversation served by an endpoint with cheaper cache reads stays there.
-pub fn remember(st: &AppState, ep: &Endpoint, info: &RequestInfo) {
+pub fn remember(st: &RoutingState, ep: &Endpoint, info: &RequestInfo) {
     let cheaper_reads = ep
         .prices
         .input_cache_read

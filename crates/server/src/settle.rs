@@ -5,10 +5,10 @@
 //! reservation is released.
 
 use crate::accounts::{Caller, Refusal, Reservation};
-use crate::app::AppState;
 use crate::attempt::{Attempt, RequestInfo};
 use crate::background::{Background, Beat};
 use crate::error::GatewayError;
+use crate::state::BillingState;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -321,7 +321,7 @@ fn to_i64(n: u64) -> i64 {
 
 /// Prices, records durably and charges a generation; returns the `usage` the client is shown.
 pub async fn settle(
-    st: &AppState,
+    st: &BillingState,
     s: Settlement<'_>,
     reservation: Reservation,
 ) -> Result<Usage, GatewayError> {
@@ -493,7 +493,7 @@ pub fn worst_case(req: &ChatRequest, plan: &Plan) -> WorstCase {
 
 /// Reserves the worst case, or answers 402 in OpenRouter's words.
 pub async fn reserve(
-    st: &AppState,
+    st: &BillingState,
     caller: &Caller,
     req: &ChatRequest,
     plan: &Plan,
@@ -529,7 +529,7 @@ pub fn embeddings_worst_case(input: &EmbeddingInput, plan: &Plan) -> Money {
 
 /// Reserves an embeddings request's worst case, or answers 402.
 pub async fn reserve_embeddings(
-    st: &AppState,
+    st: &BillingState,
     caller: &Caller,
     input: &EmbeddingInput,
     plan: &Plan,
@@ -547,7 +547,7 @@ pub async fn reserve_embeddings(
 /// Holds `cost` of the caller's balance until settlement; `refused` words the 402 from what
 /// is left. Nothing is held while the ledger cannot record a charge.
 async fn reserve_cost(
-    st: &AppState,
+    st: &BillingState,
     caller: &Caller,
     cost: Money,
     refused: impl FnOnce(Money) -> String,
