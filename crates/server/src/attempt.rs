@@ -390,3 +390,91 @@ pub fn metadata(
         })).collect::<Vec<_>>(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_testkit::{FakeUpstream, API_KEY};
+
+    /// A `RoutingState` alone (no accounts, no ledger, no HTTP app) whose one model has two
+    /// endpoints on the testkit's fake OpenAI.
+    async fn routing(upstream: &FakeUpstream) -> RoutingState {
+        let toml = format!(
+            r#"
+default_catalog = false
+
+[[providers]]
+slug = "fake-openai"
+name = "Fake OpenAI"
+protocol = "openai"
+base_url = "{}"
+api_key_env = "FAKE_KEY"
+
+[[models]]
+id = "t/model"
+name = "Test model"
+context_length = 10000
+endpoints = [
+  {{ provider = "fake-openai", upstream_id = "gpt-a", prompt = "0.000001", completion = "0.000002" }},
+  {{ provider = "fake-openai", upstream_id = "gpt-b", prompt = "0.000002", completion = "0.000004" }},
+]
+"#,
+            upstream.base_url("openai")
+        );
+        let cfg = crate::config::ConfigFile::from_toml(&toml)
+            .expect("config parses")
+            .load(false, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
+            .expect("config is valid");
+        let client = switchyard_providers::UpstreamClient::new(
+            cfg.server.timeouts(),
+            cfg.server.limits(),
+            cfg.catalog.secrets(),
+        )
+        .expect("client builds");
+        RoutingState::new(cfg.catalog, client, cfg.routing, cfg.auto)
+    }
+
+    /// The attempt loop falls back past an endpoint that fails with a provider fault, and
+    /// the routing state learns of both outcomes: the failure counts against the first
+    /// endpoint's health, the success for the second's.
+    #[tokio::test]
+    async fn falls_back_and_records_health_on_the_routing_state() {
+        let upstream = FakeUpstream::start().await.expect("fake upstream starts");
+        let st = routing(&upstream).await;
+        let endpoints = st
+            .catalog
+            .model("t/model")
+            .expect("the model is listed")
+            .endpoints
+            .clone();
+        let plan = Plan {
+            requested: "t/model".into(),
+            available: endpoints.len(),
+            endpoints,
+            sticky: false,
+            strategy: "price",
+            skipped: vec![],
+        };
+        let req: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "t/model",
+            "messages": [{"role": "user", "content": "hello #fail@gpt-a:503"}],
+        }))
+        .expect("request parses");
+
+        let served = complete(&st, &plan, &req).await.expect("served");
+        assert_eq!(served.endpoint.upstream_id, "gpt-b");
+        let statuses: Vec<u16> = served.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [503, 200]);
+        assert_eq!(upstream.requests().len(), 2, "one call to each endpoint");
+
+        let uptime = |i: usize| {
+            st.health
+                .get(plan.endpoints[i].index)
+                .expect("health is kept for every endpoint")
+                .stats()
+                .uptime_5m
+        };
+        assert_eq!(uptime(0), Some(0.0));
+        assert_eq!(uptime(1), Some(100.0));
+    }
+}
