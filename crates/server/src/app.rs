@@ -1,138 +1,15 @@
-use crate::config::{Config, RoutingSection, ServerSection};
-use crate::error::GatewayError;
+//! The router with its middleware, and `serve`. The state it serves lives in [`crate::state`].
+
 use crate::routes;
+use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use bytes::Bytes;
 use std::future::Future;
-use std::sync::Arc;
-use switchyard_api::models::ModelList;
-use switchyard_providers::UpstreamClient;
-use switchyard_router::{Catalog, HealthBook, StickyTable};
 use tokio::net::TcpListener;
-
-/// Everything a request needs, shared and read-only on the hot path.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub catalog: Catalog,
-    pub client: UpstreamClient,
-    pub accounts: Arc<crate::accounts::Accounts>,
-    pub ledger: crate::settle::Ledger,
-    /// The supervised background loops, for `/health`.
-    pub background: Arc<crate::background::Background>,
-    /// SHA-256 of `SWITCHYARD_ADMIN_KEY`, which may call `/admin/*`.
-    pub admin_key: Option<[u8; 32]>,
-    pub settings: ServerSection,
-    pub routing: RoutingSection,
-    pub auto: switchyard_router::auto::AutoPolicy,
-    pub health: HealthBook,
-    pub sticky: StickyTable,
-    /// `GET /models` (chat models) never changes while running, so it is rendered once.
-    pub models_json: Bytes,
-    /// How many models it lists, for `GET /models/count`.
-    pub models_count: usize,
-    /// `GET /embeddings/models`, likewise.
-    pub embedding_models_json: Bytes,
-    /// The open-streams cap and the drain signal shared with the accept loop.
-    pub lifecycle: crate::listener::Lifecycle,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-impl AppState {
-    pub fn plan_context(&self) -> switchyard_router::PlanContext<'_> {
-        switchyard_router::PlanContext {
-            catalog: &self.catalog,
-            health: &self.health,
-            sticky: &self.sticky,
-        }
-    }
-
-    /// Loads keys and balances from `store` and starts the ledger writer and the refresher.
-    pub async fn new(
-        config: Config,
-        store: switchyard_store::Store,
-        admin_key: Option<&str>,
-    ) -> Result<AppState, GatewayError> {
-        Self::with_shared(config, store, admin_key, None).await
-    }
-
-    /// As `new`, with Redis shared between replicas.
-    pub async fn with_shared(
-        config: Config,
-        store: switchyard_store::Store,
-        admin_key: Option<&str>,
-        shared: Option<crate::shared::Shared>,
-    ) -> Result<AppState, GatewayError> {
-        let background = Arc::new(crate::background::Background::default());
-        let accounts = Arc::new(crate::accounts::Accounts::load(store.clone(), shared).await?);
-        accounts.spawn_refresher(&background);
-        let ledger = crate::settle::Ledger::spawn(
-            store,
-            &background,
-            std::time::Duration::from_millis(config.server.ledger_wait_ms),
-        );
-        let client = UpstreamClient::new(
-            config.server.timeouts(),
-            config.server.limits(),
-            config.catalog.secrets(),
-        )
-        .map_err(|e| GatewayError::Internal(e.to_string()))?;
-        let (embedding, chat): (Vec<_>, Vec<_>) = config
-            .catalog
-            .models()
-            .iter()
-            .partition(|m| m.is_embedding());
-        let mut data: Vec<_> = chat.iter().map(|m| m.to_api()).collect();
-        if !data.is_empty() {
-            data.push(auto_model());
-        }
-        let list = ModelList::whole(data);
-        let models_count = list.total_count;
-        let models_json = serde_json::to_vec(&list)
-            .map_err(|e| GatewayError::Internal(e.to_string()))?
-            .into();
-        let embedding_models_json = serde_json::to_vec(&ModelList::whole(
-            embedding.iter().map(|m| m.to_api()).collect(),
-        ))
-        .map_err(|e| GatewayError::Internal(e.to_string()))?
-        .into();
-        let health = HealthBook::new(
-            config.catalog.endpoint_count(),
-            std::time::Duration::from_millis(config.routing.probe_interval_ms),
-        );
-        Ok(AppState(Arc::new(Inner {
-            lifecycle: crate::listener::Lifecycle::new(config.server.max_open_streams),
-            health,
-            sticky: StickyTable::default(),
-            routing: config.routing,
-            auto: config.auto,
-            catalog: config.catalog,
-            client,
-            accounts,
-            ledger,
-            background,
-            admin_key: admin_key
-                .filter(|k| !k.is_empty())
-                .map(crate::auth::hash_key),
-            settings: config.server,
-            models_json,
-            models_count,
-            embedding_models_json,
-        })))
-    }
-}
 
 /// The API under both `/api/v1` (OpenRouter's path) and `/v1` (OpenAI's). Each route is
 /// registered under both prefixes rather than nested: a nested router rewrites every
@@ -211,44 +88,4 @@ pub async fn serve(
     let settings = crate::listener::Settings::of(&state.settings);
     let app = build_router(state.clone());
     crate::listener::serve(listener, app, &state.lifecycle, settings, shutdown).await
-}
-
-/// `switchyard/auto` in the catalogue, priced like OpenRouter's router models (-1: the price
-/// is that of the model chosen).
-fn auto_model() -> switchyard_api::models::Model {
-    use switchyard_api::models::{Architecture, Model, ModelLinks, Pricing, TopProvider};
-    use switchyard_api::{DecimalString, Money};
-    let unknown = DecimalString(Money::parse("-1").unwrap_or_default());
-    Model {
-        id: "switchyard/auto".into(),
-        canonical_slug: "switchyard/auto".into(),
-        name: "Switchyard: Auto Router".into(),
-        created: 0,
-        description: "Picks a model per request by its needs (tools, images, context) and difficulty, within the operator's list and price ceiling. Alias: openrouter/auto.".into(),
-        context_length: None,
-        architecture: Architecture {
-            modality: "text+image->text".into(),
-            input_modalities: vec!["text".into(), "image".into()],
-            output_modalities: vec!["text".into()],
-            tokenizer: "Router".into(),
-            instruct_type: None,
-        },
-        pricing: Pricing {
-            prompt: unknown,
-            completion: unknown,
-            ..Default::default()
-        },
-        top_provider: TopProvider {
-            context_length: None,
-            max_completion_tokens: None,
-            is_moderated: false,
-        },
-        per_request_limits: None,
-        default_parameters: None,
-        supported_voices: None,
-        supported_parameters: vec![],
-        links: ModelLinks {
-            details: "/api/v1/models/switchyard/auto/endpoints".into(),
-        },
-    }
 }

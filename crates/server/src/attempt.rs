@@ -1,8 +1,8 @@
 //! The attempt loop: try the planned endpoints in order until one answers. A failure that is
 //! the client's fault ends the loop at once; anything else moves on to the next endpoint.
 
-use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::state::RoutingState;
 use futures_util::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ fn status_of(e: &ProviderError) -> u16 {
 
 /// Failures that are the provider's count against its health (and a `Retry-After` keeps it
 /// back); a request the provider rightly refused does not.
-fn record_failure(st: &AppState, ep: &Endpoint, e: &ProviderError, directed: bool) {
+fn record_failure(st: &RoutingState, ep: &Endpoint, e: &ProviderError, directed: bool) {
     if e.is_client_fault() || (directed && ep.provider.protocol == Protocol::Simulated) {
         return;
     }
@@ -112,7 +112,7 @@ where
 }
 
 async fn try_each<T, F, Fut>(
-    st: &AppState,
+    st: &RoutingState,
     eps: &[Arc<Endpoint>],
     hedge: bool,
     requested: &str,
@@ -201,15 +201,15 @@ where
 }
 
 /// Whether this request is hedged: its own `provider.hedge`, else the server's setting.
-pub fn hedged(st: &AppState, req: &ChatRequest) -> bool {
+pub fn hedged(st: &RoutingState, req: &ChatRequest) -> bool {
     req.provider
         .as_ref()
         .and_then(|p| p.hedge)
-        .unwrap_or(st.routing.hedge)
+        .unwrap_or(st.settings.hedge)
 }
 
 pub async fn complete(
-    st: &AppState,
+    st: &RoutingState,
     plan: &Plan,
     req: &ChatRequest,
 ) -> Result<Served<Completion>, GatewayError> {
@@ -241,7 +241,7 @@ pub async fn complete(
 /// An embeddings request on the planned endpoints in order, falling back as chat does. Not
 /// hedged: hedging races time to first token, and an embedding has no first token.
 pub async fn embed(
-    st: &AppState,
+    st: &RoutingState,
     plan: &Plan,
     req: &EmbeddingsRequest,
 ) -> Result<Served<Embeddings>, GatewayError> {
@@ -268,7 +268,7 @@ pub async fn embed(
 /// Opens a stream on the first of `eps` that gets as far as its first event. A stream that
 /// fails before producing anything counts as a failed attempt, so the next one is tried.
 pub async fn open_stream(
-    st: AppState,
+    st: Arc<RoutingState>,
     eps: Vec<Arc<Endpoint>>,
     requested: String,
     req: Arc<ChatRequest>,
@@ -314,7 +314,7 @@ pub struct RequestInfo {
 }
 
 /// A conversation served by an endpoint with cheaper cache reads stays there.
-pub fn remember(st: &AppState, ep: &Endpoint, info: &RequestInfo) {
+pub fn remember(st: &RoutingState, ep: &Endpoint, info: &RequestInfo) {
     let cheaper_reads = ep
         .prices
         .input_cache_read
@@ -389,4 +389,92 @@ pub fn metadata(
             "model": k.model, "reason": k.reason.as_str(),
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_testkit::{FakeUpstream, API_KEY};
+
+    /// A `RoutingState` alone (no accounts, no ledger, no HTTP app) whose one model has two
+    /// endpoints on the testkit's fake OpenAI.
+    async fn routing(upstream: &FakeUpstream) -> RoutingState {
+        let toml = format!(
+            r#"
+default_catalog = false
+
+[[providers]]
+slug = "fake-openai"
+name = "Fake OpenAI"
+protocol = "openai"
+base_url = "{}"
+api_key_env = "FAKE_KEY"
+
+[[models]]
+id = "t/model"
+name = "Test model"
+context_length = 10000
+endpoints = [
+  {{ provider = "fake-openai", upstream_id = "gpt-a", prompt = "0.000001", completion = "0.000002" }},
+  {{ provider = "fake-openai", upstream_id = "gpt-b", prompt = "0.000002", completion = "0.000004" }},
+]
+"#,
+            upstream.base_url("openai")
+        );
+        let cfg = crate::config::ConfigFile::from_toml(&toml)
+            .expect("config parses")
+            .load(false, &|v| (v == "FAKE_KEY").then(|| API_KEY.to_string()))
+            .expect("config is valid");
+        let client = switchyard_providers::UpstreamClient::new(
+            cfg.server.timeouts(),
+            cfg.server.limits(),
+            cfg.catalog.secrets(),
+        )
+        .expect("client builds");
+        RoutingState::new(cfg.catalog, client, cfg.routing, cfg.auto)
+    }
+
+    /// The attempt loop falls back past an endpoint that fails with a provider fault, and
+    /// the routing state learns of both outcomes: the failure counts against the first
+    /// endpoint's health, the success for the second's.
+    #[tokio::test]
+    async fn falls_back_and_records_health_on_the_routing_state() {
+        let upstream = FakeUpstream::start().await.expect("fake upstream starts");
+        let st = routing(&upstream).await;
+        let endpoints = st
+            .catalog
+            .model("t/model")
+            .expect("the model is listed")
+            .endpoints
+            .clone();
+        let plan = Plan {
+            requested: "t/model".into(),
+            available: endpoints.len(),
+            endpoints,
+            sticky: false,
+            strategy: "price",
+            skipped: vec![],
+        };
+        let req: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "t/model",
+            "messages": [{"role": "user", "content": "hello #fail@gpt-a:503"}],
+        }))
+        .expect("request parses");
+
+        let served = complete(&st, &plan, &req).await.expect("served");
+        assert_eq!(served.endpoint.upstream_id, "gpt-b");
+        let statuses: Vec<u16> = served.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [503, 200]);
+        assert_eq!(upstream.requests().len(), 2, "one call to each endpoint");
+
+        let uptime = |i: usize| {
+            st.health
+                .get(plan.endpoints[i].index)
+                .expect("health is kept for every endpoint")
+                .stats()
+                .uptime_5m
+        };
+        assert_eq!(uptime(0), Some(0.0));
+        assert_eq!(uptime(1), Some(100.0));
+    }
 }

@@ -1,15 +1,20 @@
 //! The gateway as an axum application.
 //!
-//! - [`app`]: state, the router with its middleware, and `serve(listener, …)` (tests bind
-//!   port 0 and pass the listener in).
+//! - [`app`]: the router with its middleware, and `serve(listener, …)` (tests bind port 0
+//!   and pass the listener in).
+//! - [`state`]: `AppState`, composed of narrow handles: `RoutingState` (catalogue, health,
+//!   sticky table, upstream client, routing settings, auto policy) and `BillingState`
+//!   (accounts, ledger), plus what only the handlers need.
 //! - [`routes`]: thin handlers: chat completions, the model catalogue, health.
-//! - [`attempt`]: the attempt loop over the planned endpoints (fallback before the first token).
+//! - [`attempt`]: the attempt loop over the planned endpoints (fallback before the first token),
+//!   on a `RoutingState`.
 //! - [`stream`]: canonical stream events → OpenRouter-style SSE (keep-alives, final usage
 //!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
 //! - [`forward`]: the request as one endpoint may see it (unsupported knobs dropped).
 //! - [`shared`]: Redis, for reservations and rate limits shared by replicas.
 //! - [`background`]: supervised background loops (restarted if they panic, shown in `/health`).
-//! - [`settle`]: the one place a finished generation is priced and recorded.
+//! - [`settle`]: the one place a finished generation is priced and recorded, on a
+//!   `BillingState`.
 //! - [`accounts`]: keys, balances, reservations and rate limits, answered from memory.
 //! - [`listener`]: the accept loop: connection cap, header-read and idle timeouts, the
 //!   open-streams cap and the drain on shutdown.
@@ -29,8 +34,10 @@ pub mod listener;
 pub mod routes;
 pub mod settle;
 pub mod shared;
+pub mod state;
 pub mod stream;
 
-pub use app::{build_router, serve, AppState};
+pub use app::{build_router, serve};
 pub use config::{Config, ConfigFile};
 pub use error::GatewayError;
+pub use state::{AppState, BillingState, RoutingState};

@@ -5,10 +5,10 @@
 //! reservation is released.
 
 use crate::accounts::{Caller, Refusal, Reservation};
-use crate::app::AppState;
 use crate::attempt::{Attempt, RequestInfo};
 use crate::background::{Background, Beat};
 use crate::error::GatewayError;
+use crate::state::BillingState;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -321,7 +321,7 @@ fn to_i64(n: u64) -> i64 {
 
 /// Prices, records durably and charges a generation; returns the `usage` the client is shown.
 pub async fn settle(
-    st: &AppState,
+    st: &BillingState,
     s: Settlement<'_>,
     reservation: Reservation,
 ) -> Result<Usage, GatewayError> {
@@ -493,7 +493,7 @@ pub fn worst_case(req: &ChatRequest, plan: &Plan) -> WorstCase {
 
 /// Reserves the worst case, or answers 402 in OpenRouter's words.
 pub async fn reserve(
-    st: &AppState,
+    st: &BillingState,
     caller: &Caller,
     req: &ChatRequest,
     plan: &Plan,
@@ -529,7 +529,7 @@ pub fn embeddings_worst_case(input: &EmbeddingInput, plan: &Plan) -> Money {
 
 /// Reserves an embeddings request's worst case, or answers 402.
 pub async fn reserve_embeddings(
-    st: &AppState,
+    st: &BillingState,
     caller: &Caller,
     input: &EmbeddingInput,
     plan: &Plan,
@@ -547,7 +547,7 @@ pub async fn reserve_embeddings(
 /// Holds `cost` of the caller's balance until settlement; `refused` words the 402 from what
 /// is left. Nothing is held while the ledger cannot record a charge.
 async fn reserve_cost(
-    st: &AppState,
+    st: &BillingState,
     caller: &Caller,
     cost: Money,
     refused: impl FnOnce(Money) -> String,
@@ -565,4 +565,180 @@ async fn reserve_cost(
                 GatewayError::PaymentRequired(refused(Money::from_pico(left).max(Money::ZERO)))
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::BillingState;
+    use switchyard_store::KeyRecord;
+
+    const KEY: &str = "sk-sy-v1-settle-unit";
+    /// One model, priced at $1 / M prompt tokens and $2 / M completion tokens.
+    const CATALOG: &str = r#"
+default_catalog = false
+
+[[providers]]
+slug = "sim"
+name = "Simulated"
+protocol = "simulated"
+
+[[models]]
+id = "t/model"
+name = "Test model"
+context_length = 1000
+endpoints = [{ provider = "sim", upstream_id = "m", prompt = "0.000001", completion = "0.000002" }]
+"#;
+
+    fn plan() -> Plan {
+        let cfg = crate::config::ConfigFile::from_toml(CATALOG)
+            .expect("catalogue parses")
+            .load(false, &|_| None)
+            .expect("catalogue is valid");
+        let model = cfg.catalog.model("t/model").expect("the model is listed");
+        Plan {
+            requested: "t/model".into(),
+            endpoints: model.endpoints.clone(),
+            available: model.endpoints.len(),
+            sticky: false,
+            strategy: "price",
+            skipped: vec![],
+        }
+    }
+
+    fn request(max_tokens: u32) -> ChatRequest {
+        serde_json::from_value(serde_json::json!({
+            "model": "t/model",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": max_tokens,
+        }))
+        .expect("request parses")
+    }
+
+    /// A fresh SQLite store in its own temporary directory, with one limited account holding
+    /// `pico` of credit and one key on it.
+    async fn store_with_credit(pico: i64) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "switchyard-settle-{}-{}",
+            std::process::id(),
+            crate::routes::random_alnum(8)
+        ));
+        let store = Store::open_sqlite(&dir).await.expect("store opens");
+        let account = store
+            .create_account("acct_unit", "unit", false)
+            .await
+            .expect("account");
+        store
+            .grant(&account.id, pico, Some("unit test"))
+            .await
+            .expect("grant");
+        let now = switchyard_store::now();
+        store
+            .insert_key(&KeyRecord {
+                hash: crate::auth::hash_hex(KEY),
+                account_id: account.id.clone(),
+                name: "unit".into(),
+                label: crate::auth::label(KEY),
+                created_at: now,
+                updated_at: now,
+                ..Default::default()
+            })
+            .await
+            .expect("key");
+        (store, dir)
+    }
+
+    /// Reservation and settlement against a `BillingState` alone: no router, no HTTP app.
+    /// The worst case is held, the actual cost is recorded and charged durably, and the
+    /// charge is what a later reservation is measured against.
+    #[tokio::test]
+    async fn reserve_and_settle_against_billing_state_alone() {
+        // $0.0001 of credit.
+        let (store, dir) = store_with_credit(100_000_000).await;
+        let background = Background::default();
+        let billing = BillingState::load(store.clone(), None, &background, Duration::from_secs(10))
+            .await
+            .expect("billing loads");
+        let caller = billing
+            .accounts
+            .authenticate(KEY)
+            .expect("the key is known");
+        let plan = plan();
+
+        // "hi" in one message: (16 + 2) bytes, 9 tokens at most; 20 completion tokens.
+        let small = request(20);
+        let w = worst_case(&small, &plan);
+        assert_eq!(w.max_tokens, 20);
+        assert_eq!(w.cost, Money::from_pico(9 * 1_000_000 + 20 * 2_000_000));
+        let reservation = reserve(&billing, &caller, &small, &plan)
+            .await
+            .expect("the worst case is affordable");
+        assert_eq!(reservation.amount(), w.cost);
+        assert_eq!(reservation.max_tokens, 20);
+
+        let info = RequestInfo {
+            generation_id: "gen-settle-unit".into(),
+            conversation: None,
+            metadata: false,
+            auto: None,
+            caller: caller.clone(),
+            referer: None,
+            title: None,
+        };
+        let usage = settle(
+            &billing,
+            Settlement {
+                info: &info,
+                shares: vec![Share {
+                    endpoint: &plan.endpoints[0],
+                    usage: TokenUsage {
+                        prompt: 5,
+                        completion: 10,
+                        ..TokenUsage::default()
+                    },
+                    estimated: false,
+                }],
+                streamed: false,
+                cancelled: false,
+                finish_reason: Some(FinishReason::Stop),
+                native_finish_reason: None,
+                attempts: &[],
+                latency_ms: 12,
+                generation_ms: 10,
+                upstream_id: None,
+            },
+            reservation,
+        )
+        .await
+        .expect("settles");
+        let cost = 5 * 1_000_000 + 10 * 2_000_000;
+        assert_eq!(usage.cost, Some(Money::from_pico(cost)));
+        assert_eq!(usage.total_tokens, 15);
+
+        // Durable: the generation record and its charge are in the store.
+        let record = store
+            .generation("gen-settle-unit")
+            .await
+            .expect("reads")
+            .expect("recorded");
+        assert_eq!(record.cost_pico, cost as i64);
+        assert_eq!(record.model, "t/model");
+        assert_eq!(record.finish_reason.as_deref(), Some("stop"));
+        let ledger = store.ledger("acct_unit").await.expect("ledger reads");
+        assert!(
+            ledger.iter().any(|e| e.kind == "charge"
+                && e.amount_pico == -(cost as i64)
+                && e.generation_id.as_deref() == Some("gen-settle-unit")),
+            "{ledger:?}"
+        );
+
+        // 75,000,000 pico are left: a worst case of 209,000,000 is refused with a 402.
+        let refused = reserve(&billing, &caller, &request(100), &plan).await;
+        assert!(
+            matches!(refused, Err(GatewayError::PaymentRequired(_))),
+            "{refused:?}"
+        );
+        drop(billing);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -10,11 +10,11 @@
 //! continue, the stream ends with an error chunk (`finish_reason: "error"`), never silently.
 
 use crate::accounts::Reservation;
-use crate::app::AppState;
 use crate::attempt::{self, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
 use crate::listener::StreamSlot;
 use crate::settle::{settle, Settlement, Share};
+use crate::state::{BillingState, RoutingState};
 use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::Response;
@@ -42,8 +42,16 @@ enum Start {
     Pending(Opening),
 }
 
+/// What the streaming driver needs of the gateway's state: the routing and billing handles,
+/// and how often a waiting stream sends a keep-alive.
+pub struct Handles {
+    pub routing: Arc<RoutingState>,
+    pub billing: Arc<BillingState>,
+    pub keepalive: Duration,
+}
+
 pub async fn respond(
-    st: AppState,
+    handles: Handles,
     plan: Arc<Plan>,
     req: ChatRequest,
     info: RequestInfo,
@@ -52,13 +60,17 @@ pub async fn respond(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
+    let Handles {
+        routing,
+        billing,
+        keepalive,
+    } = handles;
     let mut opening: Opening = Box::pin(attempt::open_stream(
-        st.clone(),
+        routing.clone(),
         plan.endpoints.clone(),
         plan.requested.clone(),
         req.clone(),
     ));
-    let keepalive = Duration::from_millis(st.settings.keepalive_ms);
     let start = tokio::select! {
         r = &mut opening => Start::Opened(Box::new(r?)),
         _ = tokio::time::sleep(keepalive) => Start::Pending(opening),
@@ -68,7 +80,9 @@ pub async fn respond(
     let (tx, rx) = mpsc::channel::<Bytes>(16);
     tokio::spawn(drive(
         Driver {
-            st,
+            routing,
+            billing,
+            keepalive,
             req,
             plan,
             info,
@@ -243,7 +257,9 @@ fn continuation(req: &ChatRequest, so_far: &str) -> ChatRequest {
 }
 
 struct Driver {
-    st: AppState,
+    routing: Arc<RoutingState>,
+    billing: Arc<BillingState>,
+    keepalive: Duration,
     req: Arc<ChatRequest>,
     plan: Arc<Plan>,
     info: RequestInfo,
@@ -273,12 +289,12 @@ impl Driver {
             .provider
             .as_ref()
             .and_then(|p| p.midstream_failover)
-            .unwrap_or(self.st.routing.midstream_failover)
+            .unwrap_or(self.routing.settings.midstream_failover)
     }
 }
 
 async fn drive(mut d: Driver, start: Start) {
-    let keepalive = Duration::from_millis(d.st.settings.keepalive_ms);
+    let keepalive = d.keepalive;
     let served = match start {
         Start::Opened(s) => *s,
         Start::Pending(mut opening) => {
@@ -380,7 +396,7 @@ async fn drive(mut d: Driver, start: Start) {
                         == switchyard_providers::Protocol::Simulated
                         && switchyard_providers::simulated::has_directive(&d.req);
                     if !e.is_client_fault() && !directed {
-                        if let Some(h) = d.st.health.get(ep.index) {
+                        if let Some(h) = d.routing.health.get(ep.index) {
                             h.record_failure(None);
                         }
                     }
@@ -414,7 +430,7 @@ async fn drive(mut d: Driver, start: Start) {
                 // its largest await, and these two run once per stream at most, while the
                 // task lives as long as the stream (thousands at a time).
                 let reopen = Box::pin(attempt::open_stream(
-                    d.st.clone(),
+                    d.routing.clone(),
                     remaining,
                     d.plan.requested.clone(),
                     cont,
@@ -521,7 +537,7 @@ async fn drive(mut d: Driver, start: Start) {
         let completed =
             i == last && !cancelled && end_finish.is_some_and(|f| f != FinishReason::Error);
         if completed {
-            if let Some(h) = d.st.health.get(seg.endpoint.index) {
+            if let Some(h) = d.routing.health.get(seg.endpoint.index) {
                 h.record_success(
                     seg.first_at - seg.started,
                     usage.completion,
@@ -540,7 +556,7 @@ async fn drive(mut d: Driver, start: Start) {
         return;
     };
     let settled = Box::pin(settle(
-        &d.st,
+        &d.billing,
         Settlement {
             info: &d.info,
             shares,
@@ -569,7 +585,7 @@ async fn drive(mut d: Driver, start: Start) {
     };
     if let Some(seg) = segments.last() {
         if failure.is_none() && !cancelled && !drained {
-            attempt::remember(&d.st, &seg.endpoint, &d.info);
+            attempt::remember(&d.routing, &seg.endpoint, &d.info);
         }
     }
     if cancelled {

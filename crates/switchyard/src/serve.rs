@@ -92,6 +92,7 @@ pub async fn serve(
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let first = state
+        .routing
         .catalog
         .models()
         .first()

@@ -1,11 +1,11 @@
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::attempt;
 use crate::auth::bearer;
 use crate::body::{read_limited, BodyLimits};
 use crate::error::GatewayError;
 use crate::routes::{new_generation_id, unix_now};
 use crate::settle::{reserve, settle, Settlement, Share};
+use crate::state::AppState;
 use crate::stream;
 use axum::body::Body;
 use axum::extract::State;
@@ -45,7 +45,7 @@ pub async fn chat_completions(
 pub fn caller(st: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
     let value = headers.get("authorization").and_then(|v| v.to_str().ok());
     let key = bearer(value).ok_or(GatewayError::MissingKey)?;
-    st.accounts.authenticate(key)
+    st.billing.accounts.authenticate(key)
 }
 
 /// What every inference request passes before its body is read: an inference key (not a
@@ -57,7 +57,8 @@ pub async fn admit(st: &AppState, caller: &Caller) -> Result<(), GatewayError> {
                 .into(),
         ));
     }
-    st.accounts
+    st.billing
+        .accounts
         .admit(caller)
         .await
         .map_err(|(check, retry)| GatewayError::RateLimited {
@@ -87,12 +88,12 @@ fn route_auto(
     {
         return Ok(None);
     }
-    let choice = switchyard_router::auto::choose(&st.catalog, req, &st.auto)?;
+    let choice = switchyard_router::auto::choose(&st.routing.catalog, req, &st.routing.auto)?;
     let explanation = serde_json::json!({
         "chosen": choice.model.id,
         "difficulty": (choice.difficulty.score * 1000.0).round() / 1000.0,
         "signals": choice.difficulty.signals,
-        "threshold": st.auto.threshold,
+        "threshold": st.routing.auto.threshold,
         "candidates": choice.candidates,
     });
     req.model = Some(choice.model.id.clone());
@@ -117,6 +118,7 @@ fn providers_of(st: &AppState, models: &[String]) -> Vec<String> {
     for m in models {
         let base = m.split_once(':').map_or(m.as_str(), |(b, _)| b);
         for ep in st
+            .routing
             .catalog
             .model(base)
             .map(|m| m.endpoints.as_slice())
@@ -171,7 +173,7 @@ async fn handle(
     let plan = {
         let mut rng = rand::thread_rng();
         switchyard_router::plan(
-            &st.plan_context(),
+            &st.routing.plan_context(),
             &req,
             info.conversation.as_deref(),
             &mut rng,
@@ -197,22 +199,33 @@ async fn handle(
         .is_stream()
         .then(|| st.lifecycle.open_stream())
         .transpose()?;
-    let reservation = reserve(&st, &info.caller, &req, &plan).await?;
+    let reservation = reserve(&st.billing, &info.caller, &req, &plan).await?;
     if let Some(slot) = slot {
-        return stream::respond(st, plan.clone(), req, info, reservation, slot)
-            .await
-            .map_err(unavailable);
+        return stream::respond(
+            stream::Handles {
+                routing: st.routing.clone(),
+                billing: st.billing.clone(),
+                keepalive: std::time::Duration::from_millis(st.settings.keepalive_ms),
+            },
+            plan.clone(),
+            req,
+            info,
+            reservation,
+            slot,
+        )
+        .await
+        .map_err(unavailable);
     }
 
-    let served = attempt::complete(&st, &plan, &req)
+    let served = attempt::complete(&st.routing, &plan, &req)
         .await
         .map_err(unavailable)?;
-    attempt::remember(&st, &served.endpoint, &info);
+    attempt::remember(&st.routing, &served.endpoint, &info);
     let ep = &served.endpoint;
     let c = served.value;
     let first = c.choices.first();
     let usage = settle(
-        &st,
+        &st.billing,
         Settlement {
             info: &info,
             shares: vec![Share {

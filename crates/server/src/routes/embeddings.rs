@@ -4,13 +4,13 @@
 //! the same ledger path as a generation.
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::attempt::{self, RequestInfo};
 use crate::body::{read_limited, BodyLimits};
 use crate::error::GatewayError;
 use crate::routes::chat::{admit, caller, header};
 use crate::routes::new_generation_id;
 use crate::settle::{reserve_embeddings, settle, Settlement, Share};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header as http_header, HeaderMap, HeaderValue};
@@ -57,15 +57,15 @@ async fn handle(
     };
     let plan = {
         let mut rng = rand::thread_rng();
-        switchyard_router::plan_embeddings(&st.plan_context(), &req, &mut rng)?
+        switchyard_router::plan_embeddings(&st.routing.plan_context(), &req, &mut rng)?
     };
     // Before any provider call: a request that fails here costs nothing and leaves no record.
-    let reservation = reserve_embeddings(&st, &info.caller, &req.input, &plan).await?;
-    let served = attempt::embed(&st, &plan, &req).await?;
+    let reservation = reserve_embeddings(&st.billing, &info.caller, &req.input, &plan).await?;
+    let served = attempt::embed(&st.routing, &plan, &req).await?;
     let ep = &served.endpoint;
     let e = served.value;
     let usage = settle(
-        &st,
+        &st.billing,
         Settlement {
             info: &info,
             shares: vec![Share {

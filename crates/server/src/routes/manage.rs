@@ -3,11 +3,11 @@
 //! admin calls (accounts and credits), guarded by `SWITCHYARD_ADMIN_KEY`.
 
 use crate::accounts::{Caller, KeyEntry};
-use crate::app::AppState;
 use crate::auth::{bearer, generate_key, hash_hex, hash_key, label};
 use crate::error::GatewayError;
 use crate::routes::chat::caller;
 use crate::routes::{ApiPath, ApiQuery};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -139,6 +139,7 @@ pub async fn credits(
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = management(&st, &headers)?;
     let (granted, used) = st
+        .billing
         .accounts
         .store
         .credit_totals(&c.account.account.id)
@@ -168,6 +169,7 @@ pub async fn generation(
 ) -> Result<Json<Data<Exact>>, GatewayError> {
     let c = caller(&st, &headers)?;
     let g = st
+        .billing
         .accounts
         .store
         .generation(&q.id)
@@ -255,7 +257,12 @@ pub async fn generation(
 /// OpenRouter's `api_type` of a generation. The record keeps no such column; the model says
 /// it, since a catalogue model serves one API only.
 fn api_type(st: &AppState, model: &str) -> &'static str {
-    if st.catalog.model(model).is_some_and(|m| m.is_embedding()) {
+    if st
+        .routing
+        .catalog
+        .model(model)
+        .is_some_and(|m| m.is_embedding())
+    {
         "embeddings"
     } else {
         "completions"
@@ -270,6 +277,7 @@ pub async fn activity(
     let c = caller(&st, &headers)?;
     let since = (switchyard_store::now() / 86_400 - 30) * 86_400;
     let rows = st
+        .billing
         .accounts
         .store
         .activity(&c.account.account.id, since)
@@ -315,6 +323,7 @@ pub async fn list_keys(
 ) -> Result<Json<Data<Vec<Exact>>>, GatewayError> {
     let c = management(&st, &headers)?;
     let keys: Vec<Exact> = st
+        .billing
         .accounts
         .keys_of(&c.account.account.id)
         .iter()
@@ -416,9 +425,15 @@ pub async fn new_key(
         updated_at: now,
         ..Default::default()
     };
-    st.accounts.store.insert_key(&rec).await.map_err(internal)?;
-    st.accounts.put_key(rec.clone());
+    st.billing
+        .accounts
+        .store
+        .insert_key(&rec)
+        .await
+        .map_err(internal)?;
+    st.billing.accounts.put_key(rec.clone());
     let entry = st
+        .billing
         .accounts
         .key_by_hash(&rec.hash)
         .ok_or_else(|| GatewayError::Internal("key vanished".into()))?;
@@ -462,7 +477,8 @@ pub async fn create_key(
 }
 
 fn owned(st: &AppState, c: &Caller, hash: &str) -> Result<Arc<KeyEntry>, GatewayError> {
-    st.accounts
+    st.billing
+        .accounts
         .key_by_hash(hash)
         .filter(|k| k.record.account_id == c.account.account.id && !k.record.deleted)
         .ok_or_else(|| GatewayError::NotFoundMsg(format!("No key with hash {hash}")))
@@ -496,10 +512,16 @@ pub struct UpdateKey {
 }
 
 async fn save(st: &AppState, rec: KeyRecord) -> Result<Arc<KeyEntry>, GatewayError> {
-    st.accounts.store.update_key(&rec).await.map_err(internal)?;
+    st.billing
+        .accounts
+        .store
+        .update_key(&rec)
+        .await
+        .map_err(internal)?;
     let hash = rec.hash.clone();
-    st.accounts.put_key(rec);
-    st.accounts
+    st.billing.accounts.put_key(rec);
+    st.billing
+        .accounts
         .key_by_hash(&hash)
         .ok_or_else(|| GatewayError::Internal("key vanished".into()))
 }
@@ -582,6 +604,7 @@ pub async fn admin_credits(
     admin(&st, &headers)?;
     let g: Grant = parse_body(&read_body(&st, body).await?)?;
     let account = st
+        .billing
         .accounts
         .store
         .account(&g.account)
@@ -591,6 +614,7 @@ pub async fn admin_credits(
     let pico = i64::try_from(g.amount.pico())
         .map_err(|_| GatewayError::BadRequest("`amount` is too large".into()))?;
     let entry = st
+        .billing
         .accounts
         .store
         .grant(&account.id, pico, g.note.as_deref())
@@ -599,9 +623,10 @@ pub async fn admin_credits(
             switchyard_store::StoreError::Invalid(m) => GatewayError::BadRequest(m),
             other => internal(other),
         })?;
-    st.accounts.granted(&account.id, pico).await;
-    st.accounts.refresh().await?;
+    st.billing.accounts.granted(&account.id, pico).await;
+    st.billing.accounts.refresh().await?;
     let balance = st
+        .billing
         .accounts
         .account(&account.id)
         .map(|a| a.balance())
@@ -633,6 +658,7 @@ pub async fn admin_accounts(
     let b: NewAccount = parse_body(&read_body(&st, body).await?)?;
     let id = format!("acct_{}", crate::routes::random_alnum(16));
     let account = st
+        .billing
         .accounts
         .store
         .create_account(&id, &b.name, false)
@@ -640,7 +666,7 @@ pub async fn admin_accounts(
         .map_err(|e| {
             GatewayError::BadRequest(format!("cannot create account `{}`: {e}", b.name))
         })?;
-    st.accounts.refresh().await?;
+    st.billing.accounts.refresh().await?;
     let mut out = json!({"data": {"id": account.id, "name": account.name}});
     if b.management_key {
         let (secret, _) = new_key(&st, &account.id, "management", true, None, None, None).await?;

@@ -3,8 +3,8 @@ pub mod embeddings;
 pub mod manage;
 pub mod models;
 
-use crate::app::AppState;
 use crate::error::GatewayError;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,10 +15,10 @@ use rand::Rng;
 /// Redis unreachable); 503 `unhealthy` when billable requests are refused (the ledger cannot
 /// be written). Load balancers read the status code, operators the `checks`.
 pub async fn health(State(st): State<AppState>) -> Response {
-    let ledger = st.ledger.health().failure();
+    let ledger = st.billing.ledger.health().failure();
     let loops = st.background.status();
     let loops_failing = loops.iter().any(|l| !l.running || l.last_error.is_some());
-    let redis = st.accounts.shared_failure();
+    let redis = st.billing.accounts.shared_failure();
     let status = if ledger.is_some() {
         "unhealthy"
     } else if loops_failing || redis.is_some() {
@@ -33,7 +33,7 @@ pub async fn health(State(st): State<AppState>) -> Response {
         },
         "background": loops,
     });
-    if st.accounts.shared.is_some() {
+    if st.billing.accounts.shared.is_some() {
         checks["redis"] = match &redis {
             Some(reason) => serde_json::json!({"ok": false, "error": reason}),
             None => serde_json::json!({"ok": true}),

@@ -1,9 +1,9 @@
 //! The catalogue: models, their endpoints, the providers behind them.
 
-use crate::app::AppState;
 use crate::error::GatewayError;
 use crate::routes::chat::caller;
 use crate::routes::ApiPath;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -50,18 +50,23 @@ pub async fn endpoints(
     ApiPath((author, slug)): ApiPath<(String, String)>,
 ) -> Result<Response, GatewayError> {
     let id = format!("{author}/{slug}");
-    let model = st.catalog.model(&id).ok_or_else(|| {
+    let model = st.routing.catalog.model(&id).ok_or_else(|| {
         GatewayError::Plan(switchyard_router::PlanError::UnknownModel(id.clone()))
     })?;
-    Ok(axum::Json(
-        model.endpoints_api(&|i| st.health.get(i).map(|h| h.stats()).unwrap_or_default()),
-    )
+    Ok(axum::Json(model.endpoints_api(&|i| {
+        st.routing
+            .health
+            .get(i)
+            .map(|h| h.stats())
+            .unwrap_or_default()
+    }))
     .into_response())
 }
 
 /// `GET /providers`: the active providers, in catalogue order.
 pub async fn providers(State(st): State<AppState>) -> Json<Data<Vec<ProviderInfo>>> {
     let data = st
+        .routing
         .catalog
         .providers()
         .iter()
@@ -82,9 +87,10 @@ pub async fn providers(State(st): State<AppState>) -> Json<Data<Vec<ProviderInfo
 /// (`zdr = true`), the ones `provider.zdr: true` routes to.
 pub async fn zdr(State(st): State<AppState>) -> Json<Data<Vec<PublicEndpoint>>> {
     let mut data = Vec::new();
-    for m in st.catalog.models() {
+    for m in st.routing.catalog.models() {
         for e in m.endpoints.iter().filter(|e| e.provider.zdr) {
             let stats = st
+                .routing
                 .health
                 .get(e.index)
                 .map(|h| h.stats())
