@@ -58,6 +58,28 @@ EMBEDDING_SERVERS = {
 EMBEDDING_TARGETS = list(EMBEDDING_SERVERS)
 
 
+# The tool and the JSON schema every SDK test offers.
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city", "population"],
+    "additionalProperties": False,
+}
+
+
 def endpoint_prices(model):
     """[(provider name, prompt price, completion price)] of a target model's endpoints."""
     if model in MODELS:

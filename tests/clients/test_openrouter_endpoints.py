@@ -19,29 +19,18 @@ from decimal import Decimal
 import pytest
 from openrouter import OpenRouter, errors
 
-from conftest import DEMO_MODELS, EMBEDDING_SERVERS, EMBEDDING_TARGETS, MODELS, TARGETS, endpoint_prices
+from conftest import (
+    CITY_SCHEMA,
+    DEMO_MODELS,
+    EMBEDDING_SERVERS,
+    EMBEDDING_TARGETS,
+    MODELS,
+    TARGETS,
+    WEATHER_TOOL,
+    endpoint_prices,
+)
 
 SERVERS = ["gateway", "demo"]
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
-CITY_SCHEMA = {
-    "type": "object",
-    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
-    "required": ["city", "population"],
-    "additionalProperties": False,
-}
 
 METADATA = pytest.mark.parametrize("metadata", [False, True], ids=["no-metadata", "metadata"])
 TARGET = pytest.mark.parametrize("model", list(TARGETS))

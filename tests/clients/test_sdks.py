@@ -11,27 +11,7 @@ import openai
 import pytest
 from openrouter import OpenRouter
 
-from conftest import EMBED_MODELS, MODELS
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
-CITY_SCHEMA = {
-    "type": "object",
-    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
-    "required": ["city", "population"],
-    "additionalProperties": False,
-}
+from conftest import CITY_SCHEMA, EMBED_MODELS, MODELS, WEATHER_TOOL
 
 
 def expected_cost(model, prompt_tokens, completion_tokens):
