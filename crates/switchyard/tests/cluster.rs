@@ -311,19 +311,8 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         tasks
     };
     let mut served = 0;
-    let mut third = 0;
     let mut max_cost = Money::ZERO;
-    for t in wave(20, "first") {
-        let (s, c, _) = t.await.expect("task");
-        match (s, c) {
-            (200, Some(c)) => {
-                served += 1;
-                max_cost = max_cost.max(c);
-            }
-            (402, _) => {}
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
+    served += tally(wave(20, "first"), &mut max_cost, "staggered load").await;
     assert!(served >= 1, "the balance covers a couple of requests");
     bounded(&schema, "tight", max_cost, "staggered load").await;
 
@@ -361,17 +350,7 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         .expect("removal sent");
     assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
     let tasks = wave(20, "second");
-    for t in tasks {
-        let (s, c, _) = t.await.expect("task");
-        match (s, c) {
-            (200, Some(c)) => {
-                served += 1;
-                max_cost = max_cost.max(c);
-            }
-            (402, _) => {}
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
+    served += tally(tasks, &mut max_cost, "a credit removal").await;
 
     bounded(&schema, "tight", max_cost, "a credit removal").await;
     // Redis dies: spending requests fail fast with 503 (the default fallback), never hang.
@@ -423,18 +402,8 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         addrs.len(),
         "the replicas did not use Redis again after it came back"
     );
-    for t in wave(20, "third") {
-        let (s, c, _) = t.await.expect("task");
-        match (s, c) {
-            (200, Some(c)) => {
-                served += 1;
-                third += 1;
-                max_cost = max_cost.max(c);
-            }
-            (402, _) => {}
-            other => panic!("unexpected outcome after Redis came back: {other:?}"),
-        }
-    }
+    let third = tally(wave(20, "third"), &mut max_cost, "Redis came back").await;
+    served += third;
     assert!(
         third >= 1,
         "Redis came back and the new credits serve nothing"
@@ -452,6 +421,27 @@ async fn replicas_never_overspend_through_staggered_load_credit_removal_and_a_re
         "every served request is recorded once"
     );
     drop_schema(store, &schema).await;
+}
+
+/// How many of a wave were served (each 200 shows a cost, the dearest kept in `max_cost`);
+/// anything but 200 or 402 fails the test.
+async fn tally(
+    wave: Vec<tokio::task::JoinHandle<(u16, Option<Money>, f64)>>,
+    max_cost: &mut Money,
+    phase: &str,
+) -> usize {
+    let mut served = 0;
+    for t in wave {
+        match t.await.expect("task") {
+            (200, Some(c), _) => {
+                served += 1;
+                *max_cost = (*max_cost).max(c);
+            }
+            (402, _, _) => {}
+            other => panic!("unexpected outcome in {phase}: {other:?}"),
+        }
+    }
+    served
 }
 
 /// The account's ledger balance never goes below minus one request's cost.

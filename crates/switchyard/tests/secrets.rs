@@ -9,28 +9,8 @@ use common::{scratch, serve_logged};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use switchyard_testkit::scan::{contains, files};
 use switchyard_testkit::{FakeUpstream, API_KEY};
-
-/// Every file under `dir`, recursively: (path, bytes).
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = vec![];
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.push((p, b));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
 
 /// The three provider families and `count` models on each (`fake/<family>-<i>`), each its own
 /// endpoint, so that one scripted failure cannot open the circuit another case needs.

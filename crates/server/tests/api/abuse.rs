@@ -6,6 +6,7 @@ use crate::helpers::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use switchyard_testkit::scan::{contains, files};
 use tokio::time::timeout;
 
 const CHAT: &str = "/api/v1/chat/completions";
@@ -913,27 +914,6 @@ async fn one_account_cannot_read_or_change_anothers_keys_generations_or_usage() 
     let (s, k, _) = app.call(Method::GET, "/api/v1/key", &a.key, None).await;
     assert_eq!(s, 200);
     assert_eq!(k["data"]["limit"], Value::Null, "no limit was changed: {k}");
-}
-
-/// Every file under `dir`, recursively: (path, bytes).
-fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = vec![];
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if let Ok(b) = std::fs::read(&p) {
-                out.push((p, b));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test]
