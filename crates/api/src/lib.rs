@@ -8,10 +8,12 @@
 //! - [`money`]: exact amounts of USD.
 //! - [`routing`]: the `provider` preferences object.
 
+pub mod anthropic;
 pub mod chat;
 pub mod embeddings;
 pub mod error;
 pub mod models;
+pub mod responses;
 pub mod money;
 pub mod routing;
 

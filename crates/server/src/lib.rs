@@ -28,6 +28,7 @@ pub mod auth;
 pub mod background;
 pub mod body;
 pub mod config;
+pub mod dialects;
 pub mod error;
 pub mod forward;
 pub mod listener;
