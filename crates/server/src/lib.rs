@@ -32,6 +32,7 @@ pub mod dialects;
 pub mod error;
 pub mod forward;
 pub mod listener;
+pub mod pipeline;
 pub mod routes;
 pub mod settle;
 pub mod shared;
