@@ -20,3 +20,10 @@ pub fn sse_event(buf: &mut Vec<u8>, name: Option<&str>, data: &impl serde::Seria
     let _ = serde_json::to_writer(&mut *buf, data);
     buf.extend_from_slice(b"\n\n");
 }
+
+/// Turns the pipeline's events into one dialect's stream bytes. One framer per stream: it
+/// keeps whatever state its dialect needs (open content blocks, sequence numbers).
+pub trait Framer: Send + 'static {
+    /// Appends the bytes for `ev` to `out` (possibly none).
+    fn frame(&mut self, ev: &crate::pipeline::Event, out: &mut Vec<u8>);
+}
