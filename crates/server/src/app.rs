@@ -1,5 +1,6 @@
 //! The router with its middleware, and `serve`. The state it serves lives in [`crate::state`].
 
+use crate::dialects::openai_chat::OpenAiChat;
 use crate::routes;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -21,7 +22,7 @@ pub fn build_router(state: AppState) -> Router {
         router = router
             .route(
                 &at("/chat/completions"),
-                post(routes::chat::chat_completions),
+                post(routes::chat::serve::<OpenAiChat>),
             )
             .route(&at("/embeddings"), post(routes::embeddings::embeddings))
             .route(&at("/embeddings/models"), get(routes::embeddings::models))

@@ -354,6 +354,17 @@ fn provider_status(error: &ProviderError) -> StatusCode {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
+        self.respond_as(|body| {
+            serde_json::to_value(ErrorEnvelope { error: body }).unwrap_or_default()
+        })
+    }
+}
+
+impl GatewayError {
+    /// The error as a response whose body is in a dialect's own shape (`shape` turns the
+    /// OpenRouter error body into it); status, logging, `Retry-After` and the rate-limit
+    /// headers are the same for every dialect.
+    pub fn respond_as(self, shape: impl FnOnce(ErrorBody) -> serde_json::Value) -> Response {
         let status = self.status();
         // Shedding load is expected under load: one warning per refused request would add
         // to it.
@@ -364,7 +375,7 @@ impl IntoResponse for GatewayError {
         if status.is_server_error() && !shed {
             tracing::warn!(error = %self, ?status, "request failed");
         }
-        let mut resp = (status, axum::Json(ErrorEnvelope { error: self.body() })).into_response();
+        let mut resp = (status, axum::Json(shape(self.body()))).into_response();
         if let GatewayError::RateLimited {
             limit, reset_ms, ..
         } = &self

@@ -5,11 +5,18 @@
 //! - [`state`]: `AppState`, composed of narrow handles: `RoutingState` (catalogue, health,
 //!   sticky table, upstream client, routing settings, auto policy) and `BillingState`
 //!   (accounts, ledger), plus what only the handlers need.
-//! - [`routes`]: thin handlers: chat completions, the model catalogue, health.
+//! - [`routes`]: thin handlers: one generic inference handler (extract → decode → pipeline →
+//!   render) for every chat-like dialect, embeddings, the model catalogue, the account API,
+//!   health.
+//! - [`dialects`]: one module per inbound API shape (`openai_chat`, `anthropic_messages`,
+//!   `responses`, `completions`), each only conversions behind the `Dialect` trait: decode to
+//!   the canonical request, render a whole answer, frame stream events, render errors.
+//! - [`pipeline`]: the dialect-neutral pipeline: auto router, plan, reserve, attempt, settle;
+//!   yields a whole `ChatResponse` or a stream of typed `Event`s, and writes no bytes.
 //! - [`attempt`]: the attempt loop over the planned endpoints (fallback before the first token),
 //!   on a `RoutingState`.
-//! - [`stream`]: canonical stream events → OpenRouter-style SSE (keep-alives, final usage
-//!   chunk, mid-stream error chunk), run in a task that stops when the client goes away.
+//! - [`stream`]: the streaming half of the pipeline (keep-alives, mid-stream failover, the
+//!   settlement of a stream), run in a task that stops when the client goes away.
 //! - [`forward`]: the request as one endpoint may see it (unsupported knobs dropped).
 //! - [`shared`]: Redis, for reservations and rate limits shared by replicas.
 //! - [`background`]: supervised background loops (restarted if they panic, shown in `/health`).

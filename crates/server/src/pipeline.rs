@@ -3,7 +3,17 @@
 //! [`ChatResponse`] or a stream of typed [`Event`]s; it writes no bytes. Each inbound dialect
 //! (`crate::dialects`) decodes into the canonical request and renders what comes out.
 
-use switchyard_api::chat::{ChatChunk, FinishReason};
+use crate::accounts::Caller;
+use crate::attempt::{self, RequestInfo};
+use crate::error::GatewayError;
+use crate::listener::Lifecycle;
+use crate::settle::{reserve, settle, Settlement, Share};
+use crate::state::{AppState, BillingState, RoutingState};
+use crate::stream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchyard_api::chat::{ChatChunk, ChatRequest, ChatResponse, FinishReason};
+use tokio::sync::mpsc;
 
 /// One step of a streamed answer, as the pipeline yields it to a dialect's framer.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,4 +39,210 @@ pub struct Finished {
     /// The finish reason of the answer (also seen in the last delta that carried one).
     pub finish_reason: Option<FinishReason>,
     pub native_finish_reason: Option<String>,
+}
+
+/// What the pipeline needs of the gateway: the routing and billing handles, the stream
+/// lifecycle (open-streams cap, drain) and the keep-alive interval.
+pub struct Handles<'a> {
+    pub routing: &'a Arc<RoutingState>,
+    pub billing: &'a Arc<BillingState>,
+    pub lifecycle: &'a Lifecycle,
+    pub keepalive: Duration,
+}
+
+impl<'a> Handles<'a> {
+    pub fn of(st: &'a AppState) -> Handles<'a> {
+        Handles {
+            routing: &st.routing,
+            billing: &st.billing,
+            lifecycle: &st.lifecycle,
+            keepalive: Duration::from_millis(st.settings.keepalive_ms),
+        }
+    }
+}
+
+/// Who is asking and what the request's headers say beyond its body.
+pub struct Call {
+    pub caller: Caller,
+    pub generation_id: String,
+    /// `X-Session-Id`, when sent.
+    pub session: Option<String>,
+    /// `X-OpenRouter-Metadata: enabled`.
+    pub metadata: bool,
+    pub referer: Option<String>,
+    pub title: Option<String>,
+    pub started: Instant,
+}
+
+/// What the pipeline yields: a whole answer, or the events of a stream already under way.
+pub enum Outcome {
+    Complete(Box<ChatResponse>),
+    Stream(mpsc::Receiver<Event>),
+}
+
+/// Runs a canonical request: the auto router, plan, reserve, then attempt and settle — whole
+/// or as a stream. A request refused before the reservation costs nothing; one that fails on
+/// every endpoint before its first token is an error (the client gets a real status).
+pub async fn run(
+    h: Handles<'_>,
+    call: Call,
+    mut req: ChatRequest,
+) -> Result<Outcome, GatewayError> {
+    let auto = route_auto(h.routing, &mut req)?;
+    let info = RequestInfo {
+        conversation: switchyard_router::sticky::conversation_key(&req, call.session.as_deref()),
+        generation_id: call.generation_id,
+        metadata: call.metadata,
+        auto,
+        referer: call.referer,
+        title: call.title,
+        caller: call.caller,
+    };
+    let requested = requested_models(&req);
+    let plan = {
+        let mut rng = rand::thread_rng();
+        switchyard_router::plan(
+            &h.routing.plan_context(),
+            &req,
+            info.conversation.as_deref(),
+            &mut rng,
+        )
+        .map_err(|e| {
+            let providers = providers_of(h.routing, &requested);
+            GatewayError::from(e).with_request(&requested, providers)
+        })?
+    };
+    let plan = Arc::new(plan);
+    // Every endpoint of the plan is tried before a provider failure reaches the client.
+    let unavailable = |e: GatewayError| {
+        let mut providers: Vec<String> = Vec::new();
+        for ep in &plan.endpoints {
+            if !providers.contains(&ep.provider.name) {
+                providers.push(ep.provider.name.clone());
+            }
+        }
+        e.with_request(&requested, providers)
+    };
+    // Before the reservation and any provider call: a refused stream costs nothing.
+    let slot = req
+        .is_stream()
+        .then(|| h.lifecycle.open_stream())
+        .transpose()?;
+    let reservation = reserve(h.billing, &info.caller, &req, &plan).await?;
+    if let Some(slot) = slot {
+        let events = stream::open(
+            stream::Handles {
+                routing: h.routing.clone(),
+                billing: h.billing.clone(),
+                keepalive: h.keepalive,
+            },
+            plan.clone(),
+            req,
+            info,
+            reservation,
+            slot,
+        )
+        .await
+        .map_err(unavailable)?;
+        return Ok(Outcome::Stream(events));
+    }
+
+    let served = attempt::complete(h.routing, &plan, &req)
+        .await
+        .map_err(unavailable)?;
+    attempt::remember(h.routing, &served.endpoint, &info);
+    let ep = &served.endpoint;
+    let c = served.value;
+    let first = c.choices.first();
+    let usage = settle(
+        h.billing,
+        Settlement {
+            info: &info,
+            shares: vec![Share {
+                endpoint: ep,
+                usage: c.usage,
+                estimated: false,
+            }],
+            streamed: false,
+            cancelled: false,
+            finish_reason: first.and_then(|ch| ch.finish_reason),
+            native_finish_reason: first.and_then(|ch| ch.native_finish_reason.clone()),
+            attempts: &served.attempts,
+            latency_ms: call.started.elapsed().as_millis() as u64,
+            generation_ms: served.attempts.last().map(|a| a.latency_ms).unwrap_or(0),
+            upstream_id: c.upstream_id.clone(),
+        },
+        reservation,
+    )
+    .await?;
+    let openrouter_metadata = info
+        .metadata
+        .then(|| attempt::metadata(&plan, Some(&served.endpoint), &served.attempts, &info));
+    Ok(Outcome::Complete(Box::new(ChatResponse {
+        id: info.generation_id,
+        object: "chat.completion".into(),
+        created: crate::routes::unix_now(),
+        model: ep.model_id.clone(),
+        provider: Some(ep.provider.name.clone()),
+        system_fingerprint: c.system_fingerprint,
+        choices: c.choices,
+        usage: Some(usage),
+        openrouter_metadata,
+    })))
+}
+
+/// `switchyard/auto` / `openrouter/auto`: the auto router picks the model, and the request
+/// goes on as if the client had named it. Returns the explanation for `openrouter_metadata`.
+fn route_auto(
+    routing: &RoutingState,
+    req: &mut ChatRequest,
+) -> Result<Option<serde_json::Value>, GatewayError> {
+    if !req
+        .model
+        .as_deref()
+        .is_some_and(switchyard_router::auto::is_auto)
+    {
+        return Ok(None);
+    }
+    let choice = switchyard_router::auto::choose(&routing.catalog, req, &routing.auto)?;
+    let explanation = serde_json::json!({
+        "chosen": choice.model.id,
+        "difficulty": (choice.difficulty.score * 1000.0).round() / 1000.0,
+        "signals": choice.difficulty.signals,
+        "threshold": routing.auto.threshold,
+        "candidates": choice.candidates,
+    });
+    req.model = Some(choice.model.id.clone());
+    Ok(Some(explanation))
+}
+
+/// `model`, then `models`, as listed (trimmed, without repeats).
+fn requested_models(req: &ChatRequest) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for id in req.model.iter().chain(req.models.iter().flatten()) {
+        let id = id.trim();
+        if !id.is_empty() && !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    out
+}
+
+/// The providers of every endpoint of these models, in catalogue order.
+fn providers_of(routing: &RoutingState, models: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in models {
+        let base = m.split_once(':').map_or(m.as_str(), |(b, _)| b);
+        for ep in routing
+            .catalog
+            .model(base)
+            .map(|m| m.endpoints.as_slice())
+            .unwrap_or(&[])
+        {
+            if !out.contains(&ep.provider.name) {
+                out.push(ep.provider.name.clone());
+            }
+        }
+    }
+    out
 }

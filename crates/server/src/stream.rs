@@ -1,24 +1,22 @@
-//! Streaming responses, the way OpenRouter sends them: `chat.completion.chunk` frames,
-//! `: OPENROUTER PROCESSING` comments while the upstream is quiet, one final chunk with
-//! `choices: []` and the priced `usage`, then `data: [DONE]`.
+//! The streaming half of the pipeline: attempts, keep-alives, mid-stream failover and
+//! settlement of a streamed answer, yielded as typed [`Event`]s (no bytes: each dialect frames
+//! them). The events follow OpenRouter's semantics: keep-alives while the upstream is quiet,
+//! one delta per upstream choice delta, then `Finished` with the priced usage, or `Failed`.
 //!
 //! The HTTP status is committed as late as possible: if every endpoint fails before the
-//! keep-alive interval has passed, the client gets a real error status. If an upstream dies
-//! after tokens were sent, the stream continues on the next endpoint with the text so far as
-//! an assistant prefix (mid-stream failover, on by default, `provider.midstream_failover:
-//! false` to opt out); each endpoint is billed for what it produced. When no endpoint can
-//! continue, the stream ends with an error chunk (`finish_reason: "error"`), never silently.
+//! keep-alive interval has passed, [`open`] returns the error and the client gets a real
+//! error status. If an upstream dies after tokens were sent, the stream continues on the next
+//! endpoint with the text so far as an assistant prefix (mid-stream failover, on by default,
+//! `provider.midstream_failover: false` to opt out); each endpoint is billed for what it
+//! produced. When no endpoint can continue, the stream ends with `Failed`, never silently.
 
 use crate::accounts::Reservation;
 use crate::attempt::{self, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
 use crate::listener::StreamSlot;
+use crate::pipeline::{Event, Finished};
 use crate::settle::{settle, Settlement, Share};
 use crate::state::{BillingState, RoutingState};
-use axum::body::Body;
-use axum::http::{header, StatusCode};
-use axum::response::Response;
-use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -31,9 +29,6 @@ use switchyard_providers::simulated::estimate_tokens;
 use switchyard_providers::{ProviderError, StreamEvent, TokenUsage};
 use switchyard_router::{Endpoint, Plan};
 use tokio::sync::mpsc;
-
-const KEEPALIVE: &[u8] = b": OPENROUTER PROCESSING\n\n";
-const DONE: &[u8] = b"data: [DONE]\n\n";
 
 type Opening = BoxFuture<'static, Result<Served<OpenStream>, GatewayError>>;
 
@@ -50,14 +45,17 @@ pub struct Handles {
     pub keepalive: Duration,
 }
 
-pub async fn respond(
+/// Starts the stream: waits up to one keep-alive interval for the first event (so that a
+/// request every endpoint refuses at once still gets a real error status), then hands the
+/// rest to a task and returns its events.
+pub async fn open(
     handles: Handles,
     plan: Arc<Plan>,
     req: ChatRequest,
     info: RequestInfo,
     reservation: Reservation,
     slot: StreamSlot,
-) -> Result<Response, GatewayError> {
+) -> Result<mpsc::Receiver<Event>, GatewayError> {
     let started = Instant::now();
     let req = Arc::new(req);
     let Handles {
@@ -75,9 +73,9 @@ pub async fn respond(
         r = &mut opening => Start::Opened(Box::new(r?)),
         _ = tokio::time::sleep(keepalive) => Start::Pending(opening),
     };
-    // A few frames of slack: a slow client holds back the upstream read instead of having
+    // A few events of slack: a slow client holds back the upstream read instead of having
     // this stream's output pile up in memory.
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
+    let (tx, rx) = mpsc::channel::<Event>(16);
     tokio::spawn(drive(
         Driver {
             routing,
@@ -93,38 +91,29 @@ pub async fn respond(
         },
         start,
     ));
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    });
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .header("x-accel-buffering", "no")
-        .body(Body::from_stream(body))
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+    Ok(rx)
 }
 
-/// Frames and sends; `false` once the client has gone.
+/// Sends events; `false` once the client has gone.
 struct Out {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Event>,
 }
 
 impl Out {
-    async fn raw(&self, b: &'static [u8]) -> bool {
-        self.tx.send(Bytes::from_static(b)).await.is_ok()
+    async fn keepalive(&self) -> bool {
+        self.tx.send(Event::KeepAlive).await.is_ok()
     }
 
-    async fn chunk(&self, c: &ChatChunk) -> bool {
-        let mut buf = Vec::with_capacity(256);
-        buf.extend_from_slice(b"data: ");
-        if serde_json::to_writer(&mut buf, c).is_err() {
-            return true;
-        }
-        buf.extend_from_slice(b"\n\n");
-        self.tx.send(Bytes::from(buf)).await.is_ok()
+    async fn delta(&self, c: ChatChunk) -> bool {
+        self.tx.send(Event::Delta(c)).await.is_ok()
+    }
+
+    async fn failed(&self, c: ChatChunk) -> bool {
+        self.tx.send(Event::Failed(c)).await.is_ok()
+    }
+
+    async fn finished(&self, f: Finished) -> bool {
+        self.tx.send(Event::Finished(f)).await.is_ok()
     }
 }
 
@@ -298,7 +287,7 @@ async fn drive(mut d: Driver, start: Start) {
     let served = match start {
         Start::Opened(s) => *s,
         Start::Pending(mut opening) => {
-            if !d.out.raw(KEEPALIVE).await {
+            if !d.out.keepalive().await {
                 return;
             }
             let result = loop {
@@ -306,7 +295,7 @@ async fn drive(mut d: Driver, start: Start) {
                     r = &mut opening => break r,
                     _ = tokio::time::sleep(keepalive) => {
                         // Dropping `opening` here cancels the upstream request.
-                        if !d.out.raw(KEEPALIVE).await { return; }
+                        if !d.out.keepalive().await { return; }
                     }
                     // Nothing was served yet: nothing to bill, the reservation is released.
                     _ = d.slot.drained() => break Err(GatewayError::ShuttingDown),
@@ -315,7 +304,7 @@ async fn drive(mut d: Driver, start: Start) {
             match result {
                 Ok(s) => s,
                 Err(e) => {
-                    d.out.chunk(&d.frame(None).error(e.body())).await;
+                    d.out.failed(d.frame(None).error(e.body())).await;
                     return;
                 }
             }
@@ -376,7 +365,7 @@ async fn drive(mut d: Driver, start: Start) {
                     item
                 }
                 _ = &mut quiet => {
-                    if !d.out.raw(KEEPALIVE).await { cancelled = true; break; }
+                    if !d.out.keepalive().await { cancelled = true; break; }
                     quiet.as_mut().reset(tokio::time::Instant::now() + keepalive);
                     continue;
                 }
@@ -497,7 +486,7 @@ async fn drive(mut d: Driver, start: Start) {
                     relayed_bytes =
                         relayed_bytes.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
                     let c = std::mem::take(c);
-                    if !d.out.chunk(&frame.chunk(vec![c])).await {
+                    if !d.out.delta(frame.chunk(vec![c])).await {
                         cancelled = true;
                         break;
                     }
@@ -512,7 +501,7 @@ async fn drive(mut d: Driver, start: Start) {
                             native_finish_reason: native.clone(),
                             logprobs: None,
                         };
-                        if !d.out.chunk(&frame.chunk(vec![end])).await {
+                        if !d.out.delta(frame.chunk(vec![end])).await {
                             cancelled = true;
                         }
                         break;
@@ -578,7 +567,7 @@ async fn drive(mut d: Driver, start: Start) {
             // Unrecorded means uncharged: the client must not see a successful end.
             tracing::error!(id = %frame.id, error = %e, "settling a stream failed");
             if !cancelled {
-                d.out.chunk(&frame.error(e.body())).await;
+                d.out.failed(frame.error(e.body())).await;
             }
             return;
         }
@@ -595,7 +584,7 @@ async fn drive(mut d: Driver, start: Start) {
     if drained {
         tracing::warn!(id = %frame.id, "stream ended by the shutdown's drain deadline");
         d.out
-            .chunk(&frame.error(GatewayError::ShuttingDown.body()))
+            .failed(frame.error(GatewayError::ShuttingDown.body()))
             .await;
         return;
     }
@@ -606,7 +595,7 @@ async fn drive(mut d: Driver, start: Start) {
             .map(|e| e.provider.name.clone())
             .unwrap_or_default();
         d.out
-            .chunk(&frame.error(mid_stream_error(&e, &provider)))
+            .failed(frame.error(mid_stream_error(&e, &provider)))
             .await;
         return;
     }
@@ -620,7 +609,11 @@ async fn drive(mut d: Driver, start: Start) {
             &d.info,
         ));
     }
-    if d.out.chunk(&last_chunk).await {
-        d.out.raw(DONE).await;
-    }
+    d.out
+        .finished(Finished {
+            chunk: last_chunk,
+            finish_reason: end_finish,
+            native_finish_reason: native,
+        })
+        .await;
 }
