@@ -126,6 +126,10 @@ pub struct Catalog {
     /// Declared models none of whose providers is active (no key set): 503, not 404.
     inactive: std::collections::HashSet<String>,
     by_id: HashMap<String, usize>,
+    /// Provider-native names of the models (`claude-sonnet-4-5`, `gpt-4o`), for clients that
+    /// send them as they would to the provider itself (Claude Code, the Anthropic and OpenAI
+    /// SDKs with only the base URL changed). `None`: the name is ambiguous.
+    aliases: HashMap<String, Option<usize>>,
     providers: Vec<Arc<Provider>>,
 }
 
@@ -232,6 +236,51 @@ fn prices(at: &str, e: &EndpointConfig) -> Result<Prices, ConfigError> {
             e.internal_reasoning.as_ref(),
         )?,
     })
+}
+
+/// `name` without a trailing `-YYYYMMDD` or `-latest`.
+fn strip_version_suffix(name: &str) -> &str {
+    if let Some(base) = name.strip_suffix("-latest") {
+        return base;
+    }
+    match name.rsplit_once('-') {
+        Some((base, date)) if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => name,
+    }
+}
+
+/// Every provider-native name of every model, mapped to it; a name two models share maps to
+/// nothing, and a name that is itself a model id is never an alias.
+fn aliases(
+    models: &[Arc<ModelEntry>],
+    by_id: &HashMap<String, usize>,
+) -> HashMap<String, Option<usize>> {
+    let mut out: HashMap<String, Option<usize>> = HashMap::new();
+    for (i, m) in models.iter().enumerate() {
+        let short = m.id.split_once('/').map_or(m.id.as_str(), |(_, s)| s);
+        let mut names = vec![short.to_string(), short.replace('.', "-")];
+        for e in &m.endpoints {
+            if !e.upstream_id.contains('/') {
+                names.push(e.upstream_id.clone());
+                names.push(strip_version_suffix(&e.upstream_id).to_string());
+            }
+        }
+        names.sort();
+        names.dedup();
+        for n in names {
+            if n.is_empty() || by_id.contains_key(&n) {
+                continue;
+            }
+            out.entry(n)
+                .and_modify(|v| {
+                    if *v != Some(i) {
+                        *v = None;
+                    }
+                })
+                .or_insert(Some(i));
+        }
+    }
+    out
 }
 
 impl Catalog {
@@ -411,17 +460,35 @@ impl Catalog {
                 endpoints,
             }));
         }
+        let aliases = aliases(&models, &by_id);
         Ok(Catalog {
             models,
             endpoint_count,
             inactive,
             by_id,
+            aliases,
             providers: active,
         })
     }
 
     pub fn model(&self, id: &str) -> Option<&Arc<ModelEntry>> {
         self.by_id.get(id).map(|&i| &self.models[i])
+    }
+
+    /// The catalogue id a client means by `name`: the id itself, or the model whose
+    /// provider-native name it is — an endpoint's upstream id, or the id's part after the
+    /// author with `-` for `.` (`claude-sonnet-4-5` for `anthropic/claude-sonnet-4.5`), with
+    /// or without a trailing date (`-20250929`) or `-latest`. `None` when unknown or ambiguous.
+    pub fn resolve<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        if self.by_id.contains_key(name) {
+            return Some(name);
+        }
+        let undated = strip_version_suffix(name);
+        [name, undated]
+            .into_iter()
+            .find_map(|n| self.aliases.get(n).copied().flatten())
+            .and_then(|i| self.models.get(i))
+            .map(|m| m.id.as_str())
     }
 
     /// Whether the model is declared but has no active provider.
@@ -641,6 +708,55 @@ mod tests {
             .models()
             .iter()
             .all(|m| m.is_simulated() && m.name.contains("simulated")));
+    }
+
+    #[test]
+    fn provider_native_names_resolve_to_their_models() {
+        let cfg = CatalogConfig::from_toml(DEFAULT_CATALOG).expect("parses");
+        let cat = Catalog::build(&cfg, &all_keys).expect("valid");
+        // As Claude Code, the Anthropic SDK and the OpenAI SDK send them.
+        for (name, id) in [
+            ("anthropic/claude-sonnet-4.5", "anthropic/claude-sonnet-4.5"),
+            ("claude-sonnet-4-5", "anthropic/claude-sonnet-4.5"),
+            ("claude-sonnet-4-5-20250929", "anthropic/claude-sonnet-4.5"),
+            ("claude-sonnet-4.5", "anthropic/claude-sonnet-4.5"),
+            ("claude-haiku-4-5-20251001", "anthropic/claude-haiku-4.5"),
+            ("claude-sonnet-4-20250514", "anthropic/claude-sonnet-4"),
+            ("claude-sonnet-4", "anthropic/claude-sonnet-4"),
+            ("gpt-5", "openai/gpt-5"),
+            ("gpt-5-mini", "openai/gpt-5-mini"),
+        ] {
+            assert_eq!(cat.resolve(name), Some(id), "{name}");
+        }
+        assert_eq!(cat.resolve("claude-nonexistent-9"), None);
+        assert_eq!(cat.resolve("nope/nope"), None);
+    }
+
+    #[test]
+    fn an_ambiguous_native_name_resolves_to_nothing() {
+        let toml = r#"
+[[providers]]
+slug = "o"
+name = "O"
+protocol = "openai"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+id = "a/m"
+name = "A"
+context_length = 8192
+endpoints = [{ provider = "o", upstream_id = "shared", prompt = "0", completion = "0" }]
+[[models]]
+id = "b/m"
+name = "B"
+context_length = 8192
+endpoints = [{ provider = "o", upstream_id = "shared", prompt = "0", completion = "0" }]
+"#;
+        let cat = Catalog::build(&CatalogConfig::from_toml(toml).expect("parses"), &no_env)
+            .expect("valid");
+        assert_eq!(cat.resolve("shared"), None);
+        assert_eq!(cat.resolve("m"), None);
+        assert_eq!(cat.resolve("a/m"), Some("a/m"));
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub async fn run(
     call: Call,
     mut req: ChatRequest,
 ) -> Result<Outcome, GatewayError> {
+    resolve_names(&h.routing.catalog, &mut req);
     let auto = route_auto(h.routing, &mut req)?;
     let info = RequestInfo {
         conversation: switchyard_router::sticky::conversation_key(&req, call.session.as_deref()),
@@ -214,6 +215,34 @@ fn route_auto(
     });
     req.model = Some(choice.model.id.clone());
     Ok(Some(explanation))
+}
+
+/// Provider-native model names (`claude-sonnet-4-5-20250929`, `gpt-4o`) become the
+/// catalogue's ids, variant suffixes (`:nitro`) kept: clients pointed at the gateway with only
+/// their base URL changed send the names they would send the provider. Unknown names are
+/// left for the planner to refuse.
+fn resolve_names(catalog: &switchyard_router::Catalog, req: &mut ChatRequest) {
+    let resolve = |name: &mut String| {
+        let (base, variant) = match name.split_once(':') {
+            Some((b, v)) => (b, Some(v)),
+            None => (name.as_str(), None),
+        };
+        if base.contains('/') {
+            return;
+        }
+        if let Some(id) = catalog.resolve(base) {
+            *name = match variant {
+                Some(v) => format!("{id}:{v}"),
+                None => id.to_string(),
+            };
+        }
+    };
+    if let Some(m) = req.model.as_mut() {
+        resolve(m);
+    }
+    for m in req.models.iter_mut().flatten() {
+        resolve(m);
+    }
 }
 
 /// `model`, then `models`, as listed (trimmed, without repeats).

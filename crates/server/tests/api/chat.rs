@@ -353,3 +353,21 @@ async fn parameters_an_endpoint_does_not_support_are_dropped_not_fatal() {
         );
     }
 }
+
+/// A client with only its base URL changed sends the provider's own model name: it is served
+/// by the catalogue model that name belongs to, and the answer names the catalogue id.
+#[tokio::test]
+async fn provider_native_model_names_resolve_to_the_catalogue() {
+    let app = spawn_app().await;
+    let (status, v) = app
+        .chat_json(json!({"model": "gpt-fake", "messages": user("hello")}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["model"], "fake/gpt");
+    assert_eq!(app.upstream_models(), ["gpt-fake"]);
+    // `claude-fake` is the upstream name of two catalogue models: ambiguous, so unknown.
+    let (status, v) = app
+        .chat_json(json!({"model": "claude-fake", "messages": user("hello")}))
+        .await;
+    assert_eq!(status, 404, "{v}");
+}
