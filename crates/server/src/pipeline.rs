@@ -7,12 +7,14 @@ use crate::accounts::Caller;
 use crate::attempt::{self, RequestInfo};
 use crate::error::GatewayError;
 use crate::listener::Lifecycle;
-use crate::settle::{reserve, settle, Settlement, Share};
+use crate::settle::{reserve, reserve_embeddings, settle, Settlement, Share};
 use crate::state::{AppState, BillingState, RoutingState};
 use crate::stream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_api::chat::{ChatChunk, ChatRequest, ChatResponse, FinishReason};
+use switchyard_api::chat::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
+use switchyard_api::embeddings::EmbeddingsRequest;
+use switchyard_providers::TokenUsage;
 use tokio::sync::mpsc;
 
 /// One step of a streamed answer, as the pipeline yields it to a dialect's framer.
@@ -190,6 +192,79 @@ pub async fn run(
         usage: Some(usage),
         openrouter_metadata,
     })))
+}
+
+/// A whole embeddings answer, billed: one vector per input, and what served it.
+pub struct Embedded {
+    pub id: String,
+    pub model: String,
+    pub provider: String,
+    pub vectors: Vec<Vec<f32>>,
+    /// Priced: `prompt_tokens` and `cost` are what was charged.
+    pub usage: Usage,
+}
+
+/// Runs an embeddings request: plan (provider preferences, fallback across endpoints), the
+/// worst case reserved before any call, then the attempts and one settlement through the
+/// same ledger path as a generation. A request that fails costs nothing and leaves no record.
+pub async fn embed(
+    h: Handles<'_>,
+    call: Call,
+    mut req: EmbeddingsRequest,
+) -> Result<Embedded, GatewayError> {
+    if !req.model.contains('/') {
+        if let Some(id) = h.routing.catalog.resolve(&req.model) {
+            req.model = id.to_string();
+        }
+    }
+    let info = RequestInfo {
+        generation_id: call.generation_id,
+        conversation: None,
+        metadata: false,
+        auto: None,
+        referer: call.referer,
+        title: call.title,
+        caller: call.caller,
+    };
+    let plan = {
+        let mut rng = rand::thread_rng();
+        switchyard_router::plan_embeddings(&h.routing.plan_context(), &req, &mut rng)?
+    };
+    let reservation = reserve_embeddings(h.billing, &info.caller, &req.input, &plan).await?;
+    let served = attempt::embed(h.routing, &plan, &req).await?;
+    let ep = &served.endpoint;
+    let e = served.value;
+    let usage = settle(
+        h.billing,
+        Settlement {
+            info: &info,
+            shares: vec![Share {
+                endpoint: ep,
+                usage: TokenUsage {
+                    prompt: e.prompt_tokens,
+                    ..TokenUsage::default()
+                },
+                estimated: e.estimated,
+            }],
+            streamed: false,
+            cancelled: false,
+            finish_reason: None,
+            native_finish_reason: None,
+            attempts: &served.attempts,
+            latency_ms: call.started.elapsed().as_millis() as u64,
+            generation_ms: served.attempts.last().map(|a| a.latency_ms).unwrap_or(0),
+            upstream_id: e.upstream_id,
+        },
+        reservation,
+    )
+    .await?;
+    Ok(Embedded {
+        id: info.generation_id,
+        model: ep.model_id.clone(),
+        provider: ep.provider.name.clone(),
+        vectors: e.vectors,
+        usage,
+    })
 }
 
 /// `switchyard/auto` / `openrouter/auto`: the auto router picks the model, and the request
