@@ -13,8 +13,8 @@ pub mod chat;
 pub mod embeddings;
 pub mod error;
 pub mod models;
-pub mod responses;
 pub mod money;
+pub mod responses;
 pub mod routing;
 
 pub use money::{DecimalString, Money};
