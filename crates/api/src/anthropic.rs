@@ -125,7 +125,21 @@ pub enum TextOr<T> {
 }
 
 pub type MessageContent = TextOr<ContentBlock>;
-pub type SystemPrompt = TextOr<TextBlock>;
+pub type SystemPrompt = TextOr<SystemBlock>;
+
+/// A block of the system prompt, which takes text blocks only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SystemBlock {
+    Text(TextBlock),
+}
+
+impl SystemBlock {
+    pub fn text(&self) -> &TextBlock {
+        let SystemBlock::Text(t) = self;
+        t
+    }
+}
 
 // Written out rather than `#[serde(untagged)]`, which would answer a bad block deep in a list
 // with "did not match any variant" instead of naming the block and the field.
@@ -155,7 +169,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for TextOr<T> {
     }
 }
 
-/// One content block, in a request or in a response.
+/// One content block, in a request or in a response. Fields a peer may leave out read as
+/// empty (a gateway decodes what upstreams send as leniently as Anthropic's SDKs do).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentBlock {
@@ -239,6 +254,7 @@ where
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TextBlock {
+    #[serde(default)]
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub citations: Option<Vec<Value>>,
@@ -303,9 +319,12 @@ pub enum DocumentSource {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ToolUseBlock {
+    #[serde(default)]
     pub id: String,
+    #[serde(default)]
     pub name: String,
-    /// A JSON object.
+    /// A JSON object (null when a peer left it out).
+    #[serde(default)]
     pub input: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
@@ -329,6 +348,7 @@ pub struct ToolResultBlock {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ThinkingBlock {
+    #[serde(default)]
     pub thinking: String,
     /// Required when a client sends the block back; empty when a stream opens the block
     /// (the signature follows as a `signature_delta`), and absent in some documented streams.
@@ -340,6 +360,7 @@ pub struct ThinkingBlock {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RedactedThinkingBlock {
+    #[serde(default)]
     pub data: String,
     #[serde(flatten)]
     pub extra: Extra,
@@ -649,6 +670,7 @@ impl<'de> Deserialize<'de> for StreamEvent {
             MessageStop,
             Ping,
             Error {
+                #[serde(default)]
                 error: ErrorObject,
             },
         }
@@ -840,7 +862,7 @@ impl ErrorResponse {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ErrorObject {
     /// `invalid_request_error`, `authentication_error`, `billing_error`, `permission_error`,
     /// `not_found_error`, `request_too_large`, `rate_limit_error`, `timeout_error`,
@@ -960,6 +982,19 @@ mod tests {
             !call.extra.contains_key("type"),
             "the tag is not kept twice"
         );
+
+        // Tags are written once: read into the tag, not into `extra`.
+        let cached: MessagesRequest = serde_json::from_str(REQUESTS[2]).expect("parses");
+        let Some(TextOr::Blocks(system)) = &cached.system else {
+            panic!("system blocks")
+        };
+        assert!(system.iter().all(|b| b.text().extra.is_empty()));
+        assert_eq!(
+            system[1].text().cache_control,
+            Some(json!({"type": "ephemeral", "ttl": "1h"}))
+        );
+        let written = serde_json::to_string(&cached).expect("serialises");
+        assert_eq!(written.matches(r#""type":"text""#).count(), 2, "{written}");
 
         let thinking: MessagesRequest = serde_json::from_str(REQUESTS[6]).expect("parses");
         assert_eq!(

@@ -110,7 +110,10 @@ fn convert(req: MessagesRequest, model: String) -> (ChatRequest, Context) {
     if let Some(system) = req.system {
         let parts = match system {
             TextOr::Text(t) => vec![ContentPart::text(t)],
-            TextOr::Blocks(blocks) => blocks.into_iter().map(text_part).collect(),
+            TextOr::Blocks(blocks) => blocks
+                .into_iter()
+                .map(|an::SystemBlock::Text(t)| text_part(t))
+                .collect(),
         };
         if !parts.is_empty() {
             messages.push(with_content(Role::System, parts));
@@ -711,7 +714,7 @@ pub fn count_tokens(body: &[u8]) -> Result<u64, String> {
         Some(TextOr::Text(t)) => n = n.saturating_add(estimate_tokens(t)),
         Some(TextOr::Blocks(blocks)) => {
             for b in blocks {
-                n = n.saturating_add(estimate_tokens(&b.text));
+                n = n.saturating_add(estimate_tokens(&b.text().text));
             }
         }
         None => {}
