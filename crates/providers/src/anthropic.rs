@@ -101,11 +101,18 @@ fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesReques
                         "messages[{i}].tool_call_id is required for a tool message"
                     ))
                 })?;
+                // A cache marker on the result's content marks the result: Anthropic's tool
+                // results carry one marker for their whole content.
+                let cache_control = m
+                    .content
+                    .as_ref()
+                    .map(Content::parts)
+                    .and_then(|parts| parts.into_iter().rev().find_map(|p| p.cache_control));
                 let result = ToolResultBlock {
                     tool_use_id: id,
                     content: Some(TextOr::Text(m.text_content())),
                     is_error: None,
-                    cache_control: None,
+                    cache_control,
                     extra: Extra::new(),
                 };
                 push_turn(
@@ -852,6 +859,21 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_marker_on_a_tool_result_reaches_its_block() {
+        let v = encode_json(
+            r#"{"messages":[{"role":"user","content":"q"},
+              {"role":"assistant","content":null,"tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":"{}"}},
+                {"id":"t2","type":"function","function":{"name":"f","arguments":"{}"}}]},
+              {"role":"tool","tool_call_id":"t1","content":"plain"},
+              {"role":"tool","tool_call_id":"t2","content":[{"type":"text","text":"a"},{"type":"text","text":"b","cache_control":{"type":"ephemeral"}}]}]}"#,
+        );
+        let results = &v["messages"][2]["content"];
+        assert!(results[0].get("cache_control").is_none());
+        assert_eq!(results[1]["content"], "ab");
+        assert_eq!(results[1]["cache_control"], json!({"type": "ephemeral"}));
+    }
+
+    #[test]
     fn thinking_round_trips_with_signature() {
         let v = encode_json(
             r#"{"messages":[{"role":"user","content":"q"},
@@ -1149,7 +1171,7 @@ mod spec_tests {
         r#"{"messages":[{"role":"user","content":"w?"},
             {"role":"assistant","content":"checking","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"w","arguments":"{\"c\":\"P\"}"}},
               {"id":"toolu_2","type":"function","function":{"name":"w","arguments":""}}]},
-            {"role":"tool","tool_call_id":"toolu_1","content":"18C"},{"role":"tool","tool_call_id":"toolu_2","content":"19C"}],
+            {"role":"tool","tool_call_id":"toolu_1","content":"18C"},{"role":"tool","tool_call_id":"toolu_2","content":[{"type":"text","text":"19C","cache_control":{"type":"ephemeral"}}]}],
            "tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object","properties":{"c":{"type":"string"}}}},"cache_control":{"type":"ephemeral"}}],
            "tool_choice":{"type":"function","function":{"name":"w"}},"parallel_tool_calls":false}"#,
         r#"{"messages":[{"role":"user","content":"q"}],"tools":[{"type":"function","function":{"name":"w"}}],"tool_choice":"none"}"#,

@@ -1157,7 +1157,7 @@ mod tests {
                 {"type":"tool_use","id":"toolu_01A09q90qw90lq917835lq9","name":"get_weather","input":{"location":"San Francisco, CA","unit":"celsius"}},
                 {"type":"tool_use","id":"toolu_02","name":"get_time","input":{}}]},
               {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01A09q90qw90lq917835lq9","content":"15 degrees"},
-                {"type":"tool_result","tool_use_id":"toolu_02","content":"noon"},
+                {"type":"tool_result","tool_use_id":"toolu_02","content":"noon","cache_control":{"type":"ephemeral"}},
                 {"type":"text","text":"And tomorrow?"}]}]}"#,
         r#"{"model":"claude-sonnet-4-5","max_tokens":16000,"thinking":{"type":"enabled","budget_tokens":10000},
             "messages":[{"role":"user","content":"Are there an infinite number of prime numbers such that n mod 4 == 3?"},
