@@ -14,8 +14,8 @@ use switchyard_api::anthropic::{
 };
 use switchyard_api::chat::{
     parse_data_url, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta, Extra,
-    FinishReason, FunctionCall, FunctionDelta, Message, ReasoningDetail, ResponseMessage, Role,
-    ToolCall, ToolCallDelta, ToolChoice,
+    FinishReason, FunctionCall, FunctionDelta, Message, NativeDialect, NativeRequest,
+    ReasoningDetail, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
 };
 
 pub const API_VERSION: &str = "2023-06-01";
@@ -55,8 +55,17 @@ pub fn build_request(
     req: &ChatRequest,
     stream: bool,
 ) -> Result<HttpRequest, ProviderError> {
-    let body = encode(target.upstream_model, req, stream)?;
-    let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Unsupported(e.to_string()))?;
+    let native = req
+        .native
+        .as_deref()
+        .filter(|n| n.dialect == NativeDialect::AnthropicMessages);
+    let body = match native {
+        Some(n) => passthrough(n, target.upstream_model, req, stream),
+        None => serde_json::to_value(encode(target.upstream_model, req, stream)?),
+    };
+    let body = body
+        .and_then(|b| serde_json::to_vec(&b))
+        .map_err(|e| ProviderError::Unsupported(e.to_string()))?;
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("anthropic-version".to_string(), API_VERSION.to_string()),
@@ -65,11 +74,71 @@ pub fn build_request(
         headers.push(("x-api-key".into(), key.to_string()));
     }
     headers.extend(target.headers.iter().cloned());
+    for (name, value) in native.iter().flat_map(|n| &n.headers) {
+        // A beta the provider's configuration already enables is sent once, with the client's.
+        match headers
+            .iter_mut()
+            .find(|(h, _)| h.eq_ignore_ascii_case(name))
+        {
+            Some((_, v)) => {
+                v.push(',');
+                v.push_str(value);
+            }
+            None => headers.push((name.clone(), value.clone())),
+        }
+    }
     Ok(HttpRequest {
         url: join_url(target.base_url, "messages"),
         headers,
         body,
     })
+}
+
+/// Fields OpenRouter adds to a Messages request, which Anthropic does not take.
+const GATEWAY_FIELDS: &[&str] = &[
+    "models",
+    "provider",
+    "session_id",
+    "route",
+    "transforms",
+    "plugins",
+    "usage",
+];
+
+/// The client's own Messages body, for an Anthropic endpoint: the upstream's model name,
+/// `stream` as this call streams, the gateway's fields removed, and `metadata.user_id` as the
+/// gateway forwards end-user ids (hashed, in `req.user`). Everything else — blocks, thinking
+/// signatures, cache breakpoints, server tools — goes as the client sent it.
+fn passthrough(
+    native: &NativeRequest,
+    model: &str,
+    req: &ChatRequest,
+    stream: bool,
+) -> Result<Value, serde_json::Error> {
+    let mut body = native.body.clone();
+    for f in GATEWAY_FIELDS {
+        body.remove(*f);
+    }
+    body.insert("model".into(), Value::String(model.to_string()));
+    body.insert("stream".into(), Value::Bool(stream));
+    // Anthropic requires it; a client that relied on the gateway's default gets that.
+    if !body.contains_key("max_tokens") {
+        body.insert(
+            "max_tokens".into(),
+            Value::from(req.max_output_tokens().unwrap_or(DEFAULT_MAX_TOKENS)),
+        );
+    }
+    if let Some(Value::Object(meta)) = body.get_mut("metadata") {
+        match &req.user {
+            Some(u) => {
+                meta.insert("user_id".into(), Value::String(u.clone()));
+            }
+            None => {
+                meta.remove("user_id");
+            }
+        }
+    }
+    Ok(Value::Object(body))
 }
 
 fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesRequest, ProviderError> {
@@ -813,6 +882,79 @@ mod tests {
     fn encode_json(body: &str) -> Value {
         let req = parse_chat_request(body.as_bytes()).expect("valid request");
         serde_json::to_value(encode("claude-x", &req, false).expect("encodes")).unwrap_or_default()
+    }
+
+    /// A client that spoke Anthropic's own dialect is passed through to an Anthropic endpoint:
+    /// the body as sent (server tools, top-level cache_control, thinking signatures) with only
+    /// the model, `stream` and the gateway's fields changed, and its betas added to the
+    /// provider's.
+    #[test]
+    fn a_native_anthropic_body_goes_through_as_sent() {
+        let raw = json!({
+            "model": "anthropic/claude-sonnet-4.5",
+            "models": ["anthropic/claude-sonnet-4.5"],
+            "provider": {"order": ["anthropic"]},
+            "session_id": "s-1",
+            "max_tokens": 64,
+            "cache_control": {"type": "ephemeral"},
+            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}],
+            "metadata": {"user_id": "alice"},
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "EqQBCkYIBxgCKkB+/="},
+                    {"type": "text", "text": "hello"}]},
+                {"role": "user", "content": "again"}
+            ],
+        });
+        let Value::Object(body) = raw.clone() else {
+            panic!("an object")
+        };
+        let req = ChatRequest {
+            user: Some("user-hashed".into()),
+            native: Some(std::sync::Arc::new(NativeRequest {
+                dialect: NativeDialect::AnthropicMessages,
+                body,
+                headers: vec![(
+                    "anthropic-beta".into(),
+                    "interleaved-thinking-2025-05-14".into(),
+                )],
+            })),
+            ..ChatRequest::default()
+        };
+        let configured = [(
+            "anthropic-beta".to_string(),
+            "context-1m-2025-08-07".to_string(),
+        )];
+        let sim = crate::simulated::SimulationConfig::default();
+        let target = Target {
+            protocol: crate::Protocol::Anthropic,
+            base_url: "https://api.anthropic.com/v1",
+            api_key: Some("sk-ant"),
+            upstream_model: "claude-sonnet-4-5",
+            headers: &configured,
+            simulation: &sim,
+        };
+        let http = build_request(target, &req, true).expect("builds");
+        let sent: Value = serde_json::from_slice(&http.body).expect("JSON");
+        let mut expected = raw;
+        for f in ["models", "provider", "session_id"] {
+            expected.as_object_mut().map(|o| o.remove(f));
+        }
+        expected["model"] = json!("claude-sonnet-4-5");
+        expected["stream"] = json!(true);
+        expected["metadata"]["user_id"] = json!("user-hashed");
+        assert_eq!(sent, expected);
+        let betas: Vec<_> = http
+            .headers
+            .iter()
+            .filter(|(h, _)| h == "anthropic-beta")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            betas,
+            ["context-1m-2025-08-07,interleaved-thinking-2025-05-14"]
+        );
     }
 
     #[test]

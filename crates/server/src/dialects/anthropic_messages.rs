@@ -1083,6 +1083,61 @@ impl Framer for StreamFramer {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The dialect
+
+/// `POST /messages`, the Anthropic Messages API as OpenRouter serves it.
+pub struct AnthropicMessages;
+
+impl super::Dialect for AnthropicMessages {
+    type Context = Context;
+    type Framer = StreamFramer;
+
+    fn decode(
+        body: &[u8],
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(ChatRequest, Context), crate::error::GatewayError> {
+        let (mut req, ctx) = decode(body).map_err(crate::error::GatewayError::BadRequest)?;
+        // The body as sent goes to Anthropic endpoints (only `model` rewritten): what the
+        // canonical form cannot say survives there. `decode` has parsed it already.
+        if let Ok(serde_json::Value::Object(raw)) = serde_json::from_slice(body) {
+            let beta = headers
+                .get_all("anthropic-beta")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(",");
+            req.native = Some(std::sync::Arc::new(switchyard_api::chat::NativeRequest {
+                dialect: switchyard_api::chat::NativeDialect::AnthropicMessages,
+                body: raw,
+                headers: if beta.is_empty() {
+                    vec![]
+                } else {
+                    vec![("anthropic-beta".to_string(), beta)]
+                },
+            }));
+        }
+        if !ctx.untranslated.is_empty() {
+            tracing::debug!(left_out = ?ctx.untranslated, "parts of an Anthropic request have no canonical form; only Anthropic endpoints see them");
+        }
+        Ok((req, ctx))
+    }
+
+    fn render(resp: ChatResponse, ctx: &Context) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(axum::Json(render(&resp, ctx)))
+    }
+
+    fn framer(ctx: Context) -> StreamFramer {
+        StreamFramer::new(ctx)
+    }
+
+    fn error(err: crate::error::GatewayError) -> axum::response::Response {
+        err.respond_as(|body| {
+            serde_json::to_value(error_envelope(body.code, &body.message, None)).unwrap_or_default()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
