@@ -74,6 +74,28 @@ pub struct ChatRequest {
 
     #[serde(flatten)]
     pub extra: Extra,
+
+    /// The client's own body when it spoke an upstream's native dialect (Anthropic Messages):
+    /// an endpoint of that protocol is sent this, only `model` rewritten, so that nothing the
+    /// canonical form cannot say (server tools, betas, top-level `cache_control`) is lost.
+    /// Never serialised; dropped when the gateway itself changes the conversation (a
+    /// mid-stream continuation).
+    #[serde(skip)]
+    pub native: Option<std::sync::Arc<NativeRequest>>,
+}
+
+/// A request body as the client sent it, in a provider's own dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeRequest {
+    pub dialect: NativeDialect,
+    pub body: Map<String, Value>,
+    /// Headers of the dialect the upstream must see too (`anthropic-beta`).
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeDialect {
+    AnthropicMessages,
 }
 
 impl ChatRequest {

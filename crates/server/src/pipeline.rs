@@ -7,12 +7,14 @@ use crate::accounts::Caller;
 use crate::attempt::{self, RequestInfo};
 use crate::error::GatewayError;
 use crate::listener::Lifecycle;
-use crate::settle::{reserve, settle, Settlement, Share};
+use crate::settle::{reserve, reserve_embeddings, settle, Settlement, Share};
 use crate::state::{AppState, BillingState, RoutingState};
 use crate::stream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchyard_api::chat::{ChatChunk, ChatRequest, ChatResponse, FinishReason};
+use switchyard_api::chat::{ChatChunk, ChatRequest, ChatResponse, FinishReason, Usage};
+use switchyard_api::embeddings::EmbeddingsRequest;
+use switchyard_providers::TokenUsage;
 use tokio::sync::mpsc;
 
 /// One step of a streamed answer, as the pipeline yields it to a dialect's framer.
@@ -192,6 +194,79 @@ pub async fn run(
     })))
 }
 
+/// A whole embeddings answer, billed: one vector per input, and what served it.
+pub struct Embedded {
+    pub id: String,
+    pub model: String,
+    pub provider: String,
+    pub vectors: Vec<Vec<f32>>,
+    /// Priced: `prompt_tokens` and `cost` are what was charged.
+    pub usage: Usage,
+}
+
+/// Runs an embeddings request: plan (provider preferences, fallback across endpoints), the
+/// worst case reserved before any call, then the attempts and one settlement through the
+/// same ledger path as a generation. A request that fails costs nothing and leaves no record.
+pub async fn embed(
+    h: Handles<'_>,
+    call: Call,
+    mut req: EmbeddingsRequest,
+) -> Result<Embedded, GatewayError> {
+    if !req.model.contains('/') {
+        if let Some(id) = h.routing.catalog.resolve(&req.model) {
+            req.model = id.to_string();
+        }
+    }
+    let info = RequestInfo {
+        generation_id: call.generation_id,
+        conversation: None,
+        metadata: false,
+        auto: None,
+        referer: call.referer,
+        title: call.title,
+        caller: call.caller,
+    };
+    let plan = {
+        let mut rng = rand::thread_rng();
+        switchyard_router::plan_embeddings(&h.routing.plan_context(), &req, &mut rng)?
+    };
+    let reservation = reserve_embeddings(h.billing, &info.caller, &req.input, &plan).await?;
+    let served = attempt::embed(h.routing, &plan, &req).await?;
+    let ep = &served.endpoint;
+    let e = served.value;
+    let usage = settle(
+        h.billing,
+        Settlement {
+            info: &info,
+            shares: vec![Share {
+                endpoint: ep,
+                usage: TokenUsage {
+                    prompt: e.prompt_tokens,
+                    ..TokenUsage::default()
+                },
+                estimated: e.estimated,
+            }],
+            streamed: false,
+            cancelled: false,
+            finish_reason: None,
+            native_finish_reason: None,
+            attempts: &served.attempts,
+            latency_ms: call.started.elapsed().as_millis() as u64,
+            generation_ms: served.attempts.last().map(|a| a.latency_ms).unwrap_or(0),
+            upstream_id: e.upstream_id,
+        },
+        reservation,
+    )
+    .await?;
+    Ok(Embedded {
+        id: info.generation_id,
+        model: ep.model_id.clone(),
+        provider: ep.provider.name.clone(),
+        vectors: e.vectors,
+        usage,
+    })
+}
+
 /// `switchyard/auto` / `openrouter/auto`: the auto router picks the model, and the request
 /// goes on as if the client had named it. Returns the explanation for `openrouter_metadata`.
 fn route_auto(
@@ -274,4 +349,179 @@ fn providers_of(routing: &RoutingState, models: &[String]) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::background::Background;
+    use crate::settle::tests::{store_with_credit, KEY};
+
+    /// One simulated model that answers at once: the pipeline runs with no network and no
+    /// HTTP app, only a `RoutingState`, a `BillingState` and a `Lifecycle`.
+    const CONFIG: &str = r#"
+default_catalog = false
+
+[[providers]]
+slug = "sim"
+name = "Simulated"
+protocol = "simulated"
+simulation = { tokens_per_second = 100000, first_token_ms = 0 }
+
+[[models]]
+id = "t/model"
+name = "Test model"
+context_length = 10000
+endpoints = [{ provider = "sim", upstream_id = "m", prompt = "0.000001", completion = "0.000002" }]
+"#;
+
+    struct World {
+        routing: Arc<RoutingState>,
+        billing: Arc<BillingState>,
+        lifecycle: Lifecycle,
+        store: switchyard_store::Store,
+        dir: std::path::PathBuf,
+        _background: Background,
+    }
+
+    impl World {
+        async fn new() -> World {
+            let cfg = crate::config::ConfigFile::from_toml(CONFIG)
+                .expect("config parses")
+                .load(false, &|_| None)
+                .expect("config is valid");
+            let client = switchyard_providers::UpstreamClient::new(
+                cfg.server.timeouts(),
+                cfg.server.limits(),
+                cfg.catalog.secrets(),
+            )
+            .expect("client builds");
+            let routing = Arc::new(RoutingState::new(
+                cfg.catalog,
+                client,
+                cfg.routing,
+                cfg.auto,
+            ));
+            // $1 of credit.
+            let (store, dir) = store_with_credit(1_000_000_000_000).await;
+            let background = Background::default();
+            let billing =
+                BillingState::load(store.clone(), None, &background, Duration::from_secs(10))
+                    .await
+                    .expect("billing loads");
+            World {
+                routing,
+                billing: Arc::new(billing),
+                lifecycle: Lifecycle::new(16),
+                store,
+                dir,
+                _background: background,
+            }
+        }
+
+        fn handles(&self) -> Handles<'_> {
+            Handles {
+                routing: &self.routing,
+                billing: &self.billing,
+                lifecycle: &self.lifecycle,
+                keepalive: Duration::from_secs(5),
+            }
+        }
+
+        fn call(&self, id: &str) -> Call {
+            Call {
+                caller: self
+                    .billing
+                    .accounts
+                    .authenticate(KEY)
+                    .expect("the key is known"),
+                generation_id: id.into(),
+                session: None,
+                metadata: true,
+                referer: None,
+                title: None,
+                started: Instant::now(),
+            }
+        }
+    }
+
+    fn request(stream: bool) -> ChatRequest {
+        serde_json::from_value(serde_json::json!({
+            "model": "t/model",
+            "messages": [{"role": "user", "content": "Say something"}],
+            "max_tokens": 4000,
+            "stream": stream,
+        }))
+        .expect("request parses")
+    }
+
+    /// A stream comes out as typed events — deltas of the one endpoint, then `Finished` with
+    /// the priced usage and the routing metadata — and the cost it reports is the one recorded.
+    #[tokio::test]
+    async fn a_stream_yields_typed_events_ending_with_the_billed_usage() {
+        let w = World::new().await;
+        let Ok(Outcome::Stream(mut events)) =
+            run(w.handles(), w.call("gen-pipeline-stream"), request(true)).await
+        else {
+            panic!("a stream was asked for");
+        };
+        let mut text = String::new();
+        let mut finished = None;
+        while let Some(ev) = events.recv().await {
+            match ev {
+                Event::Delta(c) => {
+                    assert_eq!(c.choices.len(), 1);
+                    assert_eq!(c.model, "t/model");
+                    assert_eq!(c.provider.as_deref(), Some("Simulated"));
+                    text.push_str(c.choices[0].delta.content.as_deref().unwrap_or_default());
+                }
+                Event::Finished(f) => finished = Some(f),
+                Event::KeepAlive => {}
+                Event::Failed(c) => panic!("failed: {:?}", c.error),
+            }
+        }
+        assert!(!text.is_empty());
+        let f = finished.expect("the stream finished");
+        assert!(f.chunk.choices.is_empty());
+        assert_eq!(f.finish_reason, Some(FinishReason::Stop));
+        assert!(f.chunk.openrouter_metadata.is_some());
+        let usage = f.chunk.usage.expect("usage");
+        let record = w
+            .store
+            .generation("gen-pipeline-stream")
+            .await
+            .expect("reads")
+            .expect("recorded");
+        assert_eq!(
+            usage.cost.map(|c| c.pico()),
+            Some(i128::from(record.cost_pico))
+        );
+        assert!(record.cost_pico > 0);
+        let _ = std::fs::remove_dir_all(&w.dir);
+    }
+
+    /// Without `stream`, the pipeline answers whole, billed and recorded.
+    #[tokio::test]
+    async fn a_whole_answer_is_billed_and_recorded() {
+        let w = World::new().await;
+        let Ok(Outcome::Complete(resp)) =
+            run(w.handles(), w.call("gen-pipeline-whole"), request(false)).await
+        else {
+            panic!("a whole answer was asked for");
+        };
+        assert_eq!(resp.id, "gen-pipeline-whole");
+        assert_eq!(resp.model, "t/model");
+        let usage = resp.usage.expect("usage");
+        let record = w
+            .store
+            .generation("gen-pipeline-whole")
+            .await
+            .expect("reads")
+            .expect("recorded");
+        assert_eq!(
+            usage.cost.map(|c| c.pico()),
+            Some(i128::from(record.cost_pico))
+        );
+        let _ = std::fs::remove_dir_all(&w.dir);
+    }
 }

@@ -568,12 +568,12 @@ async fn reserve_cost(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::state::BillingState;
     use switchyard_store::KeyRecord;
 
-    const KEY: &str = "sk-sy-v1-settle-unit";
+    pub(crate) const KEY: &str = "sk-sy-v1-settle-unit";
     /// One model, priced at $1 / M prompt tokens and $2 / M completion tokens.
     const CATALOG: &str = r#"
 default_catalog = false
@@ -617,7 +617,7 @@ endpoints = [{ provider = "sim", upstream_id = "m", prompt = "0.000001", complet
 
     /// A fresh SQLite store in its own temporary directory, with one limited account holding
     /// `pico` of credit and one key on it.
-    async fn store_with_credit(pico: i64) -> (Store, std::path::PathBuf) {
+    pub(crate) async fn store_with_credit(pico: i64) -> (Store, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(
             "switchyard-settle-{}-{}",
             std::process::id(),

@@ -242,6 +242,8 @@ fn mid_stream_error(e: &ProviderError, provider: &str) -> ErrorBody {
 fn continuation(req: &ChatRequest, so_far: &str) -> ChatRequest {
     let mut next = req.clone();
     next.messages.push(Message::text(Role::Assistant, so_far));
+    // The client's own body does not have the prefix: the continuation goes canonical.
+    next.native = None;
     next
 }
 

@@ -27,7 +27,8 @@
 //! a JSON answer, scripted failures too, with that many bytes), `#longline:<bytes>` (open a
 //! stream with an SSE comment line that long), `#usage:<n>` (report n prompt and n completion
 //! tokens), `#endless` (a stream that never ends: a text chunk every 5 ms until the caller
-//! hangs up).
+//! hangs up), `#notools` (answer in text even when tools are offered, as an agent's prompt
+//! needs).
 //! `#name@<upstream model>:…` aims a directive at one endpoint only (e.g. `#fail@gpt-a:503`).
 //! Every request is recorded for assertions.
 
@@ -333,7 +334,10 @@ struct Turn {
 }
 
 fn reply(turn: &Turn) -> Reply {
-    if turn.tool_result.is_none() {
+    // Agents (Claude Code, Codex) offer tools on every turn; `#notools` makes the fake answer
+    // in text anyway, so a prompt completes in one call.
+    let tools_wanted = !turn.last_user.contains("#notools");
+    if turn.tool_result.is_none() && tools_wanted {
         if let Some((name, schema)) = &turn.tool {
             return Reply::Tool {
                 id: "call_fake_1".into(),

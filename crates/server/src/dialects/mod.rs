@@ -5,6 +5,7 @@
 
 pub mod anthropic_messages;
 pub mod completions;
+pub mod embeddings;
 pub mod openai_chat;
 pub mod responses;
 

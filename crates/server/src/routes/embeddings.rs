@@ -4,22 +4,18 @@
 //! the same ledger path as a generation.
 
 use crate::accounts::Caller;
-use crate::attempt::{self, RequestInfo};
 use crate::body::{read_limited, BodyLimits};
+use crate::dialects::embeddings::{decode, render};
 use crate::error::GatewayError;
+use crate::pipeline::{self, Call, Handles};
 use crate::routes::chat::{admit, caller, header};
 use crate::routes::new_generation_id;
-use crate::settle::{reserve_embeddings, settle, Settlement, Share};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header as http_header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
-use switchyard_api::embeddings::{
-    parse_embeddings_request, EmbeddingObject, EmbeddingsResponse, EmbeddingsUsage, Vector,
-};
-use switchyard_providers::TokenUsage;
 
 pub async fn embeddings(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let id = new_generation_id();
@@ -45,74 +41,19 @@ async fn handle(
     let started = Instant::now();
     admit(&st, &caller).await?;
     let body = read_limited(body, &BodyLimits::of(&st.settings)).await?;
-    let req = parse_embeddings_request(&body).map_err(GatewayError::BadRequest)?;
-    let info = RequestInfo {
-        generation_id: id.clone(),
-        conversation: None,
+    let req = decode(&body)?;
+    let format = req.encoding_format;
+    let call = Call {
+        caller,
+        generation_id: id,
+        session: None,
         metadata: false,
-        auto: None,
         referer: header(headers, &["http-referer", "referer"]),
         title: header(headers, &["x-openrouter-title", "x-title"]),
-        caller,
+        started,
     };
-    let plan = {
-        let mut rng = rand::thread_rng();
-        switchyard_router::plan_embeddings(&st.routing.plan_context(), &req, &mut rng)?
-    };
-    // Before any provider call: a request that fails here costs nothing and leaves no record.
-    let reservation = reserve_embeddings(&st.billing, &info.caller, &req.input, &plan).await?;
-    let served = attempt::embed(&st.routing, &plan, &req).await?;
-    let ep = &served.endpoint;
-    let e = served.value;
-    let usage = settle(
-        &st.billing,
-        Settlement {
-            info: &info,
-            shares: vec![Share {
-                endpoint: ep,
-                usage: TokenUsage {
-                    prompt: e.prompt_tokens,
-                    ..TokenUsage::default()
-                },
-                estimated: e.estimated,
-            }],
-            streamed: false,
-            cancelled: false,
-            finish_reason: None,
-            native_finish_reason: None,
-            attempts: &served.attempts,
-            latency_ms: started.elapsed().as_millis() as u64,
-            generation_ms: served.attempts.last().map(|a| a.latency_ms).unwrap_or(0),
-            upstream_id: e.upstream_id,
-        },
-        reservation,
-    )
-    .await?;
-    let format = req.encoding_format;
-    let resp = EmbeddingsResponse {
-        object: "list".into(),
-        data: e
-            .vectors
-            .into_iter()
-            .enumerate()
-            .map(|(index, values)| EmbeddingObject {
-                object: "embedding".into(),
-                embedding: Vector::new(values, format),
-                index,
-            })
-            .collect(),
-        model: ep.model_id.clone(),
-        id: Some(id),
-        provider: Some(ep.provider.name.clone()),
-        usage: EmbeddingsUsage {
-            prompt_tokens: usage.prompt_tokens,
-            total_tokens: usage.prompt_tokens,
-            cost: usage.cost,
-            cost_details: usage.cost_details,
-            is_byok: usage.is_byok,
-        },
-    };
-    Ok(axum::Json(resp).into_response())
+    let embedded = pipeline::embed(Handles::of(&st), call, req).await?;
+    Ok(axum::Json(render(embedded, format)).into_response())
 }
 
 /// `GET /embeddings/models`: the embedding models, in `GET /models`'s shape. Rendered once.
