@@ -471,12 +471,6 @@ async fn messages_errors_in_anthropics_envelope() {
     .await;
     let m = anthropic_error(&r, 400, "invalid_request_error");
     assert!(m.contains("max_tokens"), "the message names the field: {m}");
-    let r = messages(
-        &app,
-        json!({"model": "fake/gpt", "max_tokens": 64, "messages": [{"role": "user", "content": [{"type": "hologram"}]}]}),
-    )
-    .await;
-    anthropic_error(&r, 400, "invalid_request_error");
 
     let r = messages(
         &app,
@@ -516,6 +510,24 @@ async fn messages_errors_in_anthropics_envelope() {
     .await;
     anthropic_error(&r, 402, "billing_error");
     assert!(app.upstream.requests().is_empty());
+}
+
+/// A block missing its required field is refused, as Anthropic refuses it, rather than sent on
+/// as an empty message and billed.
+#[tokio::test]
+async fn messages_malformed_block_is_refused_naming_the_field() {
+    let app = spawn_app().await;
+    let r = messages(
+        &app,
+        json!({"model": "fake/gpt", "max_tokens": 64, "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+    )
+    .await;
+    let m = anthropic_error(&r, 400, "invalid_request_error");
+    assert!(m.contains("text"), "a malformed block is named: {m}");
+    assert!(
+        app.upstream.requests().is_empty(),
+        "nothing reached a provider"
+    );
 }
 
 #[tokio::test]
@@ -1582,5 +1594,158 @@ async fn every_dialect_is_served_under_both_prefixes() {
             )
             .await;
         assert_eq!(r.status, 200, "{prefix}: {}", r.text);
+    }
+}
+
+// ---------- failures after the first token, cache reads ----------
+
+/// A stream that fails after its first tokens cannot change its status: it ends in the
+/// dialect's own error event, after the text already sent, and never claims completion.
+#[tokio::test]
+async fn a_failure_after_the_first_token_ends_each_dialects_stream_in_its_error_event() {
+    let app = spawn_app().await;
+    for (model, _) in FAMILIES {
+        for script in ["#midstream-error", "#cut:5"] {
+            let prompt = format!("one two three four five {script}");
+            let r = messages(
+                &app,
+                json!({"model": model, "max_tokens": 256, "stream": true, "messages": user(&prompt)}),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{model} {script}");
+            let events = r.events();
+            let last = events.last().cloned().unwrap_or(SseEvent {
+                event: None,
+                data: Value::Null,
+            });
+            assert_eq!(
+                last.event.as_deref(),
+                Some("error"),
+                "{model} {script}: {}",
+                r.text
+            );
+            assert_eq!(last.data["type"], "error", "{}", r.text);
+            assert!(
+                last.data["error"]["type"].is_string() && last.data["error"]["message"].is_string(),
+                "{}",
+                r.text
+            );
+            assert!(
+                events.iter().all(|e| e.data["type"] != "message_stop"),
+                "{model} {script}: a failed stream does not claim completion: {}",
+                r.text
+            );
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e.data["delta"]["type"] == "text_delta"),
+                "{model} {script}: the text before the failure was delivered: {}",
+                r.text
+            );
+
+            let r = responses(
+                &app,
+                json!({"model": model, "input": prompt, "stream": true}),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{model} {script}");
+            let events = r.events();
+            let types: Vec<&str> = events
+                .iter()
+                .filter_map(|e| e.data["type"].as_str())
+                .collect();
+            assert!(
+                matches!(types.last(), Some(&"response.failed") | Some(&"error")),
+                "{model} {script}: {types:?}"
+            );
+            assert!(
+                !types.contains(&"response.completed"),
+                "{model} {script}: {types:?}"
+            );
+            assert!(
+                types.contains(&"response.output_text.delta"),
+                "{model} {script}: {types:?}"
+            );
+
+            let r = completions(
+                &app,
+                json!({"model": model, "prompt": prompt, "stream": true}),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{model} {script}");
+            let events = r.events();
+            let last = events.last().map(|e| e.data.clone()).unwrap_or_default();
+            assert!(
+                last["error"]["message"].is_string(),
+                "{model} {script}: {}",
+                r.text
+            );
+            assert!(
+                events.iter().all(|e| e.data != json!("[DONE]")),
+                "{model} {script}: a failed stream does not claim completion"
+            );
+        }
+    }
+}
+
+/// Anthropic counts cache reads outside `input_tokens`, OpenAI inside: each dialect reports
+/// them its own way, and the price (cache reads at their own price) is the record's.
+#[tokio::test]
+async fn cache_reads_are_reported_in_each_dialects_terms_and_priced() {
+    let app = spawn_app().await;
+    let m = |s: &str| Money::parse(s).unwrap_or_default();
+    for stream in [false, true] {
+        let r = messages(
+            &app,
+            json!({"model": "fake/gpt", "max_tokens": 64, "stream": stream, "messages": user("hi #cached:5")}),
+        )
+        .await;
+        let u = if stream {
+            message_stream(&r).usage
+        } else {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json()["usage"].clone()
+        };
+        let (s, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(s, 200, "{g}");
+        let prompt = n(&g["data"]["tokens_prompt"]);
+        assert_eq!(n(&u["cache_read_input_tokens"]), 5, "stream={stream}: {u}");
+        assert_eq!(
+            n(&u["input_tokens"]),
+            prompt - 5,
+            "stream={stream}: input_tokens leaves the cache reads out: {u}"
+        );
+        let expected = m("0.000001").times(prompt - 5)
+            + m("0.0000001").times(5)
+            + m("0.000002").times(n(&u["output_tokens"]));
+        assert_eq!(money_of(&u["cost"]), expected, "stream={stream}: {u}");
+        assert_eq!(money_of(&g["data"]["total_cost"]), expected, "{g}");
+
+        let r = responses(
+            &app,
+            json!({"model": "fake/claude", "input": "hi #cached:4", "stream": stream}),
+        )
+        .await;
+        let u = response_of(&r, stream)["usage"].clone();
+        assert_eq!(
+            n(&u["input_tokens_details"]["cached_tokens"]),
+            4,
+            "stream={stream}: {u}"
+        );
+        let (s, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(s, 200, "{g}");
+        assert_eq!(
+            u["input_tokens"], g["data"]["tokens_prompt"],
+            "input_tokens includes the cache reads: {u} {g}"
+        );
+        assert_eq!(
+            money_of(&u["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "{u} {g}"
+        );
     }
 }
