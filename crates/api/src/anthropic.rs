@@ -106,6 +106,9 @@ pub struct CountTokensResponse {
 pub enum Role {
     User,
     Assistant,
+    /// A system message among the turns, as Claude Code sends one mid-conversation (with its
+    /// `mid-conversation-tool-changes` beta); text blocks only.
+    System,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

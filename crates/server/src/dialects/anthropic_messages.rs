@@ -123,6 +123,7 @@ fn convert(req: MessagesRequest, model: String) -> (ChatRequest, Context) {
         match m.role {
             an::Role::User => user_turn(m.content, i, &mut messages, &mut ctx),
             an::Role::Assistant => messages.push(assistant_turn(m.content, i, &mut ctx)),
+            an::Role::System => system_turn(m.content, i, &mut messages, &mut ctx),
         }
     }
     if let Some(cc) = req.cache_control {
@@ -330,6 +331,27 @@ fn document_part(b: DocumentBlock) -> ContentPart {
 /// A user turn: its text, images and documents stay one user message; each tool result
 /// becomes a tool message, in the order given (consecutive user-side messages merge back
 /// into one turn on the way out).
+/// A system message among the turns: its text, in place (an upstream without mid-conversation
+/// system messages gets it with the rest of the system prompt).
+fn system_turn(content: TextOr<ContentBlock>, i: usize, out: &mut Vec<Message>, ctx: &mut Context) {
+    let parts = match content {
+        TextOr::Text(t) => vec![ContentPart::text(t)],
+        TextOr::Blocks(blocks) => blocks
+            .into_iter()
+            .filter_map(|b| match b {
+                ContentBlock::Text(t) => Some(text_part(t)),
+                other => {
+                    untranslated_block(&other, i, ctx);
+                    None
+                }
+            })
+            .collect(),
+    };
+    if !parts.is_empty() {
+        out.push(with_content(Role::System, parts));
+    }
+}
+
 fn user_turn(content: TextOr<ContentBlock>, i: usize, out: &mut Vec<Message>, ctx: &mut Context) {
     let blocks = match content {
         TextOr::Text(t) => return out.push(Message::text(Role::User, t)),
@@ -1141,6 +1163,37 @@ impl super::Dialect for AnthropicMessages {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What Claude Code sends for a model id it does not know: a system message among the
+    /// turns, adaptive thinking with `display`, `output_config`, `context_management` and a
+    /// `defer_loading` tool. All of it is accepted; the system message stays in place.
+    #[test]
+    fn claude_codes_request_shape_decodes() {
+        let body = serde_json::json!({
+            "model": "fake/claude", "max_tokens": 32000, "stream": true,
+            "system": [{"type": "text", "text": "x-anthropic-billing-header: cc_version=1;"},
+                       {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "<system-reminder>r</system-reminder>"},
+                                             {"type": "text", "text": "Say hello", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "system", "content": [{"type": "text", "text": "Tools changed.", "cache_control": {"type": "ephemeral"}}]}
+            ],
+            "tools": [{"name": "Read", "description": "r", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "additionalProperties": false}},
+                      {"name": "DeferredToolPlaceholder", "description": "d", "input_schema": {"type": "object", "properties": {}}, "defer_loading": true}],
+            "metadata": {"user_id": "{\"device_id\":\"d\"}"},
+            "thinking": {"type": "adaptive", "display": "omitted"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "output_config": {"effort": "high"}
+        });
+        let (req, ctx) = decode(body.to_string().as_bytes()).expect("Claude Code's shape decodes");
+        assert!(ctx.stream);
+        let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::System, Role::User, Role::System]);
+        assert_eq!(req.messages[2].text_content(), "Tools changed.");
+        assert_eq!(req.tools.as_ref().map(Vec::len), Some(2));
+        assert_eq!(req.max_output_tokens(), Some(32000));
+        assert!(req.reasoning.as_ref().is_some_and(|r| r.wanted()));
+    }
     use crate::pipeline::Finished;
     use switchyard_api::chat::{Choice, ChunkChoice, PromptTokensDetails, ResponseMessage};
     use switchyard_api::error::ErrorBody;
