@@ -96,6 +96,24 @@ pub fn decode(body: &[u8]) -> Result<(ChatRequest, Context), String> {
     let Some(model) = req.model.clone().or(first_of_models) else {
         return Err("`model` is required".into());
     };
+    if req.messages.iter().all(|m| m.role == an::Role::System) {
+        return Err(
+            "`messages[0].role`: a conversation needs a user turn, not only system messages".into(),
+        );
+    }
+    // Anthropic refuses empty text blocks (and a missing `text` reads as empty): refused
+    // here, before any provider is called, naming the block.
+    for (i, m) in req.messages.iter().enumerate() {
+        if let TextOr::Blocks(blocks) = &m.content {
+            for (j, b) in blocks.iter().enumerate() {
+                if matches!(b, ContentBlock::Text(t) if t.text.is_empty()) {
+                    return Err(format!(
+                        "invalid value for `messages[{i}].content[{j}].text`: text content blocks must be non-empty"
+                    ));
+                }
+            }
+        }
+    }
     Ok(convert(req, model))
 }
 
