@@ -170,7 +170,7 @@ impl InputItem {
 
 impl<'de> Deserialize<'de> for InputItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut map = Map::<String, Value>::deserialize(d)?;
+        let map = Map::<String, Value>::deserialize(d)?;
         let kind = match map.get("type") {
             Some(Value::String(s)) => s.clone(),
             None if map.contains_key("role") => "message".to_string(),
