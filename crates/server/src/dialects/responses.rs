@@ -2497,6 +2497,49 @@ mod tests {
         assert_eq!(tools, 4);
     }
 
+    #[test]
+    fn codex_sends_our_items_back_and_they_restore_the_turns() {
+        // Recorded from codex-cli 0.171.0 answering this framer's own streams (see CODEX.md):
+        // it keeps `encrypted_content` but drops `signature` and `format`.
+        let (req, ctx) =
+            decode(&fixture("codex_gpt55_after_switchyard_items.json")).expect("decodes");
+        let assistants: Vec<&Message> = req
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .collect();
+        assert_eq!(assistants.len(), 2);
+        let first = assistants[0];
+        assert_eq!(text_of(first), "Running it.");
+        let details = first.reasoning_details.clone().expect("details");
+        assert_eq!(details.len(), 1);
+        assert_eq!(details[0].kind, "reasoning.text");
+        assert_eq!(details[0].text.as_deref(), Some("I should run echo."));
+        assert_eq!(details[0].signature.as_deref(), Some("SIG-abc"));
+        assert_eq!(details[0].format.as_deref(), Some("anthropic-claude-v1"));
+        let call = &first.tool_calls.as_ref().expect("calls")[0];
+        assert_eq!(
+            (call.id.as_str(), call.function.name.as_str()),
+            ("toolu_1", "exec_command")
+        );
+        let patch = &assistants[1].tool_calls.as_ref().expect("calls")[0];
+        assert_eq!(patch.function.name, "apply_patch");
+        assert_eq!(
+            ctx.tools.kind("apply_patch"),
+            ToolKind::Custom {
+                namespace: None,
+                name: "apply_patch".into()
+            }
+        );
+        let tool_ids: Vec<Option<&str>> = req
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Tool)
+            .map(|m| m.tool_call_id.as_deref())
+            .collect();
+        assert_eq!(tool_ids, [Some("toolu_1"), Some("toolu_2")]);
+    }
+
     // ---------------- render ----------------
 
     fn chat_response(message: Value, finish: &str) -> ChatResponse {
