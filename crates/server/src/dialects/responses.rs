@@ -30,6 +30,11 @@ use switchyard_api::responses::{
 const OPENAI_REASONING_FORMAT: &str = "openai-responses-v1";
 /// The function a client-run `tool_search` tool becomes.
 const TOOL_SEARCH: &str = "tool_search";
+/// Every this many keep-alives, one is a `response.in_progress` event instead of an SSE
+/// comment. Codex's idle timer (`stream_idle_timeout_ms`, 300 s by default) counts only
+/// events, not comments; with the default 3 s keep-alive this is one event per 30 s, small
+/// next to the full response object (tools included) each one repeats.
+const KEEPALIVES_PER_PROGRESS: u32 = 10;
 
 /// What rendering a request's answer needs to know about the request.
 #[derive(Debug, Clone, PartialEq)]
@@ -1164,7 +1169,8 @@ pub fn failure_code(status: u16) -> &'static str {
 /// content part), filled (text, reasoning and argument deltas) and closed (the `.done` events,
 /// `output_item.done` with the whole item), and last `response.completed` with every item and
 /// the usage — or `response.incomplete` when the answer was cut, `response.failed` when it
-/// failed. `sequence_number` counts from 0.
+/// failed. `sequence_number` counts from 0. A keep-alive is an SSE comment, and every
+/// [`KEEPALIVES_PER_PROGRESS`]th a `response.in_progress` event.
 ///
 /// Codex records only `output_item.done` items and needs `response.completed` (it treats a
 /// stream that ends without one as a dropped connection and retries); the openai SDK's stream
@@ -1188,6 +1194,8 @@ pub struct StreamFramer {
     /// signature arriving with a tool call): sent in a reasoning item of its own at the end.
     late_details: Vec<ReasoningDetail>,
     finish: Option<FinishReason>,
+    /// Keep-alives since the last `response.in_progress`.
+    quiet: u32,
 }
 
 struct Slot {
@@ -1243,6 +1251,7 @@ impl StreamFramer {
             calls: BTreeMap::new(),
             late_details: Vec::new(),
             finish: None,
+            quiet: 0,
         }
     }
 
@@ -1903,12 +1912,22 @@ impl Framer for StreamFramer {
             self.start(out);
         }
         match ev {
+            Event::KeepAlive if fresh => {}
             Event::KeepAlive => {
-                if !fresh {
+                self.quiet = self.quiet.saturating_add(1);
+                if self.quiet >= KEEPALIVES_PER_PROGRESS {
+                    self.quiet = 0;
+                    let response = self.snapshot(ResponseStatus::InProgress, Vec::new());
+                    self.emit(out, |sequence_number| StreamEvent::InProgress {
+                        sequence_number,
+                        response,
+                    });
+                } else {
                     out.extend_from_slice(b": keep-alive\n\n");
                 }
             }
             Event::Delta(chunk) => {
+                self.quiet = 0;
                 if !chunk.model.is_empty() {
                     self.model = Some(chunk.model.clone());
                 }
@@ -3346,20 +3365,27 @@ mod tests {
     }
 
     #[test]
-    fn keep_alives_open_the_stream_then_become_comments() {
-        let evs = run(
-            plain_ctx(),
-            &[
-                Event::KeepAlive,
-                Event::KeepAlive,
-                chunk_event(json!({"content": "x"}), None),
-                finished("stop"),
-            ],
-        );
-        assert_eq!(
-            names(&evs)[..3],
-            ["response.created", "response.in_progress", ""]
-        );
+    fn keep_alives_open_the_stream_then_become_comments_and_progress_events() {
+        let mut events = vec![Event::KeepAlive];
+        events.extend(std::iter::repeat_n(Event::KeepAlive, 12));
+        events.push(chunk_event(json!({"content": "x"}), None));
+        events.extend(std::iter::repeat_n(Event::KeepAlive, 9));
+        events.push(finished("stop"));
+        let evs = run(plain_ctx(), &events);
+        let seen = names(&evs);
+        assert_eq!(seen[..2], ["response.created", "response.in_progress"]);
+        // The first keep-alive opened the stream; of the next twelve, the tenth is an event.
+        let mut expected = vec![""; 9];
+        expected.push("response.in_progress");
+        expected.extend(["", ""]);
+        assert_eq!(seen[2..14], expected[..]);
+        // A delta restarts the count: nine more are all comments.
+        let after: Vec<&str> = seen[14..]
+            .iter()
+            .copied()
+            .filter(|n| n.is_empty())
+            .collect();
+        assert_eq!(after.len(), 9);
         assert_sdk_shapes(&evs);
     }
 
