@@ -708,7 +708,8 @@ pub struct Response {
     pub prompt_cache_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<String>,
-    #[serde(default)]
+    /// Absent until the end: OpenRouter's lifecycle events do not allow `null` here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openrouter_metadata: Option<Value>,

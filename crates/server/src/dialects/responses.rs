@@ -30,6 +30,25 @@ use switchyard_api::responses::{
 const OPENAI_REASONING_FORMAT: &str = "openai-responses-v1";
 /// The function a client-run `tool_search` tool becomes.
 const TOOL_SEARCH: &str = "tool_search";
+/// The tool types a response object may repeat (OpenRouter's `OpenResponsesResult.tools`);
+/// others, such as Codex's `tool_search`, are served but not echoed.
+const ECHOED_TOOL_TYPES: &[&str] = &[
+    "function",
+    "custom",
+    "namespace",
+    "web_search",
+    "web_search_2025_08_26",
+    "web_search_preview",
+    "web_search_preview_2025_03_11",
+    "file_search",
+    "computer_use_preview",
+    "code_interpreter",
+    "mcp",
+    "image_generation",
+    "local_shell",
+    "shell",
+    "apply_patch",
+];
 /// Every this many keep-alives, one is a `response.in_progress` event instead of an SSE
 /// comment. Codex's idle timer (`stream_idle_timeout_ms`, 300 s by default) counts only
 /// events, not comments; with the default 3 s keep-alive this is one event per 30 s, small
@@ -818,7 +837,13 @@ fn template(req: &ResponsesRequest) -> rs::Response {
         top_p: req.top_p,
         presence_penalty: req.presence_penalty,
         frequency_penalty: req.frequency_penalty,
-        tools: req.tools.clone().unwrap_or_default(),
+        tools: req
+            .tools
+            .iter()
+            .flatten()
+            .filter(|t| ECHOED_TOOL_TYPES.contains(&t.kind.as_str()))
+            .cloned()
+            .collect(),
         tool_choice: req
             .tool_choice
             .clone()
@@ -1170,7 +1195,7 @@ pub fn failure_code(status: u16) -> &'static str {
 /// `output_item.done` with the whole item), and last `response.completed` with every item and
 /// the usage — or `response.incomplete` when the answer was cut, `response.failed` when it
 /// failed. `sequence_number` counts from 0. A keep-alive is an SSE comment, and every
-/// [`KEEPALIVES_PER_PROGRESS`]th a `response.in_progress` event.
+/// `KEEPALIVES_PER_PROGRESS`th a `response.in_progress` event.
 ///
 /// Codex records only `output_item.done` items and needs `response.completed` (it treats a
 /// stream that ends without one as a dropped connection and retries); the openai SDK's stream
@@ -1419,7 +1444,6 @@ impl StreamFramer {
         };
         merge_details(&mut r.details, details);
         let open_summary = !summary.is_empty() && !r.summary_open;
-        let open_text = !text.is_empty() && !r.text_open;
         r.summary_open |= !summary.is_empty();
         r.text_open |= !text.is_empty();
         r.summary.push_str(&summary);
@@ -1448,18 +1472,6 @@ impl StreamFramer {
                     summary_index: 0,
                     delta: summary,
                 }
-            });
-        }
-        if open_text {
-            let item_id = item_id.clone();
-            self.emit(out, |sequence_number| StreamEvent::ContentPartAdded {
-                sequence_number,
-                item_id,
-                output_index,
-                content_index: 0,
-                part: StreamPart::ReasoningText {
-                    text: String::new(),
-                },
             });
         }
         if !text.is_empty() {
@@ -1668,22 +1680,15 @@ impl StreamFramer {
                 }
             });
         }
+        // Reasoning text has no content-part events: OpenRouter's schema allows none for it,
+        // and neither Codex nor the openai SDK needs them.
         if let Some(text) = text {
-            let id = item_id.clone();
-            let t = text.clone();
             self.emit(out, |sequence_number| StreamEvent::ReasoningTextDone {
-                sequence_number,
-                item_id: id,
-                output_index,
-                content_index: 0,
-                text: t,
-            });
-            self.emit(out, |sequence_number| StreamEvent::ContentPartDone {
                 sequence_number,
                 item_id,
                 output_index,
                 content_index: 0,
-                part: StreamPart::ReasoningText { text },
+                text,
             });
         }
         self.emit(out, |sequence_number| StreamEvent::OutputItemDone {
@@ -2207,8 +2212,9 @@ mod tests {
         assert!(req.tool_choice.is_none());
         assert!(req.parallel_tool_calls.is_none());
         assert_eq!(ctx.dropped_tools, ["web_search", "tool_search"]);
-        // Still echoed as the client sent them.
-        assert_eq!(ctx.template.tools.len(), 2);
+        // Echoed as the client sent them, but for types a response object cannot hold.
+        assert_eq!(ctx.template.tools.len(), 1);
+        assert_eq!(ctx.template.tools[0].kind, "web_search");
     }
 
     #[test]
@@ -2621,7 +2627,8 @@ mod tests {
         assert_eq!(v["instructions"], "sys");
         assert_eq!(v["temperature"], json!(0.2));
         assert_eq!(v["metadata"], json!({"a": "b"}));
-        assert_eq!(v["tools"].as_array().map(Vec::len), Some(4));
+        // `tool_search` is served but not echoed.
+        assert_eq!(v["tools"].as_array().map(Vec::len), Some(3));
         assert_eq!(v["tool_choice"], "auto");
         assert_eq!(v["parallel_tool_calls"], true);
         assert_eq!(v["store"], false);
@@ -3170,11 +3177,9 @@ mod tests {
                 "response.created",
                 "response.in_progress",
                 "response.output_item.added",
-                "response.content_part.added",
                 "response.reasoning_text.delta",
                 "response.reasoning_text.delta",
                 "response.reasoning_text.done",
-                "response.content_part.done",
                 "response.output_item.done",
                 "response.output_item.added",
                 "response.content_part.added",
@@ -3186,7 +3191,7 @@ mod tests {
             ]
         );
         assert_sdk_shapes(&evs);
-        let item = &evs[8].1["item"];
+        let item = &evs[6].1["item"];
         assert_eq!(item["type"], "reasoning");
         assert_eq!(item["content"][0]["text"], "Let me think.");
         let details =
