@@ -1259,13 +1259,14 @@ impl MessageSlot {
 }
 
 impl StreamFramer {
-    /// `response_id` names the response in every event (use the generation id, as the
-    /// non-streamed [`render`] does); it must not change when the pipeline fails over.
-    pub fn new(ctx: Context, response_id: String, created_at: u64) -> StreamFramer {
+    /// A framer that names the response after the first chunk: its `id` (the generation id,
+    /// which the pipeline keeps across a failover, as [`render`] uses it) and `created`.
+    /// Keep-alives before that chunk are SSE comments.
+    pub fn new(ctx: Context) -> StreamFramer {
         StreamFramer {
             ctx,
-            response_id,
-            created_at,
+            response_id: String::new(),
+            created_at: 0,
             seq: 0,
             started: false,
             ended: false,
@@ -1278,6 +1279,15 @@ impl StreamFramer {
             finish: None,
             quiet: 0,
         }
+    }
+
+    /// A framer that knows the response's id and time already, so the stream opens on its
+    /// first event, a keep-alive included (the lifecycle events are then the first bytes).
+    pub fn with_response(ctx: Context, response_id: String, created_at: u64) -> StreamFramer {
+        let mut f = StreamFramer::new(ctx);
+        f.response_id = response_id;
+        f.created_at = created_at;
+        f
     }
 
     fn emit(&mut self, out: &mut Vec<u8>, ev: impl FnOnce(u64) -> StreamEvent) {
@@ -1910,10 +1920,29 @@ impl Framer for StreamFramer {
         if self.ended {
             return;
         }
-        // Whatever comes first, the stream opens with the two lifecycle events: clients wait
-        // for them, and a keep-alive is the earliest moment to send them.
+        // The stream opens with the two lifecycle events, as soon as the response has a name:
+        // the openai SDK refuses anything before `response.created`, and one id throughout.
         let fresh = !self.started;
         if fresh {
+            let first = match ev {
+                Event::Delta(c) | Event::Failed(c) => Some(c),
+                Event::Finished(f) => Some(&f.chunk),
+                Event::KeepAlive => None,
+            };
+            if let Some(c) = first {
+                if self.response_id.is_empty() {
+                    self.response_id = if c.id.is_empty() {
+                        "resp".into()
+                    } else {
+                        c.id.clone()
+                    };
+                    self.created_at = c.created;
+                }
+            }
+            if self.response_id.is_empty() {
+                out.extend_from_slice(b": keep-alive\n\n");
+                return;
+            }
             self.start(out);
         }
         match ev {
@@ -2817,7 +2846,7 @@ mod tests {
 
     fn chunk_event(delta: Value, finish: Option<&str>) -> Event {
         Event::Delta(ChatChunk {
-            id: "chunk-id-changes".into(),
+            id: "gen-s1".into(),
             object: "chat.completion.chunk".into(),
             created: 1700000000,
             model: "anthropic/claude-sonnet-4.5".into(),
@@ -2864,7 +2893,7 @@ mod tests {
 
     /// The stream as (event name, data) pairs; keep-alive comments as ("", Null).
     fn run(ctx: Context, events: &[Event]) -> Vec<(String, Value)> {
-        let mut framer = StreamFramer::new(ctx, "gen-s1".into(), 1700000001);
+        let mut framer = StreamFramer::with_response(ctx, "gen-s1".into(), 1700000001);
         let mut bytes = Vec::new();
         for ev in events {
             framer.frame(ev, &mut bytes);
@@ -3392,6 +3421,36 @@ mod tests {
             .collect();
         assert_eq!(after.len(), 9);
         assert_sdk_shapes(&evs);
+    }
+
+    #[test]
+    fn without_an_id_the_first_chunk_names_the_response() {
+        let mut framer = StreamFramer::new(plain_ctx());
+        let mut bytes = Vec::new();
+        framer.frame(&Event::KeepAlive, &mut bytes);
+        assert_eq!(
+            bytes, b": keep-alive\n\n",
+            "nothing to name the response yet"
+        );
+        let mut first = chunk_event(json!({"content": "x"}), None);
+        if let Event::Delta(c) = &mut first {
+            c.id = "gen-from-chunk".into();
+            c.created = 1700000042;
+        }
+        bytes.clear();
+        framer.frame(&first, &mut bytes);
+        framer.frame(&finished("stop"), &mut bytes);
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let created = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str::<Value>(d).expect("json"))
+            .expect("an event");
+        assert_eq!(created["type"], "response.created");
+        assert_eq!(created["sequence_number"], 0);
+        assert_eq!(created["response"]["id"], "gen-from-chunk");
+        assert_eq!(created["response"]["created_at"], 1700000042);
+        assert!(text.contains("\"type\":\"response.completed\""), "{text}");
     }
 
     #[test]
