@@ -1,16 +1,21 @@
 //! Anthropic Messages API. System prompts move to `system`, tool results become `tool_result`
 //! blocks in user turns, reasoning round-trips through `reasoning_details` (signatures kept),
 //! and structured output is asked for with one forced tool whose input is the JSON answer.
+//! The wire shapes are [`switchyard_api::anthropic`]'s.
 
 use crate::sse::SseEvent;
 use crate::util::{join_url, tool_arguments};
 use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use switchyard_api::anthropic::{
+    self as an, BlockDelta, ContentBlock, CustomTool, DocumentBlock, DocumentSource, ImageBlock,
+    ImageSource, InputMessage, MessageDeltaUsage, MessagesRequest, Metadata, RedactedThinkingBlock,
+    TextBlock, TextOr, ThinkingBlock, ThinkingConfig, ToolResultBlock, ToolUseBlock,
+};
 use switchyard_api::chat::{
-    parse_data_url, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta, FinishReason,
-    FunctionCall, FunctionDelta, Message, ReasoningDetail, ResponseMessage, Role, ToolCall,
-    ToolCallDelta, ToolChoice,
+    parse_data_url, ChatRequest, Choice, ChunkChoice, Content, ContentPart, Delta, Extra,
+    FinishReason, FunctionCall, FunctionDelta, Message, NativeDialect, NativeRequest,
+    ReasoningDetail, ResponseMessage, Role, ToolCall, ToolCallDelta, ToolChoice,
 };
 
 pub const API_VERSION: &str = "2023-06-01";
@@ -45,46 +50,22 @@ impl Context {
     }
 }
 
-#[derive(Serialize)]
-struct MessagesRequest {
-    model: String,
-    max_tokens: u32,
-    messages: Vec<AnMessage>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    system: Vec<Value>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_choice: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stop_sequences: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_k: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    thinking: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metadata: Option<Value>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    stream: bool,
-}
-
-#[derive(Serialize, Debug, PartialEq)]
-struct AnMessage {
-    role: &'static str,
-    content: Vec<Value>,
-}
-
 pub fn build_request(
     target: Target<'_>,
     req: &ChatRequest,
     stream: bool,
 ) -> Result<HttpRequest, ProviderError> {
-    let body = encode(target.upstream_model, req, stream)?;
-    let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Unsupported(e.to_string()))?;
+    let native = req
+        .native
+        .as_deref()
+        .filter(|n| n.dialect == NativeDialect::AnthropicMessages);
+    let body = match native {
+        Some(n) => passthrough(n, target.upstream_model, req, stream),
+        None => serde_json::to_value(encode(target.upstream_model, req, stream)?),
+    };
+    let body = body
+        .and_then(|b| serde_json::to_vec(&b))
+        .map_err(|e| ProviderError::Unsupported(e.to_string()))?;
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("anthropic-version".to_string(), API_VERSION.to_string()),
@@ -93,6 +74,19 @@ pub fn build_request(
         headers.push(("x-api-key".into(), key.to_string()));
     }
     headers.extend(target.headers.iter().cloned());
+    for (name, value) in native.iter().flat_map(|n| &n.headers) {
+        // A beta the provider's configuration already enables is sent once, with the client's.
+        match headers
+            .iter_mut()
+            .find(|(h, _)| h.eq_ignore_ascii_case(name))
+        {
+            Some((_, v)) => {
+                v.push(',');
+                v.push_str(value);
+            }
+            None => headers.push((name.clone(), value.clone())),
+        }
+    }
     Ok(HttpRequest {
         url: join_url(target.base_url, "messages"),
         headers,
@@ -100,71 +94,144 @@ pub fn build_request(
     })
 }
 
+/// Fields OpenRouter adds to a Messages request, which Anthropic does not take.
+const GATEWAY_FIELDS: &[&str] = &[
+    "models",
+    "provider",
+    "session_id",
+    "route",
+    "transforms",
+    "plugins",
+    "usage",
+];
+
+/// The client's own Messages body, for an Anthropic endpoint: the upstream's model name,
+/// `stream` as this call streams, the gateway's fields removed, and `metadata.user_id` as the
+/// gateway forwards end-user ids (hashed, in `req.user`). Everything else — blocks, thinking
+/// signatures, cache breakpoints, server tools — goes as the client sent it.
+fn passthrough(
+    native: &NativeRequest,
+    model: &str,
+    req: &ChatRequest,
+    stream: bool,
+) -> Result<Value, serde_json::Error> {
+    let mut body = native.body.clone();
+    for f in GATEWAY_FIELDS {
+        body.remove(*f);
+    }
+    body.insert("model".into(), Value::String(model.to_string()));
+    body.insert("stream".into(), Value::Bool(stream));
+    // Anthropic requires it; a client that relied on the gateway's default gets that.
+    if !body.contains_key("max_tokens") {
+        body.insert(
+            "max_tokens".into(),
+            Value::from(req.max_output_tokens().unwrap_or(DEFAULT_MAX_TOKENS)),
+        );
+    }
+    if let Some(Value::Object(meta)) = body.get_mut("metadata") {
+        match &req.user {
+            Some(u) => {
+                meta.insert("user_id".into(), Value::String(u.clone()));
+            }
+            None => {
+                meta.remove("user_id");
+            }
+        }
+    }
+    Ok(Value::Object(body))
+}
+
 fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesRequest, ProviderError> {
     let mut system = Vec::new();
-    let mut messages: Vec<AnMessage> = Vec::new();
+    let mut messages: Vec<InputMessage> = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
         match m.role {
             Role::System | Role::Developer => {
-                system.extend(content_blocks(m.content.as_ref(), i)?);
+                for block in content_blocks(m.content.as_ref(), i)? {
+                    let ContentBlock::Text(text) = block else {
+                        return Err(ProviderError::Unsupported(format!(
+                            "messages[{i}]: a system prompt for Anthropic is text only"
+                        )));
+                    };
+                    system.push(an::SystemBlock::Text(text));
+                }
             }
             Role::User => push_turn(
                 &mut messages,
-                "user",
+                an::Role::User,
                 content_blocks(m.content.as_ref(), i)?,
             ),
-            Role::Assistant => push_turn(&mut messages, "assistant", assistant_blocks(m, i)?),
+            Role::Assistant => {
+                push_turn(&mut messages, an::Role::Assistant, assistant_blocks(m, i)?)
+            }
             Role::Tool => {
                 let id = m.tool_call_id.clone().ok_or_else(|| {
                     ProviderError::Unsupported(format!(
                         "messages[{i}].tool_call_id is required for a tool message"
                     ))
                 })?;
-                let text = m.text_content();
+                // A cache marker on the result's content marks the result: Anthropic's tool
+                // results carry one marker for their whole content.
+                let cache_control = m
+                    .content
+                    .as_ref()
+                    .map(Content::parts)
+                    .and_then(|parts| parts.into_iter().rev().find_map(|p| p.cache_control));
+                let result = ToolResultBlock {
+                    tool_use_id: id,
+                    content: Some(TextOr::Text(m.text_content())),
+                    is_error: None,
+                    cache_control,
+                    extra: Extra::new(),
+                };
                 push_turn(
                     &mut messages,
-                    "user",
-                    vec![json!({"type": "tool_result", "tool_use_id": id, "content": text})],
+                    an::Role::User,
+                    vec![ContentBlock::ToolResult(result)],
                 );
             }
         }
     }
 
     let ctx = Context::of(req);
-    let mut tools: Vec<Value> = req
+    let mut tools: Vec<an::Tool> = req
         .tools
         .iter()
         .flatten()
         .filter(|t| t.kind == "function")
         .map(|t| {
-            let mut tool = Map::new();
-            tool.insert("name".into(), json!(t.function.name));
-            if let Some(d) = &t.function.description {
-                tool.insert("description".into(), json!(d));
-            }
-            tool.insert(
-                "input_schema".into(),
-                t.function
+            an::Tool::Custom(CustomTool {
+                kind: None,
+                name: t.function.name.clone(),
+                description: t.function.description.clone(),
+                input_schema: t
+                    .function
                     .parameters
                     .clone()
                     .unwrap_or_else(|| json!({"type": "object"})),
-            );
-            if let Some(cc) = &t.cache_control {
-                tool.insert("cache_control".into(), cc.clone());
-            }
-            Value::Object(tool)
+                cache_control: t.cache_control.clone(),
+                strict: None,
+                extra: Extra::new(),
+            })
         })
         .collect();
 
     let disable_parallel = req.parallel_tool_calls == Some(false);
     let mut tool_choice = match &req.tool_choice {
         None => None,
-        Some(ToolChoice::Mode(m)) => match m.as_str() {
-            "none" => Some(json!({"type": "none"})),
-            "required" => Some(json!({"type": "any"})),
-            _ => Some(json!({"type": "auto"})),
-        },
-        Some(ToolChoice::Named(n)) => Some(json!({"type": "tool", "name": n.function.name})),
+        Some(ToolChoice::Mode(m)) => Some(match m.as_str() {
+            "none" => an::ToolChoice::None,
+            "required" => an::ToolChoice::Any {
+                disable_parallel_tool_use: None,
+            },
+            _ => an::ToolChoice::Auto {
+                disable_parallel_tool_use: None,
+            },
+        }),
+        Some(ToolChoice::Named(n)) => Some(an::ToolChoice::Tool {
+            name: n.function.name.clone(),
+            disable_parallel_tool_use: None,
+        }),
     };
 
     if let Some(name) = &ctx.json_tool {
@@ -174,20 +241,45 @@ fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesReques
             .and_then(|rf| rf.json_schema.as_ref())
             .and_then(|s| s.schema.clone())
             .unwrap_or_else(|| json!({"type": "object"}));
-        tools.push(json!({
-            "name": name,
-            "description": "Respond with the answer as this tool's input, a JSON value matching its schema.",
-            "input_schema": schema,
+        tools.push(an::Tool::Custom(CustomTool {
+            kind: None,
+            name: name.clone(),
+            description: Some(
+                "Respond with the answer as this tool's input, a JSON value matching its schema."
+                    .into(),
+            ),
+            input_schema: schema,
+            cache_control: None,
+            strict: None,
+            extra: Extra::new(),
         }));
-        tool_choice = Some(json!({"type": "tool", "name": name}));
+        tool_choice = Some(an::ToolChoice::Tool {
+            name: name.clone(),
+            disable_parallel_tool_use: None,
+        });
     }
     if disable_parallel {
-        if let Some(Value::Object(tc)) = tool_choice.as_mut() {
-            if tc.get("type") != Some(&json!("none")) {
-                tc.insert("disable_parallel_tool_use".into(), json!(true));
+        match tool_choice.as_mut() {
+            Some(
+                an::ToolChoice::Auto {
+                    disable_parallel_tool_use,
+                }
+                | an::ToolChoice::Any {
+                    disable_parallel_tool_use,
+                }
+                | an::ToolChoice::Tool {
+                    disable_parallel_tool_use,
+                    ..
+                },
+            ) => *disable_parallel_tool_use = Some(true),
+            // `none` takes no such flag.
+            Some(an::ToolChoice::None) => {}
+            None if !tools.is_empty() => {
+                tool_choice = Some(an::ToolChoice::Auto {
+                    disable_parallel_tool_use: Some(true),
+                });
             }
-        } else if !tools.is_empty() {
-            tool_choice = Some(json!({"type": "auto", "disable_parallel_tool_use": true}));
+            None => {}
         }
     }
 
@@ -198,40 +290,60 @@ fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesReques
             if max_tokens <= budget {
                 max_tokens = budget.saturating_add(max_tokens);
             }
-            Some(json!({"type": "enabled", "budget_tokens": budget}))
+            Some(ThinkingConfig::Enabled {
+                budget_tokens: budget,
+                display: None,
+            })
         }
         _ => None,
     };
 
     Ok(MessagesRequest {
-        model: model.to_string(),
-        max_tokens,
+        model: Some(model.to_string()),
         messages,
-        system,
-        tools,
-        tool_choice,
+        max_tokens,
+        system: (!system.is_empty()).then_some(TextOr::Blocks(system)),
         stop_sequences: req.stop.as_ref().map(|s| s.to_vec()),
         temperature: req.temperature,
         top_p: req.top_p,
         top_k: req.top_k,
+        tools: (!tools.is_empty()).then_some(tools),
+        tool_choice,
         thinking,
-        metadata: req.user.as_ref().map(|u| json!({"user_id": u})),
-        stream,
+        metadata: req.user.as_ref().map(|u| Metadata {
+            user_id: Some(u.clone()),
+            extra: Extra::new(),
+        }),
+        stream: stream.then_some(true),
+        cache_control: None,
+        service_tier: None,
+        output_config: None,
+        models: None,
+        provider: None,
+        session_id: None,
+        extra: Extra::new(),
     })
 }
 
 /// Anthropic wants alternating turns; consecutive turns of one role are merged.
-fn push_turn(messages: &mut Vec<AnMessage>, role: &'static str, blocks: Vec<Value>) {
-    match messages.last_mut() {
-        Some(last) if last.role == role => last.content.extend(blocks),
-        _ => messages.push(AnMessage {
-            role,
-            content: blocks,
-        }),
+fn push_turn(messages: &mut Vec<InputMessage>, role: an::Role, blocks: Vec<ContentBlock>) {
+    if let Some(InputMessage {
+        role: last_role,
+        content: TextOr::Blocks(last),
+    }) = messages.last_mut()
+    {
+        if *last_role == role {
+            last.extend(blocks);
+            return;
+        }
     }
+    messages.push(InputMessage {
+        role,
+        content: TextOr::Blocks(blocks),
+    });
 }
 
-fn content_blocks(content: Option<&Content>, i: usize) -> Result<Vec<Value>, ProviderError> {
+fn content_blocks(content: Option<&Content>, i: usize) -> Result<Vec<ContentBlock>, ProviderError> {
     let Some(content) = content else {
         return Ok(vec![]);
     };
@@ -245,16 +357,33 @@ fn content_blocks(content: Option<&Content>, i: usize) -> Result<Vec<Value>, Pro
         .collect()
 }
 
-fn part_block(p: &ContentPart, i: usize) -> Result<Value, ProviderError> {
-    let mut block = match p.kind.as_str() {
-        "text" => json!({"type": "text", "text": p.text.clone().unwrap_or_default()}),
+fn part_block(p: &ContentPart, i: usize) -> Result<ContentBlock, ProviderError> {
+    let cache_control = p.cache_control.clone();
+    Ok(match p.kind.as_str() {
+        "text" => ContentBlock::Text(TextBlock {
+            text: p.text.clone().unwrap_or_default(),
+            citations: None,
+            cache_control,
+            extra: Extra::new(),
+        }),
         "image_url" => {
             let url = p
                 .image_url
                 .as_ref()
                 .map(|u| u.url.as_str())
                 .unwrap_or_default();
-            json!({"type": "image", "source": source(url)})
+            let source = match parse_data_url(url) {
+                Some((mime, data)) => ImageSource::Base64 {
+                    media_type: mime.into(),
+                    data: data.into(),
+                },
+                None => ImageSource::Url { url: url.into() },
+            };
+            ContentBlock::Image(ImageBlock {
+                source,
+                cache_control,
+                extra: Extra::new(),
+            })
         }
         "file" => {
             let data = p
@@ -266,105 +395,87 @@ fn part_block(p: &ContentPart, i: usize) -> Result<Value, ProviderError> {
                         "messages[{i}]: file parts need `file.file_data`"
                     ))
                 })?;
-            json!({"type": "document", "source": source(data)})
+            let source = match parse_data_url(data) {
+                Some((mime, data)) => DocumentSource::Base64 {
+                    media_type: mime.into(),
+                    data: data.into(),
+                },
+                None => DocumentSource::Url { url: data.into() },
+            };
+            ContentBlock::Document(DocumentBlock {
+                source,
+                title: None,
+                context: None,
+                citations: None,
+                cache_control,
+                extra: Extra::new(),
+            })
         }
         other => {
             return Err(ProviderError::Unsupported(format!(
                 "messages[{i}]: content type `{other}` is not supported by Anthropic"
             )))
         }
-    };
-    if let (Some(cc), Value::Object(b)) = (&p.cache_control, &mut block) {
-        b.insert("cache_control".into(), cc.clone());
-    }
-    Ok(block)
+    })
 }
 
-fn source(url: &str) -> Value {
-    match parse_data_url(url) {
-        Some((mime, data)) => json!({"type": "base64", "media_type": mime, "data": data}),
-        None => json!({"type": "url", "url": url}),
-    }
-}
-
-fn assistant_blocks(m: &Message, i: usize) -> Result<Vec<Value>, ProviderError> {
+fn assistant_blocks(m: &Message, i: usize) -> Result<Vec<ContentBlock>, ProviderError> {
     let mut blocks = Vec::new();
     // Thinking blocks must come first and be returned exactly as received.
     for d in m.reasoning_details.iter().flatten() {
         if d.format.as_deref().is_some_and(|f| f != REASONING_FORMAT) {
             continue;
         }
-        match d.kind.as_str() {
-            "reasoning.text" if d.signature.is_some() => blocks.push(json!({
-                "type": "thinking",
-                "thinking": d.text.clone().unwrap_or_default(),
-                "signature": d.signature,
-            })),
-            "reasoning.encrypted" => {
-                if let Some(data) = &d.data {
-                    blocks.push(json!({"type": "redacted_thinking", "data": data}));
-                }
+        match (d.kind.as_str(), &d.signature, &d.data) {
+            ("reasoning.text", Some(signature), _) => {
+                blocks.push(ContentBlock::Thinking(ThinkingBlock {
+                    thinking: d.text.clone().unwrap_or_default(),
+                    signature: signature.clone(),
+                    extra: Extra::new(),
+                }))
+            }
+            ("reasoning.encrypted", _, Some(data)) => {
+                blocks.push(ContentBlock::RedactedThinking(RedactedThinkingBlock {
+                    data: data.clone(),
+                    extra: Extra::new(),
+                }))
             }
             _ => {}
         }
     }
     blocks.extend(content_blocks(m.content.as_ref(), i)?);
     for tc in m.tool_calls.iter().flatten() {
-        let input = tool_arguments(i, tc)?;
-        blocks.push(
-            json!({"type": "tool_use", "id": tc.id, "name": tc.function.name, "input": input}),
-        );
+        blocks.push(ContentBlock::ToolUse(ToolUseBlock {
+            id: tc.id.clone(),
+            name: tc.function.name.clone(),
+            input: tool_arguments(i, tc)?,
+            cache_control: None,
+            extra: Extra::new(),
+        }));
     }
     Ok(blocks)
 }
 
-#[derive(Deserialize)]
-struct AnResponse {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    content: Vec<AnBlock>,
-    #[serde(default)]
-    stop_reason: Option<String>,
-    #[serde(default)]
-    usage: AnUsage,
-}
-
-#[derive(Deserialize)]
-struct AnBlock {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    thinking: Option<String>,
-    #[serde(default)]
-    signature: Option<String>,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    input: Option<Value>,
-}
-
-#[derive(Deserialize, Default, Clone, Copy)]
-struct AnUsage {
-    #[serde(default)]
+/// Token counts as reported so far: later reports (`message_delta`) carry only what changed.
+#[derive(Default, Clone, Copy)]
+struct Tally {
     input_tokens: Option<u64>,
-    #[serde(default)]
     output_tokens: Option<u64>,
-    #[serde(default)]
     cache_creation_input_tokens: Option<u64>,
-    #[serde(default)]
     cache_read_input_tokens: Option<u64>,
 }
 
-impl AnUsage {
-    /// Later reports (message_delta) only carry what changed.
-    fn merge(&mut self, newer: AnUsage) {
+impl Tally {
+    fn of_message(u: &an::Usage) -> Tally {
+        Tally {
+            input_tokens: Some(u.input_tokens),
+            output_tokens: Some(u.output_tokens),
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+            cache_read_input_tokens: u.cache_read_input_tokens,
+        }
+    }
+
+    fn merge(&mut self, newer: &MessageDeltaUsage) {
         self.input_tokens = newer.input_tokens.or(self.input_tokens);
         self.output_tokens = newer.output_tokens.or(self.output_tokens);
         self.cache_creation_input_tokens = newer
@@ -402,8 +513,16 @@ pub fn finish_reason(native: &str) -> FinishReason {
     }
 }
 
+/// A tool call's input as arguments text: a peer that left it out gave none.
+fn input_text(input: &Value) -> String {
+    match input {
+        Value::Null => "{}".to_string(),
+        v => v.to_string(),
+    }
+}
+
 pub fn decode_response(body: &[u8], ctx: &Context) -> Result<Completion, ProviderError> {
-    let resp: AnResponse = serde_json::from_slice(body).map_err(ProviderError::decode)?;
+    let resp: an::Message = serde_json::from_slice(body).map_err(ProviderError::decode)?;
     let mut msg = ResponseMessage {
         role: "assistant".into(),
         ..Default::default()
@@ -412,32 +531,34 @@ pub fn decode_response(body: &[u8], ctx: &Context) -> Result<Completion, Provide
     let mut tool_calls = Vec::new();
     let mut json_answered = false;
     for (i, b) in resp.content.into_iter().enumerate() {
-        match b.kind.as_str() {
-            "text" => push_opt(&mut msg.content, b.text.as_deref().unwrap_or_default()),
-            "thinking" => {
-                let text = b.thinking.unwrap_or_default();
-                push_opt(&mut msg.reasoning, &text);
-                let mut d = ReasoningDetail::new("reasoning.text", REASONING_FORMAT, i as u32);
-                d.text = Some(text);
-                d.signature = b.signature;
+        let index = u32::try_from(i).unwrap_or(u32::MAX);
+        match b {
+            ContentBlock::Text(t) => push_opt(&mut msg.content, &t.text),
+            ContentBlock::Thinking(t) => {
+                push_opt(&mut msg.reasoning, &t.thinking);
+                let mut d = ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
+                d.text = Some(t.thinking);
+                // A block without a signature cannot be sent back: it is kept as reasoning
+                // only.
+                d.signature = Some(t.signature).filter(|s| !s.is_empty());
                 details.push(d);
             }
-            "redacted_thinking" => {
-                let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, i as u32);
-                d.data = b.data;
+            ContentBlock::RedactedThinking(r) => {
+                let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, index);
+                d.data = Some(r.data);
                 details.push(d);
             }
-            "tool_use" => {
-                let args = b.input.unwrap_or_else(|| json!({})).to_string();
-                if ctx.json_tool.is_some() && b.name == ctx.json_tool {
+            ContentBlock::ToolUse(u) => {
+                let args = input_text(&u.input);
+                if ctx.json_tool.as_deref() == Some(u.name.as_str()) {
                     push_opt(&mut msg.content, &args);
                     json_answered = true;
                 } else {
                     tool_calls.push(ToolCall {
-                        id: b.id.unwrap_or_default(),
+                        id: u.id,
                         kind: "function".into(),
                         function: FunctionCall {
-                            name: b.name.unwrap_or_default(),
+                            name: u.name,
                             arguments: args,
                         },
                     });
@@ -465,64 +586,14 @@ pub fn decode_response(body: &[u8], ctx: &Context) -> Result<Completion, Provide
             native_finish_reason: resp.stop_reason,
             logprobs: None,
         }],
-        usage: resp.usage.canonical(),
-        upstream_id: resp.id,
+        usage: Tally::of_message(&resp.usage).canonical(),
+        upstream_id: Some(resp.id).filter(|id| !id.is_empty()),
         system_fingerprint: None,
     })
 }
 
 fn push_opt(slot: &mut Option<String>, text: &str) {
     slot.get_or_insert_with(String::new).push_str(text);
-}
-
-#[derive(Deserialize)]
-struct AnEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    index: Option<u32>,
-    #[serde(default)]
-    message: Option<AnStartMessage>,
-    #[serde(default)]
-    content_block: Option<AnBlock>,
-    #[serde(default)]
-    delta: Option<AnDelta>,
-    #[serde(default)]
-    usage: Option<AnUsage>,
-    #[serde(default)]
-    error: Option<AnError>,
-}
-
-#[derive(Deserialize)]
-struct AnStartMessage {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    usage: Option<AnUsage>,
-}
-
-#[derive(Deserialize)]
-struct AnDelta {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    partial_json: Option<String>,
-    #[serde(default)]
-    thinking: Option<String>,
-    #[serde(default)]
-    signature: Option<String>,
-    #[serde(default)]
-    stop_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AnError {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    message: String,
 }
 
 /// Content blocks of a stream, by their Anthropic index.
@@ -555,7 +626,7 @@ pub struct StreamDecoder {
     ctx: Context,
     blocks: Vec<Block>,
     tools: u32,
-    usage: AnUsage,
+    usage: Tally,
     json_answered: bool,
     done: bool,
 }
@@ -585,6 +656,112 @@ impl StreamDecoder {
     /// `content_block_stop`.
     fn close_all(&mut self, out: &mut Vec<StreamEvent>) {
         out.extend(self.blocks.iter_mut().filter_map(Self::close));
+    }
+
+    fn start_block(&mut self, index: u32, block: ContentBlock, out: &mut Vec<StreamEvent>) {
+        let mut start_input = None;
+        let kind = match block {
+            ContentBlock::Text(t) => {
+                if !t.text.is_empty() {
+                    out.push(choice(Delta {
+                        content: Some(t.text),
+                        ..Default::default()
+                    }));
+                }
+                BlockKind::Text
+            }
+            ContentBlock::Thinking(_) => BlockKind::Thinking,
+            ContentBlock::ToolUse(u) => {
+                // Anthropic sends `"input": {}` here and the input in deltas; an input given
+                // here whole is kept for a block that gets none.
+                start_input = match &u.input {
+                    Value::Null => None,
+                    Value::Object(o) if o.is_empty() => None,
+                    v => Some(v.to_string()),
+                };
+                if self.ctx.json_tool.as_deref() == Some(u.name.as_str()) {
+                    self.json_answered = true;
+                    BlockKind::JsonAnswer
+                } else {
+                    let n = self.tools;
+                    self.tools = self.tools.saturating_add(1);
+                    out.push(choice(Delta {
+                        tool_calls: Some(vec![ToolCallDelta {
+                            index: n,
+                            id: Some(u.id),
+                            kind: Some("function".into()),
+                            function: Some(FunctionDelta {
+                                name: Some(u.name),
+                                arguments: Some(String::new()),
+                            }),
+                        }]),
+                        ..Default::default()
+                    }));
+                    BlockKind::Tool(n)
+                }
+            }
+            ContentBlock::RedactedThinking(r) => {
+                let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, index);
+                d.data = Some(r.data);
+                out.push(choice(Delta {
+                    reasoning_details: Some(vec![d]),
+                    ..Default::default()
+                }));
+                BlockKind::Other
+            }
+            _ => BlockKind::Other,
+        };
+        self.blocks.push(Block {
+            index,
+            kind,
+            wrote_input: false,
+            start_input,
+            open: true,
+        });
+    }
+
+    fn block_delta(&mut self, index: u32, delta: BlockDelta, out: &mut Vec<StreamEvent>) {
+        let (kind, block) = match self.block(index) {
+            Some(b) => (b.kind, Some(b)),
+            None => (BlockKind::Other, None),
+        };
+        match (delta, kind) {
+            (BlockDelta::TextDelta { text }, _) => out.push(choice(Delta {
+                content: Some(text),
+                ..Default::default()
+            })),
+            (
+                BlockDelta::InputJsonDelta { partial_json },
+                BlockKind::Tool(_) | BlockKind::JsonAnswer,
+            ) => {
+                if partial_json.is_empty() {
+                    return;
+                }
+                if let Some(b) = block {
+                    b.wrote_input = true;
+                }
+                out.extend(input_delta(kind, partial_json));
+            }
+            (BlockDelta::ThinkingDelta { thinking }, _) => {
+                let mut detail = ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
+                detail.text = Some(thinking.clone());
+                out.push(choice(Delta {
+                    reasoning: Some(thinking),
+                    reasoning_details: Some(vec![detail]),
+                    ..Default::default()
+                }));
+            }
+            (BlockDelta::SignatureDelta { signature }, _) => {
+                let mut detail = ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
+                detail.text = Some(String::new());
+                detail.signature = Some(signature);
+                out.push(choice(Delta {
+                    reasoning_details: Some(vec![detail]),
+                    ..Default::default()
+                }));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -620,142 +797,37 @@ fn choice(delta: Delta) -> StreamEvent {
 
 impl Decoder for StreamDecoder {
     fn event(&mut self, ev: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
-        let e: AnEvent = serde_json::from_str(&ev.data).map_err(ProviderError::decode)?;
-        let index = e.index.unwrap_or(0);
+        let e: an::StreamEvent = serde_json::from_str(&ev.data).map_err(ProviderError::decode)?;
         let mut out = Vec::new();
-        match e.kind.as_str() {
-            "message_start" => {
-                if let Some(m) = e.message {
-                    if let Some(id) = m.id {
-                        out.push(StreamEvent::UpstreamId(id));
-                    }
-                    if let Some(u) = m.usage {
-                        self.usage.merge(u);
-                    }
+        match e {
+            an::StreamEvent::MessageStart { message } => {
+                if !message.id.is_empty() {
+                    out.push(StreamEvent::UpstreamId(message.id));
                 }
+                self.usage = Tally::of_message(&message.usage);
                 out.push(choice(Delta {
                     role: Some("assistant".into()),
                     content: Some(String::new()),
                     ..Default::default()
                 }));
             }
-            "content_block_start" => {
-                let Some(b) = e.content_block else {
-                    return Ok(out);
-                };
-                let kind = match b.kind.as_str() {
-                    "text" => BlockKind::Text,
-                    "thinking" => BlockKind::Thinking,
-                    "tool_use" if self.ctx.json_tool.is_some() && b.name == self.ctx.json_tool => {
-                        self.json_answered = true;
-                        BlockKind::JsonAnswer
-                    }
-                    "tool_use" => {
-                        let n = self.tools;
-                        self.tools = self.tools.saturating_add(1);
-                        out.push(choice(Delta {
-                            tool_calls: Some(vec![ToolCallDelta {
-                                index: n,
-                                id: b.id.clone(),
-                                kind: Some("function".into()),
-                                function: Some(FunctionDelta {
-                                    name: b.name.clone(),
-                                    arguments: Some(String::new()),
-                                }),
-                            }]),
-                            ..Default::default()
-                        }));
-                        BlockKind::Tool(n)
-                    }
-                    "redacted_thinking" => {
-                        let mut d =
-                            ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, index);
-                        d.data = b.data.clone();
-                        out.push(choice(Delta {
-                            reasoning_details: Some(vec![d]),
-                            ..Default::default()
-                        }));
-                        BlockKind::Other
-                    }
-                    _ => BlockKind::Other,
-                };
-                if let (BlockKind::Text, Some(t)) = (kind, b.text.filter(|t| !t.is_empty())) {
-                    out.push(choice(Delta {
-                        content: Some(t),
-                        ..Default::default()
-                    }));
-                }
-                // Anthropic sends `"input": {}` here and the input in deltas; an input given
-                // here whole is kept for a block that gets none.
-                let start_input = b
-                    .input
-                    .as_ref()
-                    .filter(|v| !matches!(v, Value::Object(o) if o.is_empty()))
-                    .map(Value::to_string);
-                self.blocks.push(Block {
-                    index,
-                    kind,
-                    wrote_input: false,
-                    start_input,
-                    open: true,
-                });
+            an::StreamEvent::ContentBlockStart {
+                index,
+                content_block,
+            } => self.start_block(index, content_block, &mut out),
+            an::StreamEvent::ContentBlockDelta { index, delta } => {
+                self.block_delta(index, delta, &mut out)
             }
-            "content_block_delta" => {
-                let Some(d) = e.delta else {
-                    return Ok(out);
-                };
-                let (kind, block) = match self.block(index) {
-                    Some(b) => (b.kind, Some(b)),
-                    None => (BlockKind::Other, None),
-                };
-                match (d.kind.as_deref(), kind) {
-                    (Some("text_delta"), _) => out.push(choice(Delta {
-                        content: d.text,
-                        ..Default::default()
-                    })),
-                    (Some("input_json_delta"), BlockKind::Tool(_) | BlockKind::JsonAnswer) => {
-                        let json = d.partial_json.unwrap_or_default();
-                        if json.is_empty() {
-                            return Ok(out);
-                        }
-                        if let Some(b) = block {
-                            b.wrote_input = true;
-                        }
-                        out.extend(input_delta(kind, json));
-                    }
-                    (Some("thinking_delta"), _) => {
-                        let mut detail =
-                            ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
-                        detail.text = d.thinking.clone();
-                        out.push(choice(Delta {
-                            reasoning: d.thinking,
-                            reasoning_details: Some(vec![detail]),
-                            ..Default::default()
-                        }));
-                    }
-                    (Some("signature_delta"), _) => {
-                        let mut detail =
-                            ReasoningDetail::new("reasoning.text", REASONING_FORMAT, index);
-                        detail.text = Some(String::new());
-                        detail.signature = d.signature;
-                        out.push(choice(Delta {
-                            reasoning_details: Some(vec![detail]),
-                            ..Default::default()
-                        }));
-                    }
-                    _ => {}
-                }
-            }
-            "content_block_stop" => {
+            an::StreamEvent::ContentBlockStop { index } => {
                 if let Some(b) = self.block(index) {
                     out.extend(Self::close(b));
                 }
             }
-            "message_delta" => {
-                if let Some(u) = e.usage {
+            an::StreamEvent::MessageDelta { delta, usage, .. } => {
+                if let Some(u) = &usage {
                     self.usage.merge(u);
                 }
-                if let Some(reason) = e.delta.and_then(|d| d.stop_reason) {
+                if let Some(reason) = delta.stop_reason {
                     self.close_all(&mut out);
                     let finish = if reason == "tool_use" && self.json_answered && self.tools == 0 {
                         FinishReason::Stop
@@ -772,22 +844,26 @@ impl Decoder for StreamDecoder {
                 }
                 out.push(StreamEvent::Usage(self.usage.canonical()));
             }
-            "message_stop" => {
+            an::StreamEvent::MessageStop => {
                 self.close_all(&mut out);
                 self.done = true;
             }
-            "error" => {
-                let err = e.error.unwrap_or(AnError {
-                    kind: "error".into(),
-                    message: "upstream error".into(),
-                });
+            an::StreamEvent::Error { error } => {
                 return Err(ProviderError::StreamError {
-                    kind: err.kind,
-                    message: err.message,
+                    kind: if error.kind.is_empty() {
+                        "error".into()
+                    } else {
+                        error.kind
+                    },
+                    message: if error.message.is_empty() {
+                        "upstream error".into()
+                    } else {
+                        error.message
+                    },
                 });
             }
             // ping, and event types added after this was written.
-            _ => {}
+            an::StreamEvent::Ping | an::StreamEvent::Other(_) => {}
         }
         Ok(out)
     }
@@ -806,6 +882,79 @@ mod tests {
     fn encode_json(body: &str) -> Value {
         let req = parse_chat_request(body.as_bytes()).expect("valid request");
         serde_json::to_value(encode("claude-x", &req, false).expect("encodes")).unwrap_or_default()
+    }
+
+    /// A client that spoke Anthropic's own dialect is passed through to an Anthropic endpoint:
+    /// the body as sent (server tools, top-level cache_control, thinking signatures) with only
+    /// the model, `stream` and the gateway's fields changed, and its betas added to the
+    /// provider's.
+    #[test]
+    fn a_native_anthropic_body_goes_through_as_sent() {
+        let raw = json!({
+            "model": "anthropic/claude-sonnet-4.5",
+            "models": ["anthropic/claude-sonnet-4.5"],
+            "provider": {"order": ["anthropic"]},
+            "session_id": "s-1",
+            "max_tokens": 64,
+            "cache_control": {"type": "ephemeral"},
+            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}],
+            "metadata": {"user_id": "alice"},
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "EqQBCkYIBxgCKkB+/="},
+                    {"type": "text", "text": "hello"}]},
+                {"role": "user", "content": "again"}
+            ],
+        });
+        let Value::Object(body) = raw.clone() else {
+            panic!("an object")
+        };
+        let req = ChatRequest {
+            user: Some("user-hashed".into()),
+            native: Some(std::sync::Arc::new(NativeRequest {
+                dialect: NativeDialect::AnthropicMessages,
+                body,
+                headers: vec![(
+                    "anthropic-beta".into(),
+                    "interleaved-thinking-2025-05-14".into(),
+                )],
+            })),
+            ..ChatRequest::default()
+        };
+        let configured = [(
+            "anthropic-beta".to_string(),
+            "context-1m-2025-08-07".to_string(),
+        )];
+        let sim = crate::simulated::SimulationConfig::default();
+        let target = Target {
+            protocol: crate::Protocol::Anthropic,
+            base_url: "https://api.anthropic.com/v1",
+            api_key: Some("sk-ant"),
+            upstream_model: "claude-sonnet-4-5",
+            headers: &configured,
+            simulation: &sim,
+        };
+        let http = build_request(target, &req, true).expect("builds");
+        let sent: Value = serde_json::from_slice(&http.body).expect("JSON");
+        let mut expected = raw;
+        for f in ["models", "provider", "session_id"] {
+            expected.as_object_mut().map(|o| o.remove(f));
+        }
+        expected["model"] = json!("claude-sonnet-4-5");
+        expected["stream"] = json!(true);
+        expected["metadata"]["user_id"] = json!("user-hashed");
+        assert_eq!(sent, expected);
+        let betas: Vec<_> = http
+            .headers
+            .iter()
+            .filter(|(h, _)| h == "anthropic-beta")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            betas,
+            ["context-1m-2025-08-07,interleaved-thinking-2025-05-14"]
+        );
     }
 
     #[test]
@@ -849,6 +998,21 @@ mod tests {
         );
         assert_eq!(v["tool_choice"]["type"], "any");
         assert_eq!(v["tool_choice"]["disable_parallel_tool_use"], true);
+    }
+
+    #[test]
+    fn a_cache_marker_on_a_tool_result_reaches_its_block() {
+        let v = encode_json(
+            r#"{"messages":[{"role":"user","content":"q"},
+              {"role":"assistant","content":null,"tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":"{}"}},
+                {"id":"t2","type":"function","function":{"name":"f","arguments":"{}"}}]},
+              {"role":"tool","tool_call_id":"t1","content":"plain"},
+              {"role":"tool","tool_call_id":"t2","content":[{"type":"text","text":"a"},{"type":"text","text":"b","cache_control":{"type":"ephemeral"}}]}]}"#,
+        );
+        let results = &v["messages"][2]["content"];
+        assert!(results[0].get("cache_control").is_none());
+        assert_eq!(results[1]["content"], "ab");
+        assert_eq!(results[1]["cache_control"], json!({"type": "ephemeral"}));
     }
 
     #[test]
@@ -1149,7 +1313,7 @@ mod spec_tests {
         r#"{"messages":[{"role":"user","content":"w?"},
             {"role":"assistant","content":"checking","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"w","arguments":"{\"c\":\"P\"}"}},
               {"id":"toolu_2","type":"function","function":{"name":"w","arguments":""}}]},
-            {"role":"tool","tool_call_id":"toolu_1","content":"18C"},{"role":"tool","tool_call_id":"toolu_2","content":"19C"}],
+            {"role":"tool","tool_call_id":"toolu_1","content":"18C"},{"role":"tool","tool_call_id":"toolu_2","content":[{"type":"text","text":"19C","cache_control":{"type":"ephemeral"}}]}],
            "tools":[{"type":"function","function":{"name":"w","description":"d","parameters":{"type":"object","properties":{"c":{"type":"string"}}}},"cache_control":{"type":"ephemeral"}}],
            "tool_choice":{"type":"function","function":{"name":"w"}},"parallel_tool_calls":false}"#,
         r#"{"messages":[{"role":"user","content":"q"}],"tools":[{"type":"function","function":{"name":"w"}}],"tool_choice":"none"}"#,

@@ -1,5 +1,6 @@
 //! The router with its middleware, and `serve`. The state it serves lives in [`crate::state`].
 
+use crate::dialects::anthropic_messages::AnthropicMessages;
 use crate::dialects::openai_chat::OpenAiChat;
 use crate::routes;
 use crate::state::AppState;
@@ -23,6 +24,14 @@ pub fn build_router(state: AppState) -> Router {
             .route(
                 &at("/chat/completions"),
                 post(routes::chat::serve::<OpenAiChat>),
+            )
+            .route(
+                &at("/messages"),
+                post(routes::chat::serve::<AnthropicMessages>),
+            )
+            .route(
+                &at("/messages/count_tokens"),
+                post(routes::chat::count_tokens),
             )
             .route(&at("/embeddings"), post(routes::embeddings::embeddings))
             .route(&at("/embeddings/models"), get(routes::embeddings::models))

@@ -125,3 +125,21 @@ fn metadata_requested(headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.eq_ignore_ascii_case("enabled"))
     })
 }
+
+/// `POST /messages/count_tokens`: an estimate of a Messages request's input tokens, for
+/// clients budgeting their context. Authenticated like inference, never billed.
+pub async fn count_tokens(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    use crate::dialects::anthropic_messages::{count_tokens, AnthropicMessages};
+    let counted = async {
+        let caller = caller(&st, &headers)?;
+        admit(&st, &caller).await?;
+        let body = read_limited(body, &BodyLimits::of(&st.settings)).await?;
+        count_tokens(&body).map_err(GatewayError::BadRequest)
+    };
+    match counted.await {
+        Ok(n) => axum::response::IntoResponse::into_response(axum::Json(
+            switchyard_api::anthropic::CountTokensResponse { input_tokens: n },
+        )),
+        Err(e) => AnthropicMessages::error(e),
+    }
+}

@@ -441,3 +441,113 @@ pub fn expected_cost(model: &str, usage: &Value) -> String {
     let n = |k: &str| usage[k].as_u64().unwrap_or(0);
     (price(p).times(n("prompt_tokens")) + price(c).times(n("completion_tokens"))).to_string()
 }
+
+/// One server-sent event: its `event:` name when one was sent, and its `data:` parsed as
+/// JSON (kept as a string when it is not, e.g. `[DONE]`). Comments are dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: Value,
+}
+
+/// The events of a `text/event-stream` body (multi-line `data:` joined with newlines).
+pub fn parse_sse(text: &str) -> Vec<SseEvent> {
+    let mut out = vec![];
+    for frame in text.replace("\r\n", "\n").split("\n\n") {
+        let mut event = None;
+        let mut data: Vec<&str> = vec![];
+        for line in frame.lines() {
+            if let Some(e) = line.strip_prefix("event:") {
+                event = Some(e.trim().to_string());
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push(d.strip_prefix(' ').unwrap_or(d));
+            }
+        }
+        if data.is_empty() {
+            continue;
+        }
+        let joined = data.join("\n");
+        out.push(SseEvent {
+            event,
+            data: serde_json::from_str(&joined).unwrap_or(Value::String(joined)),
+        });
+    }
+    out
+}
+
+/// What came back from a raw request: status, headers and the whole body as text.
+pub struct Raw {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Raw {
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// The body as server-sent events.
+    pub fn events(&self) -> Vec<SseEvent> {
+        parse_sse(&self.text)
+    }
+
+    /// The `x-generation-id` header, when sent.
+    pub fn generation_id(&self) -> Option<String> {
+        self.headers
+            .get("x-generation-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+impl TestApp {
+    /// `POST path` with exactly these headers (credentials included, if any) and this body,
+    /// read to the end.
+    pub async fn post_raw(&self, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Raw {
+        let mut rb = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let r = rb.send().await.expect("request sent");
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        Raw {
+            status,
+            headers,
+            text: r.text().await.unwrap_or_default(),
+        }
+    }
+
+    /// `GET /api/v1/generation?id=…` as `key`: status and body.
+    pub async fn generation(&self, key: &str, id: &str) -> (u16, Value) {
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/generation?id={id}"),
+                key,
+                None,
+            )
+            .await;
+        (s, v)
+    }
+
+    /// What `GET /api/v1/key` says `key` has spent so far.
+    pub async fn key_usage(&self, key: &str) -> switchyard_api::Money {
+        let (s, v, _) = self
+            .call(reqwest::Method::GET, "/api/v1/key", key, None)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        money_of(&v["data"]["usage"])
+    }
+}
+
+/// An exact amount as the API writes it (a JSON number read back from its text).
+pub fn money_of(v: &Value) -> switchyard_api::Money {
+    switchyard_api::Money::parse(&v.to_string()).unwrap_or_default()
+}

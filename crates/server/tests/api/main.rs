@@ -9,6 +9,7 @@ mod billing;
 mod catalogue;
 mod chat;
 mod conformance;
+mod dialects;
 mod embeddings;
 mod errors;
 mod faults;
