@@ -1,15 +1,17 @@
 """Coding agents, run headless against the gateway: Claude Code (`claude -p`) through the
-Anthropic Messages dialect. What Claude Code sends and why each setting below is there:
-tests/clients/agents/CLAUDE_CODE.md.
+Anthropic Messages dialect, Codex (`codex exec`) through the OpenAI Responses dialect. What
+each sends and why each setting below is there: tests/clients/agents/CLAUDE_CODE.md and
+crates/server/src/dialects/fixtures/responses/CODEX.md.
 
 Each run gets a fresh HOME and working directory, a fresh gateway key (so its usage is the
 run's alone) and a prompt with `#notools`: Claude Code offers a dozen tools on every call
 and the testkit's fakes would otherwise call the first. The answer is the fakes'
 deterministic `Echo: <last user text>`.
 
-Claude Code is installed by `npm ci --ignore-scripts` in tests/clients/agents (scripts/test
-does it); its postinstall only copies the platform's native binary over a placeholder, so
-the binary is run from its platform package directly.
+Both are installed by `npm ci --ignore-scripts` in tests/clients/agents (scripts/test does
+it). Claude Code's postinstall only copies the platform's native binary over a placeholder, so
+that binary is run from its platform package directly; Codex's `bin/codex.js` finds its
+platform package itself.
 """
 
 import json
@@ -162,3 +164,95 @@ def test_claude_code_tool_round_trip(request, tmp_path, model, server):
     p = run_claude(tmp_path, gw, model, "Read a file", "--tools", "Read", "--max-turns", "4")
     check_ok(p)
     assert p.stdout.strip().startswith("The tool returned: "), p.stdout
+
+
+# ---------------- Codex ----------------
+
+CODEX_CONFIG = """
+model = "{model}"
+model_provider = "switchyard"
+
+[model_providers.switchyard]
+name = "Switchyard"
+base_url = "{base_url}"
+env_key = "SWITCHYARD_KEY"
+wire_api = "responses"
+# A failure must fail the run at once, not after retries.
+request_max_retries = 0
+stream_max_retries = 0
+"""
+
+
+def codex_script():
+    script = AGENTS / "node_modules" / "@openai" / "codex" / "bin" / "codex.js"
+    if not script.exists():
+        pytest.fail(f"Codex is not installed: run `npm ci --ignore-scripts` in {AGENTS}")
+    return str(script)
+
+
+def run_codex(tmp_path, gateway, model, prompt, key, timeout=180):
+    """Runs `codex exec --json` against the gateway (a `wire_api = "responses"` provider in a
+    fresh CODEX_HOME); returns (CompletedProcess, JSON events of stdout)."""
+    home, codex_home, work = tmp_path / "home", tmp_path / "codex", tmp_path / "work"
+    for d in (home, codex_home, work):
+        d.mkdir(exist_ok=True)
+    (codex_home / "config.toml").write_text(CODEX_CONFIG.format(model=model, base_url=gateway["url"] + "/v1"))
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CODEX_HOME": str(codex_home),
+        "SWITCHYARD_KEY": key,
+        "TERM": "dumb",
+        "NO_COLOR": "1",
+    }
+    p = subprocess.run(
+        ["node", codex_script(), "exec", "--skip-git-repo-check", "--json", prompt],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        # Without a terminal, `codex exec` also reads stdin: it must see its end at once.
+        stdin=subprocess.DEVNULL,
+    )
+    return p, stream_json(p.stdout)
+
+
+def codex_messages(events):
+    return [
+        e["item"]["text"] for e in events if e.get("type") == "item.completed" and e["item"].get("type") == "agent_message"
+    ]
+
+
+CODEX_TARGETS = pytest.mark.parametrize("model", list(MODELS))
+
+
+@CODEX_TARGETS
+def test_codex_answers_and_is_billed(gateway, tmp_path, model):
+    """One model turn: the fake's answer is Codex's message, and the usage Codex reports is
+    what the key was charged for, at the model's prices (one request, one charge)."""
+    key = new_key(gateway, "codex")
+    before = key_usage(gateway, key)
+    p, events = run_codex(tmp_path, gateway, model, "Say hello #notools", key)
+    check_ok(p)
+    assert codex_messages(events) == ["Echo: Say hello #notools"], p.stdout
+    turns = [e for e in events if e.get("type") == "turn.completed"]
+    assert len(turns) == 1, p.stdout
+    usage = turns[0]["usage"]
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0, usage
+    _, prompt_price, completion_price = MODELS[model]
+    expected = Decimal(prompt_price) * usage["input_tokens"] + Decimal(completion_price) * usage["output_tokens"]
+    assert key_usage(gateway, key) - before == expected, usage
+
+
+@CODEX_TARGETS
+def test_codex_tool_round_trip(gateway, tmp_path, model):
+    """Without `#notools` the fake calls Codex's first tool (`exec_command`, arguments filled
+    from its schema); Codex runs it, sends the output back as `function_call_output`, and the
+    fake's answer to that is the final message."""
+    key = new_key(gateway, "codex-tools")
+    p, events = run_codex(tmp_path, gateway, model, "Run something", key)
+    check_ok(p)
+    messages = codex_messages(events)
+    assert messages and messages[-1].startswith("The tool returned: "), p.stdout
+    assert any(e.get("type") == "item.completed" and e["item"].get("type") == "command_execution" for e in events), p.stdout
