@@ -235,7 +235,11 @@ def test_codex_answers_and_is_billed(gateway, tmp_path, model):
     before = key_usage(gateway, key)
     p, events = run_codex(tmp_path, gateway, model, "Say hello #notools", key)
     check_ok(p)
-    assert codex_messages(events) == ["Echo: Say hello #notools"], p.stdout
+    # The fakes echo the last user turn; for providers that take no two user turns in a row
+    # (Anthropic, Gemini) Codex's environment-context message and the prompt are one turn.
+    messages = codex_messages(events)
+    assert len(messages) == 1, p.stdout
+    assert messages[0].startswith("Echo: ") and messages[0].endswith("Say hello #notools"), p.stdout
     turns = [e for e in events if e.get("type") == "turn.completed"]
     assert len(turns) == 1, p.stdout
     usage = turns[0]["usage"]
@@ -248,11 +252,12 @@ def test_codex_answers_and_is_billed(gateway, tmp_path, model):
 @CODEX_TARGETS
 def test_codex_tool_round_trip(gateway, tmp_path, model):
     """Without `#notools` the fake calls Codex's first tool (`exec_command`, arguments filled
-    from its schema); Codex runs it, sends the output back as `function_call_output`, and the
-    fake's answer to that is the final message."""
+    from its schema: Codex refuses them, `4.5` is not a count); Codex sends its answer back as
+    `function_call_output`, and the fake's answer to that is the final message."""
     key = new_key(gateway, "codex-tools")
     p, events = run_codex(tmp_path, gateway, model, "Run something", key)
     check_ok(p)
     messages = codex_messages(events)
-    assert messages and messages[-1].startswith("The tool returned: "), p.stdout
-    assert any(e.get("type") == "item.completed" and e["item"].get("type") == "command_execution" for e in events), p.stdout
+    assert len(messages) == 1 and messages[0].startswith("The tool returned: "), p.stdout
+    turns = [e for e in events if e.get("type") == "turn.completed"]
+    assert len(turns) == 1, p.stdout
