@@ -554,17 +554,15 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
         }
         for text in [&m.content, &m.refusal].into_iter().flatten() {
             if !text.is_empty() {
-                content.push(ContentBlock::Text(TextBlock::new(text.clone())));
+                content.push(text_block(text.clone()));
             }
         }
         for tc in m.tool_calls.iter().flatten() {
-            content.push(ContentBlock::ToolUse(ToolUseBlock {
-                id: tc.id.clone(),
-                name: tc.function.name.clone(),
-                input: tool_input(&tc.function.arguments),
-                cache_control: None,
-                extra: Extra::new(),
-            }));
+            content.push(tool_use_block(
+                tc.id.clone(),
+                tc.function.name.clone(),
+                tool_input(&tc.function.arguments),
+            ));
         }
     }
     let has_tool_use = content
@@ -575,7 +573,7 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
     } else {
         resp.model.clone()
     };
-    let mut out = an::Message::new(resp.id.clone(), model);
+    let mut out = new_message(resp.id.clone(), model);
     out.content = content;
     out.stop_reason = Some(stop_reason(
         choice.and_then(|c| c.finish_reason),
@@ -674,11 +672,13 @@ pub fn stop_reason(
 }
 
 /// Canonical usage in Anthropic's terms: `input_tokens` excludes cache reads and writes.
+/// With every field OpenRouter's document requires of it (`AnthropicUsage.required`).
 fn usage(u: Option<&Usage>) -> an::Usage {
     let Some(u) = u else {
         return an::Usage {
             cache_creation_input_tokens: Some(0),
             cache_read_input_tokens: Some(0),
+            extra: usage_extra(None),
             ..Default::default()
         };
     };
@@ -689,8 +689,74 @@ fn usage(u: Option<&Usage>) -> an::Usage {
         cache_creation_input_tokens: Some(write),
         cache_read_input_tokens: Some(read),
         cost: u.cost,
-        extra: Extra::new(),
+        extra: usage_extra(Some(u)),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fields OpenRouter's document requires
+//
+// OpenRouter's OpenAPI document (`MessagesResult`, `MessagesStreamEvents`) requires fields
+// that Anthropic's API writes only when they say something and that Anthropic's SDKs read
+// as null when absent: `container` and `stop_details` on a message and a `message_delta`,
+// `citations` on a text block, `caller` on a tool call, and the usage details below.
+// Clients generated from the document (`@openrouter/sdk`) refuse an answer without them;
+// Anthropic's clients read the values written here exactly as they read the absence.
+
+/// A message (an answer, or `message_start`'s) with `container` and `stop_details` null:
+/// no container tool runs here, and a refusal's classifier details are not known.
+fn new_message(id: String, model: String) -> an::Message {
+    let mut m = an::Message::new(id, model);
+    for field in ["container", "stop_details"] {
+        m.extra.insert(field.into(), Value::Null);
+    }
+    m.usage = usage(None);
+    m
+}
+
+/// A text block with `citations` null (`AnthropicTextBlock.required`): the canonical form
+/// carries none.
+fn text_block(text: String) -> ContentBlock {
+    let mut b = TextBlock::new(text);
+    b.extra.insert("citations".into(), Value::Null);
+    ContentBlock::Text(b)
+}
+
+/// A tool call's block, called by the model itself (`caller: {"type": "direct"}`, required
+/// by `AnthropicToolUseBlock`): the gateway runs no code-execution tool that could call one.
+fn tool_use_block(id: String, name: String, input: Value) -> ContentBlock {
+    let mut extra = Extra::new();
+    extra.insert("caller".into(), json!({"type": "direct"}));
+    ContentBlock::ToolUse(ToolUseBlock {
+        id,
+        name,
+        input,
+        cache_control: None,
+        extra,
+    })
+}
+
+/// Usage details the canonical form does not know, null; `output_tokens_details` from the
+/// reasoning tokens when the provider counted them.
+fn usage_extra(u: Option<&Usage>) -> Extra {
+    let mut extra = Extra::new();
+    extra.insert("output_tokens_details".into(), output_tokens_details(u));
+    for field in [
+        "cache_creation",
+        "inference_geo",
+        "server_tool_use",
+        "service_tier",
+    ] {
+        extra.insert(field.into(), Value::Null);
+    }
+    extra
+}
+
+fn output_tokens_details(u: Option<&Usage>) -> Value {
+    u.and_then(|u| u.completion_tokens_details.as_ref()).map_or(
+        Value::Null,
+        |d| json!({"thinking_tokens": d.reasoning_tokens}),
+    )
 }
 
 fn cache_tokens(u: &Usage) -> (u64, u64) {
@@ -864,7 +930,7 @@ impl StreamFramer {
         } else {
             chunk.model.clone()
         };
-        let mut message = an::Message::new(chunk.id.clone(), model);
+        let mut message = new_message(chunk.id.clone(), model);
         message.provider = chunk.provider.clone();
         emit(out, &StreamEvent::MessageStart { message });
     }
@@ -905,7 +971,7 @@ impl StreamFramer {
             Some(Open::Text(i)) => i,
             // An empty piece opens nothing (the first delta of every stream is one).
             _ if text.is_empty() => return,
-            _ => self.open_block(Open::Text, ContentBlock::Text(TextBlock::new("")), out),
+            _ => self.open_block(Open::Text, text_block(String::new()), out),
         };
         self.delta(
             index,
@@ -1001,17 +1067,14 @@ impl StreamFramer {
         let index = match known {
             Some(i) => i,
             None => {
-                let block = ContentBlock::ToolUse(ToolUseBlock {
-                    id: tc.id.clone().unwrap_or_default(),
-                    name: tc
-                        .function
+                let block = tool_use_block(
+                    tc.id.clone().unwrap_or_default(),
+                    tc.function
                         .as_ref()
                         .and_then(|f| f.name.clone())
                         .unwrap_or_default(),
-                    input: json!({}),
-                    cache_control: None,
-                    extra: Extra::new(),
-                });
+                    json!({}),
+                );
                 let i = self.open_block(Open::Tool, block, out);
                 self.tool_blocks.push((tc.index, i));
                 i
@@ -1063,13 +1126,25 @@ impl StreamFramer {
             !self.tool_blocks.is_empty(),
         );
         let u = usage(f.chunk.usage.as_ref());
+        // `MessagesDeltaEvent` requires `container` and `stop_details` in the delta, and
+        // `output_tokens_details` and `server_tool_use` in the usage (see `new_message`).
+        let mut delta_extra = Extra::new();
+        for field in ["container", "stop_details"] {
+            delta_extra.insert(field.into(), Value::Null);
+        }
+        let mut usage_extra = Extra::new();
+        usage_extra.insert(
+            "output_tokens_details".into(),
+            output_tokens_details(f.chunk.usage.as_ref()),
+        );
+        usage_extra.insert("server_tool_use".into(), Value::Null);
         emit(
             out,
             &StreamEvent::MessageDelta {
                 delta: MessageDelta {
                     stop_reason: Some(stop),
                     stop_sequence: None,
-                    extra: Extra::new(),
+                    extra: delta_extra,
                 },
                 usage: Some(MessageDeltaUsage {
                     input_tokens: Some(u.input_tokens),
@@ -1077,7 +1152,7 @@ impl StreamFramer {
                     cache_creation_input_tokens: u.cache_creation_input_tokens,
                     cache_read_input_tokens: u.cache_read_input_tokens,
                     cost: u.cost,
-                    extra: Extra::new(),
+                    extra: usage_extra,
                 }),
                 extra: Extra::new(),
             },
@@ -1736,7 +1811,17 @@ mod tests {
                 priced(c.usage),
             );
             let m = render(&resp, &Context::default());
-            assert_eq!(m.content, original.content);
+            // The recordings predate the fields OpenRouter's document requires of every
+            // block (`citations`, `caller`): compared without them.
+            let mut content = m.content.clone();
+            for b in &mut content {
+                match b {
+                    ContentBlock::Text(t) => t.extra.retain(|k, _| k != "citations"),
+                    ContentBlock::ToolUse(u) => u.extra.retain(|k, _| k != "caller"),
+                    _ => {}
+                }
+            }
+            assert_eq!(content, original.content);
             assert_eq!(m.stop_reason, original.stop_reason);
             assert_eq!(m.usage.input_tokens, original.usage.input_tokens);
             assert_eq!(m.usage.output_tokens, original.usage.output_tokens);
@@ -1815,10 +1900,10 @@ mod tests {
             json!([
                 {"type":"thinking","thinking":"hmm","signature":"sig=="},
                 {"type":"redacted_thinking","data":"EmwK"},
-                {"type":"text","text":"Here."},
-                {"type":"tool_use","id":"call_1","name":"f","input":{"a":1}},
-                {"type":"tool_use","id":"call_2","name":"g","input":{}},
-                {"type":"tool_use","id":"call_3","name":"h","input":"{\"a\":"},
+                {"type":"text","text":"Here.","citations":null},
+                {"type":"tool_use","id":"call_1","name":"f","input":{"a":1},"caller":{"type":"direct"}},
+                {"type":"tool_use","id":"call_2","name":"g","input":{},"caller":{"type":"direct"}},
+                {"type":"tool_use","id":"call_3","name":"h","input":"{\"a\":","caller":{"type":"direct"}},
             ])
         );
         assert_eq!(v["stop_reason"], "tool_use");
@@ -1959,7 +2044,9 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(error_envelope(500, "oops", None)).ok(),
-            Some(json!({"type":"error","error":{"type":"api_error","message":"oops"}}))
+            Some(
+                json!({"type":"error","error":{"type":"api_error","message":"oops"},"request_id":null})
+            )
         );
     }
 
