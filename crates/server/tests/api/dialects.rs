@@ -1368,7 +1368,7 @@ async fn responses_cost_agrees_with_the_record_and_the_key() {
                 &app,
                 RESPONSES,
                 &key,
-                &json!({"model": model, "input": "hello billing", "stream": stream}),
+                &json!({"model": model, "input": "hello billing", "max_output_tokens": 256, "stream": stream}),
             )
             .await;
             let u = response_of(&r, stream)["usage"].clone();
@@ -1746,6 +1746,61 @@ async fn cache_reads_are_reported_in_each_dialects_terms_and_priced() {
             money_of(&u["cost"]),
             money_of(&g["data"]["total_cost"]),
             "{u} {g}"
+        );
+    }
+}
+
+/// What an agent such as Claude Code sends: system blocks with cache markers, metadata, tools
+/// on every turn, tool results as block arrays, a beta header; streamed.
+#[tokio::test]
+async fn messages_accept_an_agents_request_on_every_family() {
+    let app = spawn_app().await;
+    let tools = json!([{"name": "get_weather", "description": "Weather for a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "cache_control": {"type": "ephemeral"}}]);
+    for (model, _) in FAMILIES {
+        let r = app
+            .post_raw(
+                MESSAGES,
+                &[
+                    ("x-api-key", KEY),
+                    ("anthropic-version", "2023-06-01"),
+                    ("anthropic-beta", "fine-grained-tool-streaming-2025-05-14"),
+                ],
+                json!({"model": model, "max_tokens": 1024, "stream": true, "tools": tools,
+                    "tool_choice": {"type": "auto"}, "temperature": 1,
+                    "metadata": {"user_id": "user_abc_account_123"},
+                    "system": [{"type": "text", "text": "You are an agent."},
+                               {"type": "text", "text": "Be careful.", "cache_control": {"type": "ephemeral"}}],
+                    "messages": [
+                        {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
+                        {"role": "assistant", "content": [
+                            {"type": "text", "text": "Let me check."},
+                            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}}]},
+                        {"role": "user", "content": [
+                            {"type": "tool_result", "tool_use_id": "toolu_01",
+                             "content": [{"type": "text", "text": "{\"temp\":18}"}],
+                             "cache_control": {"type": "ephemeral"}}]}
+                    ]})
+                .to_string()
+                .into_bytes(),
+            )
+            .await;
+        let s = message_stream(&r);
+        let text = s.text();
+        assert!(
+            text.starts_with("The tool returned:") && text.contains("18"),
+            "{model}: {text}"
+        );
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        assert!(
+            !sent.to_string().contains("user_abc_account_123"),
+            "{model}: end-user ids do not leave the gateway as sent: {sent}"
         );
     }
 }
