@@ -714,6 +714,50 @@ fn new_message(id: String, model: String) -> an::Message {
     m
 }
 
+/// An upstream's `message_start` message with what `MessagesStartEvent` requires added where
+/// the upstream left it out (Anthropic writes `container`, `stop_details` and most usage
+/// details only when they say something); what it did send is kept.
+fn complete_message(m: &mut an::Message) {
+    for field in ["container", "stop_details"] {
+        m.extra.entry(field).or_insert(Value::Null);
+    }
+    let u = &mut m.usage;
+    // Typed fields: only when absent there, so that no key is written twice.
+    if u.cache_creation_input_tokens.is_none() {
+        u.extra
+            .entry("cache_creation_input_tokens")
+            .or_insert(Value::Null);
+    }
+    if u.cache_read_input_tokens.is_none() {
+        u.extra
+            .entry("cache_read_input_tokens")
+            .or_insert(Value::Null);
+    }
+    for (k, v) in usage_extra(None) {
+        u.extra.entry(k).or_insert(v);
+    }
+}
+
+/// Adds to a relayed `content_block_start` block what the document requires of its kind
+/// (`AnthropicTextBlock.citations`, `AnthropicToolUseBlock.caller`,
+/// `AnthropicThinkingBlock.signature`, which Anthropic's stream fills by `signature_delta`
+/// and starts without). Returns whether anything was added.
+fn complete_block(block: &mut Value) -> bool {
+    let (field, value) = match block.get("type").and_then(Value::as_str) {
+        Some("text") => ("citations", Value::Null),
+        Some("tool_use") => ("caller", json!({"type": "direct"})),
+        Some("thinking") => ("signature", json!("")),
+        _ => return false,
+    };
+    match block.as_object_mut() {
+        Some(o) if !o.contains_key(field) => {
+            o.insert(field.into(), value);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A text block with `citations` null (`AnthropicTextBlock.required`): the canonical form
 /// carries none.
 fn text_block(text: String) -> ContentBlock {
@@ -946,6 +990,7 @@ impl StreamFramer {
                 message.id.clone_from(&n.id);
                 message.model.clone_from(&n.model);
                 message.provider = Some(n.provider.clone());
+                complete_message(&mut message);
                 emit(out, &StreamEvent::MessageStart { message });
                 return;
             }
@@ -958,6 +1003,13 @@ impl StreamFramer {
                 self.next_index = self.next_index.max(index.saturating_add(1));
                 if matches!(content_block, ContentBlock::ToolUse(_)) {
                     self.relayed_tool = true;
+                }
+                // As sent, with what the document requires of the block added if missing.
+                if let Ok(mut v) = serde_json::from_str::<Value>(&n.data) {
+                    if complete_block(&mut v["content_block"]) {
+                        sse_event(out, Some(&n.event), &v);
+                        return;
+                    }
                 }
             }
             StreamEvent::ContentBlockStop { index }
@@ -2428,7 +2480,16 @@ mod tests {
                         assert_eq!(mo.id, "gen-1");
                         assert_eq!(mo.model, "anthropic/claude-sonnet-4.5");
                         assert_eq!(mo.provider.as_deref(), Some("Anthropic"));
-                        assert_eq!(mo.usage, mr.usage, "stream {i}");
+                        // What the recording sent, and what OpenRouter's document requires
+                        // where it sent nothing.
+                        let mut expected = mr.clone();
+                        complete_message(&mut expected);
+                        // Compared as written and read back, as the client reads it.
+                        let expected: an::Message =
+                            serde_json::from_value(serde_json::to_value(&expected).expect("json"))
+                                .expect("parses");
+                        assert_eq!(mo.usage, expected.usage, "stream {i}");
+                        assert_eq!(mo.extra, expected.extra, "stream {i}");
                     }
                     (
                         StreamEvent::MessageDelta {
@@ -2438,10 +2499,25 @@ mod tests {
                         },
                         StreamEvent::MessageDelta { delta: din, .. },
                     ) => {
-                        assert_eq!(dout, din, "stream {i}: the stop reason as sent");
+                        // As sent, `container` and `stop_details` (required) null if unsaid.
+                        let mut din = din.clone();
+                        for field in ["container", "stop_details"] {
+                            din.extra.entry(field).or_insert(Value::Null);
+                        }
+                        assert_eq!(dout, &din, "stream {i}: the stop reason as sent");
                         assert_eq!(u.cost, Money::parse("0.000123456789").ok());
                     }
-                    _ => assert_eq!(o, r, "stream {i}, event {n}"),
+                    _ => {
+                        // Blocks as recorded, with the fields the document requires of them
+                        // where the recording has none (a tool call's `caller`, …).
+                        let mut expected = serde_json::to_value(r).expect("json");
+                        if let Some(b) = expected.get_mut("content_block") {
+                            complete_block(b);
+                        }
+                        let expected: StreamEvent =
+                            serde_json::from_value(expected).expect("parses");
+                        assert_eq!(o, &expected, "stream {i}, event {n}");
+                    }
                 }
             }
         }
