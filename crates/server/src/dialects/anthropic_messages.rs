@@ -582,6 +582,10 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
     ));
     out.usage = usage(resp.usage.as_ref());
     out.provider = resp.provider.clone();
+    // Asked for with `X-OpenRouter-Metadata: enabled`; `MessagesResult.openrouter_metadata`.
+    if let Some(md) = &resp.openrouter_metadata {
+        out.extra.insert("openrouter_metadata".into(), md.clone());
+    }
     out
 }
 
@@ -1272,7 +1276,16 @@ impl StreamFramer {
                 extra: Extra::new(),
             },
         );
-        emit(out, &StreamEvent::MessageStop);
+        match &f.chunk.openrouter_metadata {
+            // Asked for with `X-OpenRouter-Metadata: enabled`: where OpenRouter's document
+            // puts it in a stream (`MessagesStopEvent.openrouter_metadata`). Anthropic's SDKs
+            // read `message_stop` by its type and ignore the rest.
+            Some(md) => emit(
+                out,
+                &StreamEvent::Other(json!({"type": "message_stop", "openrouter_metadata": md})),
+            ),
+            None => emit(out, &StreamEvent::MessageStop),
+        }
     }
 }
 
@@ -2784,6 +2797,48 @@ data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"a
         assert_eq!(delta.stop_reason.as_deref(), Some("tool_use"));
         assert_eq!((u.input_tokens, u.output_tokens), (Some(10), Some(5)));
         assert!(text.contains(r#""cost":0.000123456789"#), "{text}");
+    }
+
+    #[test]
+    fn routing_metadata_goes_on_the_message_and_on_message_stop() {
+        let md = json!({"requested": "fake/claude", "attempt": 1});
+        let mut resp = response(
+            ResponseMessage {
+                role: "assistant".into(),
+                content: Some("hi".into()),
+                ..Default::default()
+            },
+            Some(FinishReason::Stop),
+            None,
+            Usage::default(),
+        );
+        let plain = serde_json::to_value(render(&resp, &Context::default())).expect("json");
+        assert!(plain.get("openrouter_metadata").is_none(), "{plain}");
+        resp.openrouter_metadata = Some(md.clone());
+        let m = serde_json::to_value(render(&resp, &Context::default())).expect("json");
+        assert_eq!(m["openrouter_metadata"], md);
+
+        let mut c = chunk(vec![]);
+        c.openrouter_metadata = Some(md.clone());
+        let end = Event::Finished(Finished {
+            chunk: c,
+            finish_reason: Some(FinishReason::Stop),
+            native_finish_reason: None,
+        });
+        // Read as written: the typed event has no field for it.
+        let mut f = StreamFramer::new(Context::default());
+        let mut out = Vec::new();
+        f.frame(&end, &mut out);
+        let last = sse_frames(&out)
+            .last()
+            .map(|e| (e.event.clone(), serde_json::from_str::<Value>(&e.data).ok()));
+        assert_eq!(
+            last,
+            Some((
+                "message_stop".to_string(),
+                Some(json!({"type": "message_stop", "openrouter_metadata": md}))
+            ))
+        );
     }
 
     #[test]

@@ -907,6 +907,14 @@ async fn messages_and_their_streams_conform() {
                     body["stream"] = json!(stream);
                     let r = post_messages(&app, KEY, &body, metadata).await;
                     assert_eq!(r.status, 200, "{what}: {}", r.text);
+                    // Asked for, the routing metadata is there to be checked (on the
+                    // message, or on `message_stop`); else it is not.
+                    assert_eq!(
+                        r.text.contains("\"openrouter_metadata\""),
+                        metadata,
+                        "{what}: {}",
+                        r.text
+                    );
                     c.messages(&what, &r);
                 }
             }
@@ -1116,6 +1124,12 @@ async fn responses_and_their_streams_conform() {
                     body["stream"] = json!(stream);
                     let r = post_responses(&app, KEY, &body, metadata).await;
                     assert_eq!(r.status, 200, "{what}: {}", r.text);
+                    assert_eq!(
+                        r.text.contains("\"openrouter_metadata\""),
+                        metadata,
+                        "{what}: {}",
+                        r.text
+                    );
                     c.responses(&what, &r);
                 }
             }
