@@ -877,6 +877,12 @@ async fn messages_and_their_streams_conform() {
                     "thinking": {"type": "enabled", "budget_tokens": 1024}}),
             ),
             (
+                "cached",
+                json!({"model": model, "max_tokens": 256, "system": [{"type": "text",
+                    "text": "You are terse.", "cache_control": {"type": "ephemeral"}}],
+                    "messages": user("hello again #cached:5")}),
+            ),
+            (
                 "tool result",
                 json!({"model": model, "max_tokens": 256, "tools": anthropic_tools(), "messages": [
                     {"role": "user", "content": "weather in Paris?"},
@@ -940,15 +946,29 @@ async fn messages_and_their_streams_conform() {
             json!({"model": "fake/claude", "messages": user("one two three #tokdelay:400")}),
         ),
         (
+            "cut at max_tokens",
+            json!({"model": "fake/gpt", "max_tokens": 5, "messages": user("go #endless")}),
+        ),
+        (
+            "cut at max_tokens, relayed",
+            json!({"model": "fake/claude", "max_tokens": 5, "messages": user("go #endless")}),
+        ),
+        (
             "mid-stream failover",
             json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
                 "messages": user("one two three four #cut@m-a:3")}),
         ),
     ] {
         let mut body = body;
-        body["max_tokens"] = json!(256);
+        if body.get("max_tokens").is_none() {
+            body["max_tokens"] = json!(256);
+        }
         body["stream"] = json!(true);
         let r = post_messages(&app, KEY, &body, true).await;
+        if what.starts_with("cut at") {
+            // The case is the one it means to check.
+            assert!(r.text.contains("\"max_tokens\""), "{what}: {}", r.text);
+        }
         c.messages(what, &r);
     }
     c.finish("POST /messages");
@@ -1083,6 +1103,11 @@ async fn responses_and_their_streams_conform() {
                 json!({"model": model, "input": "weather in Paris?", "tools": responses_tools()}),
             ),
             (
+                "cached",
+                json!({"model": model, "instructions": "You are terse.",
+                    "input": "hello again #cached:5"}),
+            ),
+            (
                 "tool result",
                 json!({"model": model, "tools": responses_tools(), "input": [
                     {"role": "user", "content": "weather in Paris?"},
@@ -1153,6 +1178,14 @@ async fn responses_and_their_streams_conform() {
             json!({"model": "fake/claude", "input": "one two three #tokdelay:400"}),
         ),
         (
+            "cut at max_output_tokens",
+            json!({"model": "fake/gpt", "max_output_tokens": 5, "input": "go #endless"}),
+        ),
+        (
+            "cut at max_output_tokens, Anthropic upstream",
+            json!({"model": "fake/claude", "max_output_tokens": 5, "input": "go #endless"}),
+        ),
+        (
             "mid-stream failover",
             json!({"model": "route/multi", "provider": {"order": ["fake-openai", "fake-anthropic"]},
                 "input": "one two three four #cut@m-a:3"}),
@@ -1161,6 +1194,9 @@ async fn responses_and_their_streams_conform() {
         let mut body = body;
         body["stream"] = json!(true);
         let r = post_responses(&app, KEY, &body, true).await;
+        if what.starts_with("cut at") {
+            assert!(r.text.contains("response.incomplete"), "{what}: {}", r.text);
+        }
         c.responses(what, &r);
     }
     c.finish("POST /responses");
