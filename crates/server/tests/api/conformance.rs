@@ -971,6 +971,20 @@ async fn messages_and_their_streams_conform() {
         }
         c.messages(what, &r);
     }
+    // The `/v1` prefix serves the same: Anthropic's SDKs post to `{base URL}/v1/messages`.
+    for stream in [false, true] {
+        let body = json!({"model": "fake/claude", "max_tokens": 64, "stream": stream,
+            "messages": user("hi")});
+        let r = app
+            .post_raw(
+                "/v1/messages",
+                &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
+                body.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        c.messages(&format!("/v1/messages stream={stream}"), &r);
+    }
     c.finish("POST /messages");
 }
 
@@ -1198,6 +1212,20 @@ async fn responses_and_their_streams_conform() {
             assert!(r.text.contains("response.incomplete"), "{what}: {}", r.text);
         }
         c.responses(what, &r);
+    }
+    // OpenAI's prefix serves the same.
+    for stream in [false, true] {
+        let body = json!({"model": "fake/gpt", "stream": stream, "input": "hi"});
+        let auth = format!("Bearer {KEY}");
+        let r = app
+            .post_raw(
+                "/v1/responses",
+                &[("authorization", auth.as_str())],
+                body.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        c.responses(&format!("/v1/responses stream={stream}"), &r);
     }
     c.finish("POST /responses");
 }
