@@ -461,6 +461,10 @@ pub struct ChatResponse {
     pub usage: Option<Usage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openrouter_metadata: Option<Value>,
+    /// The upstream's own answer when the client spoke its dialect (see
+    /// `ChatRequest::native`): that dialect renders it as sent. Never serialised.
+    #[serde(skip)]
+    pub native: Option<Box<Value>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -606,6 +606,10 @@ pub fn decode_response(body: &[u8], ctx: &Context) -> Result<Completion, Provide
         usage: Tally::of_message(&resp.usage).canonical(),
         upstream_id: Some(resp.id).filter(|id| !id.is_empty()),
         system_fingerprint: None,
+        native: ctx
+            .relay
+            .then(|| serde_json::from_slice(body).ok().map(Box::new))
+            .flatten(),
     })
 }
 

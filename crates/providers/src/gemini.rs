@@ -571,6 +571,7 @@ pub fn decode_response(body: &[u8]) -> Result<Completion, ProviderError> {
             .unwrap_or_default(),
         upstream_id: resp.response_id,
         system_fingerprint: None,
+        native: None,
     })
 }
 

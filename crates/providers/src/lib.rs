@@ -92,6 +92,9 @@ pub struct Completion {
     pub usage: TokenUsage,
     pub upstream_id: Option<String>,
     pub system_fingerprint: Option<String>,
+    /// The upstream's own answer, for a client of its dialect (as [`StreamEvent::Native`] is
+    /// for streams); `choices` and `usage` are still what billing reads.
+    pub native: Option<Box<serde_json::Value>>,
 }
 
 /// A whole embeddings answer: one vector per input, in the inputs' order.

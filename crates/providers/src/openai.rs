@@ -384,6 +384,7 @@ pub fn decode_response(body: &[u8]) -> Result<Completion, ProviderError> {
         usage: resp.usage.map(|u| u.canonical()).unwrap_or_default(),
         upstream_id: resp.id,
         system_fingerprint: resp.system_fingerprint,
+        native: None,
     })
 }
 

@@ -279,6 +279,7 @@ pub async fn complete(target: Target<'_>, req: &ChatRequest) -> Result<Completio
         usage: usage(req, completion),
         upstream_id: None,
         system_fingerprint: None,
+        native: None,
     })
 }
 

@@ -207,6 +207,7 @@ pub async fn run(
         choices: c.choices,
         usage: Some(usage),
         openrouter_metadata,
+        native: c.native,
     })))
 }
 

@@ -531,6 +531,9 @@ fn mark_last_block(messages: &mut [Message], cc: Value) {
 /// arguments that are not a JSON object are passed on as a JSON string holding the text the
 /// model wrote, so that the client sees what it was given rather than a made-up `{}`.
 pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
+    if let Some(m) = relayed(resp) {
+        return m;
+    }
     let choice = resp.choices.first();
     let msg = choice.map(|c| &c.message);
     let mut content = Vec::new();
@@ -576,6 +579,36 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
         out.extra.insert("openrouter_metadata".into(), md.clone());
     }
     out
+}
+
+/// An Anthropic endpoint's own answer, for this Anthropic client: as it was sent (server-tool
+/// blocks, citations, `container`, usage details), naming the gateway's id, model and
+/// provider and the charge (`usage.cost`), with what OpenRouter's document requires added
+/// where the upstream left it out.
+fn relayed(resp: &ChatResponse) -> Option<an::Message> {
+    let mut m: an::Message = serde_json::from_value(resp.native.as_deref()?.clone()).ok()?;
+    for b in &mut m.content {
+        match b {
+            ContentBlock::Text(t) if t.citations.is_none() => {
+                t.extra.entry("citations").or_insert(Value::Null);
+            }
+            ContentBlock::ToolUse(u) => {
+                u.extra
+                    .entry("caller")
+                    .or_insert_with(|| json!({"type": "direct"}));
+            }
+            _ => {}
+        }
+    }
+    m.id.clone_from(&resp.id);
+    m.model.clone_from(&resp.model);
+    m.provider.clone_from(&resp.provider);
+    m.usage.cost = resp.usage.as_ref().and_then(|u| u.cost);
+    complete_message(&mut m);
+    if let Some(md) = &resp.openrouter_metadata {
+        m.extra.insert("openrouter_metadata".into(), md.clone());
+    }
+    Some(m)
 }
 
 /// Whether a reasoning detail is Anthropic's (or says nothing of its origin): only those
@@ -1394,6 +1427,55 @@ mod tests {
     use super::*;
     use crate::pipeline::NativeEvent;
 
+    /// An Anthropic endpoint's whole answer reaches an Anthropic client as sent: server-tool
+    /// blocks, citations and usage details the canonical form has no place for are kept;
+    /// only the id, model, provider and the charge are the gateway's.
+    #[test]
+    fn a_relayed_answer_keeps_what_translation_would_drop() {
+        let upstream = serde_json::json!({
+            "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+            "content": [
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"query": "rust"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1",
+                 "content": [{"type": "web_search_result", "url": "https://www.rust-lang.org", "title": "Rust", "encrypted_content": "EqgB"}]},
+                {"type": "text", "text": "Rust is a language.",
+                 "citations": [{"type": "web_search_result_location", "url": "https://www.rust-lang.org", "title": "Rust", "encrypted_index": "Eo8B", "cited_text": "Rust"}]}
+            ],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 5, "server_tool_use": {"web_search_requests": 1}}
+        });
+        let mut resp = response(
+            ResponseMessage {
+                role: "assistant".into(),
+                content: Some("Rust is a language.".into()),
+                ..ResponseMessage::default()
+            },
+            Some(FinishReason::Stop),
+            Some("end_turn"),
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                total_tokens: 15,
+                cost: Money::parse("0.0001").ok(),
+                ..Usage::default()
+            },
+        );
+        resp.native = Some(Box::new(upstream.clone()));
+        let out = serde_json::to_value(render(&resp, &Context::default())).expect("json");
+        assert_eq!(out["id"], "gen-123");
+        assert_eq!(out["model"], "anthropic/claude-sonnet-4.5");
+        assert_eq!(out["provider"], "Anthropic");
+        assert_eq!(out["content"][0], upstream["content"][0]);
+        assert_eq!(out["content"][1], upstream["content"][1]);
+        assert_eq!(
+            out["content"][2]["citations"],
+            upstream["content"][2]["citations"]
+        );
+        assert_eq!(out["usage"]["server_tool_use"]["web_search_requests"], 1);
+        assert_eq!(out["usage"]["input_tokens"], 10);
+        assert_eq!(out["usage"]["cost"].to_string(), "0.0001");
+    }
+
     /// What Claude Code sends for a model id it does not know: a system message among the
     /// turns, adaptive thinking with `display`, `output_config`, `context_management` and a
     /// `defer_loading` tool. All of it is accepted; the system message stays in place.
@@ -1910,6 +1992,7 @@ mod tests {
             }],
             usage: Some(usage),
             openrouter_metadata: None,
+            native: None,
         }
     }
 

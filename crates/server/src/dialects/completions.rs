@@ -359,6 +359,7 @@ mod tests {
             }],
             usage: Some(usage()),
             openrouter_metadata: None,
+            native: None,
         };
         let v = serde_json::to_value(render(&resp, &Context::default())).expect("json");
         assert_eq!(v["object"], "text_completion");
