@@ -1804,3 +1804,74 @@ async fn messages_accept_an_agents_request_on_every_family() {
         );
     }
 }
+
+/// Keep-alives while the provider is quiet do not break Anthropic's grammar.
+#[tokio::test]
+async fn messages_stream_stays_well_formed_through_keepalives() {
+    let app = spawn_app().await;
+    let r = messages(
+        &app,
+        streamed(
+            json!({"model": "fake/gpt", "max_tokens": 64, "messages": user("slow one #delay:900")}),
+        ),
+    )
+    .await;
+    let s = message_stream(&r);
+    assert_eq!(s.text(), "Echo: slow one #delay:900");
+}
+
+/// An image for a text-only model is refused; `tool_choice` is honoured on every family.
+#[tokio::test]
+async fn messages_image_refusal_and_tool_choice_on_every_family() {
+    let app = spawn_app().await;
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    for (model, _) in FAMILIES {
+        app.upstream.clear();
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                {"type": "text", "text": "What is this?"}]}]}),
+        )
+        .await;
+        // The test catalogue's models take text only: refused in Anthropic's words, before
+        // any provider call.
+        let m = anthropic_error(&r, 404, "not_found_error");
+        assert!(m.contains("image"), "{m}");
+        assert!(app.upstream.requests().is_empty());
+
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 64, "tools": anthropic_weather_tool(),
+                "tool_choice": {"type": "none"}, "messages": user("Weather in Paris?")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}: {}", r.text);
+        let v = r.json();
+        assert_eq!(
+            v["stop_reason"], "end_turn",
+            "{model}: tool_choice none: {v}"
+        );
+        assert_eq!(v["content"][0]["text"], "Echo: Weather in Paris?");
+
+        let tools = json!([{"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}}},
+            anthropic_weather_tool()[0].clone()]);
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 64, "tools": tools,
+                "tool_choice": {"type": "tool", "name": "get_weather"}, "messages": user("Weather in Paris?")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}: {}", r.text);
+        let v = r.json();
+        assert_eq!(v["stop_reason"], "tool_use", "{model}: {v}");
+        let call = v["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["type"] == "tool_use")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(call["name"], "get_weather", "{model}: the forced tool: {v}");
+    }
+}
