@@ -29,6 +29,8 @@ const MIN_THINKING_BUDGET: u32 = 1024;
 pub struct Context {
     /// The forced tool that carries a `json_schema` / `json_object` answer.
     pub json_tool: Option<String>,
+    /// Pass each upstream event on as [`StreamEvent::Native`] too.
+    pub relay: bool,
 }
 
 impl Context {
@@ -46,7 +48,22 @@ impl Context {
                 "json_object" => Some("json_response".into()),
                 _ => None,
             });
-        Context { json_tool }
+        // The client's own body goes upstream as sent: no forced JSON tool was added to it,
+        // and its stream is relayed to it event for event.
+        if req
+            .native
+            .as_deref()
+            .is_some_and(|n| n.dialect == NativeDialect::AnthropicMessages)
+        {
+            return Context {
+                json_tool: None,
+                relay: true,
+            };
+        }
+        Context {
+            json_tool,
+            relay: false,
+        }
     }
 }
 
@@ -799,6 +816,9 @@ impl Decoder for StreamDecoder {
     fn event(&mut self, ev: &SseEvent) -> Result<Vec<StreamEvent>, ProviderError> {
         let e: an::StreamEvent = serde_json::from_str(&ev.data).map_err(ProviderError::decode)?;
         let mut out = Vec::new();
+        if self.ctx.relay && !matches!(e, an::StreamEvent::Error { .. }) {
+            out.push(StreamEvent::Native(ev.clone()));
+        }
         match e {
             an::StreamEvent::MessageStart { message } => {
                 if !message.id.is_empty() {
@@ -1044,6 +1064,7 @@ mod tests {
         );
         let ctx = Context {
             json_tool: Some("answer".into()),
+            relay: false,
         };
         let body = br#"{"id":"msg_1","content":[{"type":"tool_use","id":"t","name":"answer","input":{"n":4}}],
             "stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":3}}"#;
@@ -1123,7 +1144,9 @@ mod tests {
                     finish.extend(c.finish_reason);
                 }
                 StreamEvent::Usage(u) => usage = Some(*u),
-                StreamEvent::UpstreamId(_) | StreamEvent::SystemFingerprint(_) => {}
+                StreamEvent::UpstreamId(_)
+                | StreamEvent::SystemFingerprint(_)
+                | StreamEvent::Native(_) => {}
             }
         }
         (text, reasoning, tools, usage, finish)
@@ -1230,6 +1253,7 @@ mod tests {
         // The same for the forced structured-output tool, whose input is the answer.
         let ctx = Context {
             json_tool: Some("updateIssueList".into()),
+            relay: false,
         };
         let evs = run_decoder(&mut StreamDecoder::new(ctx), &sse).expect("decodes");
         let (text, _, tools, _, finish) = collect(&evs);

@@ -367,7 +367,7 @@ pub fn summarize(evs: &[StreamEvent]) -> Summary {
             }
             StreamEvent::Usage(u) => s.usage = Some(*u),
             StreamEvent::UpstreamId(id) => s.upstream_id = Some(id.clone()),
-            StreamEvent::SystemFingerprint(_) => {}
+            StreamEvent::SystemFingerprint(_) | StreamEvent::Native(_) => {}
         }
     }
     s

@@ -115,6 +115,10 @@ pub enum StreamEvent {
     UpstreamId(String),
     /// The upstream's `system_fingerprint` (OpenAI-compatible APIs only), relayed as sent.
     SystemFingerprint(String),
+    /// The upstream's own event, as it came, for a client that speaks the same dialect
+    /// (an Anthropic Messages client served by an Anthropic endpoint): relayed event for event.
+    /// Comes before the canonical events decoded from it, which still drive billing.
+    Native(sse::SseEvent),
 }
 
 /// An HTTP request ready to send: built by a pure function so it can be checked in tests.

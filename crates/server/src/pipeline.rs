@@ -33,6 +33,22 @@ pub enum Event {
     /// The stream ends in failure: `chunk.error` says why (`code` is the HTTP status the
     /// failure would have had). Nothing follows.
     Failed(ChatChunk),
+    /// The upstream's own event, for a client that speaks its dialect (`ChatRequest.native`):
+    /// while an endpoint relays these, its canonical deltas are not sent as `Delta`s. Only
+    /// the dialect that set `native` sees them; after a failover the stream goes on in
+    /// `Delta`s.
+    Native(NativeEvent),
+}
+
+/// An upstream event passed through, with what the client's frame needs to name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeEvent {
+    pub id: String,
+    pub model: String,
+    pub provider: String,
+    /// The SSE `event:` name (empty when absent) and `data:`.
+    pub event: String,
+    pub data: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -478,6 +494,7 @@ endpoints = [{ provider = "sim", upstream_id = "m", prompt = "0.000001", complet
                 Event::Finished(f) => finished = Some(f),
                 Event::KeepAlive => {}
                 Event::Failed(c) => panic!("failed: {:?}", c.error),
+                Event::Native(_) => panic!("no native events for a canonical request"),
             }
         }
         assert!(!text.is_empty());

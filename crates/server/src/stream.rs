@@ -14,7 +14,7 @@ use crate::accounts::Reservation;
 use crate::attempt::{self, OpenStream, RequestInfo, Served};
 use crate::error::GatewayError;
 use crate::listener::StreamSlot;
-use crate::pipeline::{Event, Finished};
+use crate::pipeline::{Event, Finished, NativeEvent};
 use crate::settle::{settle, Settlement, Share};
 use crate::state::{BillingState, RoutingState};
 use futures_util::future::BoxFuture;
@@ -112,6 +112,10 @@ impl Out {
         self.tx.send(Event::Failed(c)).await.is_ok()
     }
 
+    async fn native(&self, n: NativeEvent) -> bool {
+        self.tx.send(Event::Native(n)).await.is_ok()
+    }
+
     async fn finished(&self, f: Finished) -> bool {
         self.tx.send(Event::Finished(f)).await.is_ok()
     }
@@ -148,6 +152,16 @@ impl ChunkFrame {
             usage: None,
             error: None,
             openrouter_metadata: None,
+        }
+    }
+
+    fn native(&self, ev: switchyard_providers::sse::SseEvent) -> NativeEvent {
+        NativeEvent {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            provider: self.provider.clone(),
+            event: ev.event,
+            data: ev.data,
         }
     }
 
@@ -203,7 +217,9 @@ impl Segment {
                     }
                 }
             }
-            StreamEvent::UpstreamId(_) | StreamEvent::SystemFingerprint(_) => {}
+            StreamEvent::UpstreamId(_)
+            | StreamEvent::SystemFingerprint(_)
+            | StreamEvent::Native(_) => {}
         }
     }
 
@@ -335,6 +351,9 @@ async fn drive(mut d: Driver, start: Start) {
     let mut drained = false;
     let mut next = Some(Ok(first));
     let mut continuing = false;
+    // The serving endpoint passes its own events through (a client of its dialect): its
+    // canonical deltas are then for the bookkeeping only.
+    let mut relaying = false;
     // An upstream that ignores max_tokens (or never ends) is cut a little past it: the
     // reservation, and so the charge, stops there too. Bytes over four: at or below the
     // tokens of any script, so a stream within its limit is never cut.
@@ -448,11 +467,19 @@ async fn drive(mut d: Driver, start: Start) {
                         rest = r;
                         next = Some(Ok(first));
                         continuing = true;
+                        relaying = false;
                     }
                     Err(_) => {
                         failure = Some(e);
                         break;
                     }
+                }
+            }
+            Some(Ok(StreamEvent::Native(raw))) => {
+                relaying = true;
+                if !d.out.native(frame.native(raw)).await {
+                    cancelled = true;
+                    break;
                 }
             }
             Some(Ok(mut ev)) => {
@@ -488,7 +515,7 @@ async fn drive(mut d: Driver, start: Start) {
                     relayed_bytes =
                         relayed_bytes.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
                     let c = std::mem::take(c);
-                    if !d.out.delta(frame.chunk(vec![c])).await {
+                    if !relaying && !d.out.delta(frame.chunk(vec![c])).await {
                         cancelled = true;
                         break;
                     }

@@ -814,12 +814,14 @@ enum Open {
     Thinking(u32),
     /// A tool call's block.
     Tool(u32),
+    /// A block relayed as the upstream sent it.
+    Relayed(u32),
 }
 
 impl Open {
     fn index(self) -> u32 {
         match self {
-            Open::Text(i) | Open::Thinking(i) | Open::Tool(i) => i,
+            Open::Text(i) | Open::Thinking(i) | Open::Tool(i) | Open::Relayed(i) => i,
         }
     }
 }
@@ -841,6 +843,10 @@ pub struct StreamFramer {
     open: Option<Open>,
     /// Each tool call seen, by its canonical index: the index of its block.
     tool_blocks: Vec<(u32, u32)>,
+    /// What a relayed `message_delta` said, for the closing one (sent with the priced usage).
+    relayed_stop: Option<MessageDelta>,
+    /// A relayed `tool_use` block was seen (the stop reason's `tool_use` stands).
+    relayed_tool: bool,
 }
 
 impl StreamFramer {
@@ -852,7 +858,56 @@ impl StreamFramer {
             next_index: 0,
             open: None,
             tool_blocks: Vec::new(),
+            relayed_stop: None,
+            relayed_tool: false,
         }
+    }
+
+    /// An Anthropic endpoint's own event, for this Anthropic client: passed on as sent, but
+    /// for `message_start`, which names the gateway's id, model and provider, and the
+    /// upstream's `message_delta` / `message_stop`, held back for the closing pair that
+    /// carries the priced usage. Block indices are tracked so that a stream continued
+    /// elsewhere after a failure goes on with the next index.
+    fn native(&mut self, n: &crate::pipeline::NativeEvent, out: &mut Vec<u8>) {
+        let Ok(ev) = serde_json::from_str::<StreamEvent>(&n.data) else {
+            return;
+        };
+        match ev {
+            StreamEvent::MessageStart { mut message } => {
+                if std::mem::replace(&mut self.started, true) {
+                    return;
+                }
+                message.id.clone_from(&n.id);
+                message.model.clone_from(&n.model);
+                message.provider = Some(n.provider.clone());
+                emit(out, &StreamEvent::MessageStart { message });
+                return;
+            }
+            StreamEvent::ContentBlockStart {
+                index,
+                ref content_block,
+            } => {
+                self.close(out);
+                self.open = Some(Open::Relayed(index));
+                self.next_index = self.next_index.max(index.saturating_add(1));
+                if matches!(content_block, ContentBlock::ToolUse(_)) {
+                    self.relayed_tool = true;
+                }
+            }
+            StreamEvent::ContentBlockStop { index }
+                if self.open.is_some_and(|o| o.index() == index) =>
+            {
+                self.open = None;
+            }
+            StreamEvent::MessageDelta { delta, .. } => {
+                self.relayed_stop = Some(delta);
+                return;
+            }
+            StreamEvent::MessageStop => return,
+            _ => {}
+        }
+        // As sent: fields this version does not know reach the client too.
+        sse_event_raw(out, &n.event, &n.data);
     }
 
     fn start(&mut self, chunk: &ChatChunk, out: &mut Vec<u8>) {
@@ -1057,19 +1112,27 @@ impl StreamFramer {
     fn finish(&mut self, f: &crate::pipeline::Finished, out: &mut Vec<u8>) {
         self.start(&f.chunk, out);
         self.close(out);
+        let relayed = self.relayed_stop.take();
         let stop = stop_reason(
             f.finish_reason,
             f.native_finish_reason.as_deref(),
-            !self.tool_blocks.is_empty(),
+            !self.tool_blocks.is_empty() || self.relayed_tool,
         );
+        // The upstream's own words when it ended the answer itself (which stop sequence).
+        let (stop_sequence, delta_extra) = match relayed {
+            Some(d) if d.stop_reason.as_deref() == Some(stop.as_str()) => {
+                (d.stop_sequence, d.extra)
+            }
+            _ => (None, Extra::new()),
+        };
         let u = usage(f.chunk.usage.as_ref());
         emit(
             out,
             &StreamEvent::MessageDelta {
                 delta: MessageDelta {
                     stop_reason: Some(stop),
-                    stop_sequence: None,
-                    extra: Extra::new(),
+                    stop_sequence,
+                    extra: delta_extra,
                 },
                 usage: Some(MessageDeltaUsage {
                     input_tokens: Some(u.input_tokens),
@@ -1090,6 +1153,24 @@ fn emit(out: &mut Vec<u8>, ev: &StreamEvent) {
     sse_event(out, Some(ev.name()), ev);
 }
 
+/// An event written as received. Its data is one line of JSON (the SSE parser joined any
+/// continuation lines with `\n`, which JSON allows only as whitespace): written as one line.
+fn sse_event_raw(out: &mut Vec<u8>, event: &str, data: &str) {
+    if !event.is_empty() {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(event.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    for (i, line) in data.split('\n').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\ndata: ");
+        }
+        out.extend_from_slice(line.as_bytes());
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
 impl Framer for StreamFramer {
     fn frame(&mut self, ev: &Event, out: &mut Vec<u8>) {
         if self.done {
@@ -1099,6 +1180,7 @@ impl Framer for StreamFramer {
             Event::KeepAlive if self.started => emit(out, &StreamEvent::Ping),
             Event::KeepAlive => out.extend_from_slice(b": ping\n\n"),
             Event::Delta(chunk) => self.chunk(chunk, out),
+            Event::Native(n) => self.native(n, out),
             Event::Finished(f) => {
                 self.finish(f, out);
                 self.done = true;
@@ -1181,6 +1263,7 @@ impl super::Dialect for AnthropicMessages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::NativeEvent;
 
     /// What Claude Code sends for a model id it does not know: a system message among the
     /// turns, adaptive thinking with `display`, `output_config`, `context_management` and a
@@ -2027,7 +2110,16 @@ mod tests {
     /// An Anthropic stream as the pipeline yields it: decoded by the outbound adapter, each
     /// choice a delta, the priced usage at the end (or the failure).
     fn pipeline_events(sse: &str) -> Vec<Event> {
-        let mut dec = upstream::StreamDecoder::default();
+        pipeline_events_relaying(sse, false)
+    }
+
+    /// The same, for an Anthropic client served by an Anthropic endpoint: the decoder relays
+    /// each upstream event and the pipeline sends those instead of its canonical deltas.
+    fn pipeline_events_relaying(sse: &str, relay: bool) -> Vec<Event> {
+        let mut dec = upstream::StreamDecoder::new(upstream::Context {
+            json_tool: None,
+            relay,
+        });
         let mut events = Vec::new();
         let (mut usage, mut finish, mut native) = (TokenUsage::default(), None, None);
         for ev in sse_frames(sse.as_bytes()) {
@@ -2043,8 +2135,17 @@ mod tests {
                                     finish = c.finish_reason;
                                     native = c.native_finish_reason.clone();
                                 }
-                                events.push(Event::Delta(chunk(vec![c])));
+                                if !relay {
+                                    events.push(Event::Delta(chunk(vec![c])));
+                                }
                             }
+                            Up::Native(ev) => events.push(Event::Native(NativeEvent {
+                                id: "gen-1".into(),
+                                model: "anthropic/claude-sonnet-4.5".into(),
+                                provider: "Anthropic".into(),
+                                event: ev.event,
+                                data: ev.data,
+                            })),
                             Up::Usage(u) => usage = u,
                             Up::UpstreamId(_) | Up::SystemFingerprint(_) => {}
                         }
@@ -2204,6 +2305,58 @@ mod tests {
                 "stream {i}"
             );
             assert_eq!(u.cost, Money::parse("0.000123456789").ok());
+        }
+    }
+
+    /// An Anthropic endpoint's stream reaches an Anthropic client event for event: every
+    /// recorded event (pings, server tools, citations, empty input deltas included) comes out
+    /// as recorded, but `message_start`, which names the gateway's id, model and provider,
+    /// and the closing `message_delta`, whose usage carries the charge.
+    #[test]
+    fn relayed_streams_are_the_recorded_events_exactly() {
+        let streams = [
+            chunks_as_sse(fixture!("anthropic__anthropic-text.chunks.txt")),
+            chunks_as_sse(fixture!("anthropic__anthropic-clear-thinking.1.chunks.txt")),
+            chunks_as_sse(fixture!(
+                "anthropic__anthropic-web-search-tool.1.chunks.txt"
+            )),
+            chunks_as_sse(fixture!(
+                "anthropic__anthropic-code-execution-20250825.1.chunks.txt"
+            )),
+            fixture!("anthropic__anthropic-streaming.md.basic.sse.txt").to_string(),
+            fixture!("anthropic__anthropic-streaming.md.extended-thinking.sse.txt").to_string(),
+            fixture!("anthropic__anthropic-streaming.md.tool-use.sse.txt").to_string(),
+            fixture!("anthropic__sdk-python-tool_use_response.sse.txt").to_string(),
+        ];
+        for (i, sse) in streams.iter().enumerate() {
+            let recorded = original(sse);
+            let ours = framed(&pipeline_events_relaying(sse, true), Context::default());
+            assert_eq!(ours.len(), recorded.len(), "stream {i}: {ours:#?}");
+            for (n, (o, r)) in ours.iter().zip(&recorded).enumerate() {
+                match (o, r) {
+                    (
+                        StreamEvent::MessageStart { message: mo },
+                        StreamEvent::MessageStart { message: mr },
+                    ) => {
+                        assert_eq!(mo.id, "gen-1");
+                        assert_eq!(mo.model, "anthropic/claude-sonnet-4.5");
+                        assert_eq!(mo.provider.as_deref(), Some("Anthropic"));
+                        assert_eq!(mo.usage, mr.usage, "stream {i}");
+                    }
+                    (
+                        StreamEvent::MessageDelta {
+                            delta: dout,
+                            usage: Some(u),
+                            ..
+                        },
+                        StreamEvent::MessageDelta { delta: din, .. },
+                    ) => {
+                        assert_eq!(dout, din, "stream {i}: the stop reason as sent");
+                        assert_eq!(u.cost, Money::parse("0.000123456789").ok());
+                    }
+                    _ => assert_eq!(o, r, "stream {i}, event {n}"),
+                }
+            }
         }
     }
 

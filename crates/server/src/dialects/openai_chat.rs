@@ -58,6 +58,8 @@ impl Framer for StreamFramer {
                 chunk(out, &f.chunk);
                 out.extend_from_slice(DONE);
             }
+            // Only a dialect that hands the pipeline its own body gets these.
+            Event::Native(_) => {}
         }
     }
 }
