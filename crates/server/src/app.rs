@@ -2,6 +2,7 @@
 
 use crate::dialects::anthropic_messages::AnthropicMessages;
 use crate::dialects::openai_chat::OpenAiChat;
+use crate::dialects::responses::Responses;
 use crate::routes;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -33,6 +34,7 @@ pub fn build_router(state: AppState) -> Router {
                 &at("/messages/count_tokens"),
                 post(routes::chat::count_tokens),
             )
+            .route(&at("/responses"), post(routes::chat::serve::<Responses>))
             .route(&at("/embeddings"), post(routes::embeddings::embeddings))
             .route(&at("/embeddings/models"), get(routes::embeddings::models))
             .route(&at("/models"), get(routes::models::list))

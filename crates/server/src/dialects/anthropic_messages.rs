@@ -1249,7 +1249,7 @@ impl super::Dialect for AnthropicMessages {
         axum::response::IntoResponse::into_response(axum::Json(render(&resp, ctx)))
     }
 
-    fn framer(ctx: Context) -> StreamFramer {
+    fn framer(ctx: Context, _: &str) -> StreamFramer {
         StreamFramer::new(ctx)
     }
 

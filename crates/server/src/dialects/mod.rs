@@ -36,8 +36,8 @@ pub trait Dialect: Send + Sync + 'static {
     /// A whole answer, billed, in the dialect's response shape.
     fn render(resp: ChatResponse, ctx: &Self::Context) -> Response;
 
-    /// The framer of one stream.
-    fn framer(ctx: Self::Context) -> Self::Framer;
+    /// The framer of one stream, for the generation `id` (the id its events carry).
+    fn framer(ctx: Self::Context, id: &str) -> Self::Framer;
 
     /// Any failure in the dialect's error shape, with its status and `Retry-After`.
     fn error(err: GatewayError) -> Response;

@@ -30,7 +30,7 @@ impl Dialect for OpenAiChat {
         axum::Json(resp).into_response()
     }
 
-    fn framer(_: ()) -> StreamFramer {
+    fn framer(_: (), _: &str) -> StreamFramer {
         StreamFramer
     }
 

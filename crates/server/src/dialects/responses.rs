@@ -1927,7 +1927,7 @@ impl Framer for StreamFramer {
             let first = match ev {
                 Event::Delta(c) | Event::Failed(c) => Some(c),
                 Event::Finished(f) => Some(&f.chunk),
-                Event::KeepAlive => None,
+                Event::KeepAlive | Event::Native(_) => None,
             };
             if let Some(c) = first {
                 if self.response_id.is_empty() {
@@ -1980,7 +1980,38 @@ impl Framer for StreamFramer {
                 self.failed(chunk, out);
                 self.ended = true;
             }
+            // Only a dialect that hands the pipeline its own body gets these.
+            Event::Native(_) => {}
         }
+    }
+}
+
+/// `POST /responses`, OpenAI's Responses API, stateless as OpenRouter serves it.
+pub struct Responses;
+
+impl super::Dialect for Responses {
+    type Context = Context;
+    type Framer = StreamFramer;
+
+    fn decode(
+        body: &[u8],
+        _: &axum::http::HeaderMap,
+    ) -> Result<(ChatRequest, Context), crate::error::GatewayError> {
+        decode(body).map_err(crate::error::GatewayError::BadRequest)
+    }
+
+    fn render(resp: ChatResponse, ctx: &Context) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(axum::Json(render(&resp, ctx)))
+    }
+
+    /// Named at once: the lifecycle events are the stream's first bytes, so a client waiting
+    /// for `response.created` (Codex, the openai SDK) sees it even while the upstream is quiet.
+    fn framer(ctx: Context, id: &str) -> StreamFramer {
+        StreamFramer::with_response(ctx, id.to_string(), crate::routes::unix_now())
+    }
+
+    fn error(err: crate::error::GatewayError) -> axum::response::Response {
+        err.respond_as(|body| error_envelope(body.code, &body.message))
     }
 }
 

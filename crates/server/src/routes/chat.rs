@@ -56,7 +56,7 @@ async fn handle<D: Dialect>(
     let (req, ctx) = D::decode(&body, &headers)?;
     let call = Call {
         caller,
-        generation_id: id,
+        generation_id: id.clone(),
         session: header(&headers, &["x-session-id"]),
         metadata: metadata_requested(&headers),
         referer: header(&headers, &["http-referer", "referer"]),
@@ -65,7 +65,7 @@ async fn handle<D: Dialect>(
     };
     Ok(match pipeline::run(Handles::of(&st), call, req).await? {
         Outcome::Complete(resp) => D::render(*resp, &ctx),
-        Outcome::Stream(events) => stream_response(events, D::framer(ctx)),
+        Outcome::Stream(events) => stream_response(events, D::framer(ctx, &id)),
     })
 }
 

@@ -1368,7 +1368,7 @@ async fn responses_cost_agrees_with_the_record_and_the_key() {
                 &app,
                 RESPONSES,
                 &key,
-                &json!({"model": model, "input": "hello billing", "stream": stream}),
+                &json!({"model": model, "input": "hello billing", "max_output_tokens": 256, "stream": stream}),
             )
             .await;
             let u = response_of(&r, stream)["usage"].clone();
