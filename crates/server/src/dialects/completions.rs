@@ -196,6 +196,8 @@ impl Framer for StreamFramer {
                 }];
                 data(out, &frame_of(c, choices));
             }
+            // Only a dialect that hands the pipeline its own body gets these.
+            Event::Native(_) => {}
         }
     }
 }
@@ -215,7 +217,7 @@ impl Dialect for Completions {
         axum::Json(render(&resp, ctx)).into_response()
     }
 
-    fn framer(_: Context) -> StreamFramer {
+    fn framer(_: Context, _: &str) -> StreamFramer {
         StreamFramer
     }
 
