@@ -1876,3 +1876,82 @@ async fn messages_image_refusal_and_tool_choice_on_every_family() {
         assert_eq!(call["name"], "get_weather", "{model}: the forced tool: {v}");
     }
 }
+
+/// An upstream that goes on past the limit is cut a little past it, and each dialect says so
+/// in its own terms: Anthropic `stop_reason: "max_tokens"`, a Responses stream ending
+/// `response.incomplete` (reason `max_output_tokens`), a completion `finish_reason: "length"`;
+/// each billed as recorded.
+#[tokio::test]
+async fn a_stream_cut_at_the_token_limit_ends_in_each_dialects_terms() {
+    let app = spawn_app().await;
+    for (model, _) in FAMILIES {
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 16, "stream": true, "messages": user("go on #endless")}),
+        )
+        .await;
+        let s = message_stream(&r);
+        assert_eq!(s.stop_reason, "max_tokens", "{model}: {}", r.text);
+        let (st, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(
+            money_of(&s.usage["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "{model}"
+        );
+
+        let r = responses(
+            &app,
+            json!({"model": model, "max_output_tokens": 16, "stream": true, "input": "go on #endless"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}");
+        let events = r.events();
+        let last = events
+            .iter()
+            .rev()
+            .find(|e| e.data.is_object())
+            .map(|e| e.data.clone())
+            .unwrap_or_default();
+        assert_eq!(last["type"], "response.incomplete", "{model}: {}", r.text);
+        let resp = &last["response"];
+        assert_eq!(resp["status"], "incomplete", "{model}: {resp}");
+        assert_eq!(
+            resp["incomplete_details"]["reason"], "max_output_tokens",
+            "{model}: {resp}"
+        );
+        assert!(
+            !output_text(resp).is_empty(),
+            "{model}: the text so far: {resp}"
+        );
+        let (st, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(
+            money_of(&resp["usage"]["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "{model}"
+        );
+
+        let r = completions(
+            &app,
+            json!({"model": model, "max_tokens": 16, "stream": true, "prompt": "go on #endless"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}");
+        let events = r.events();
+        assert_eq!(
+            events.last().map(|e| e.data.clone()),
+            Some(json!("[DONE]")),
+            "{model}"
+        );
+        let finishes: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.data["choices"][0]["finish_reason"].as_str())
+            .collect();
+        assert_eq!(finishes, vec!["length"], "{model}: {}", r.text);
+    }
+}
