@@ -1955,3 +1955,165 @@ async fn a_stream_cut_at_the_token_limit_ends_in_each_dialects_terms() {
         assert_eq!(finishes, vec!["length"], "{model}: {}", r.text);
     }
 }
+
+/// The function call part of the last request Gemini received.
+fn gemini_call_sent(app: &TestApp) -> Value {
+    let sent = app
+        .upstream
+        .requests()
+        .pop()
+        .map(|r| r.body)
+        .unwrap_or_default();
+    sent["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["parts"].as_array().cloned().unwrap_or_default())
+        .find(|p| p.get("functionCall").is_some())
+        .unwrap_or_else(|| panic!("the call went back to Gemini: {sent}"))
+}
+
+/// Gemini signs its function calls (`thoughtSignature`) and refuses a later turn whose call
+/// comes back unsigned: a client that sends the assistant turn back verbatim (here Anthropic
+/// content blocks) gets the signature back to Gemini.
+#[tokio::test]
+async fn gemini_call_signatures_survive_a_tool_round_trip_through_messages() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = messages(
+            &app,
+            json!({"model": "fake/gemini", "max_tokens": 256, "stream": stream,
+                "tools": anthropic_weather_tool(), "messages": user("Weather in Paris?")}),
+        )
+        .await;
+        let (content, _) = message_content(&r, stream);
+        let id = content
+            .iter()
+            .find(|b| b["type"] == "tool_use")
+            .map(|b| b["id"].clone())
+            .unwrap_or_default();
+        let r = messages(
+            &app,
+            json!({"model": "fake/gemini", "max_tokens": 256, "stream": stream, "tools": anthropic_weather_tool(),
+                "messages": [
+                    {"role": "user", "content": "Weather in Paris?"},
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": "18C"}]}
+                ]}),
+        )
+        .await;
+        message_content(&r, stream);
+        let part = gemini_call_sent(&app);
+        assert_eq!(
+            part["thoughtSignature"], "gsig-fake",
+            "messages stream={stream}: {part}"
+        );
+    }
+}
+
+/// As above, with Responses output items sent back as input.
+#[tokio::test]
+async fn gemini_call_signatures_survive_a_tool_round_trip_through_responses() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = responses(
+            &app,
+            json!({"model": "fake/gemini", "input": "Weather in Paris?", "tools": responses_weather_tool(), "stream": stream}),
+        )
+        .await;
+        let out = response_of(&r, stream)["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let call_id = out
+            .iter()
+            .find(|i| i["type"] == "function_call")
+            .map(|i| i["call_id"].clone())
+            .unwrap_or_default();
+        let mut input = vec![json!({"role": "user", "content": "Weather in Paris?"})];
+        input.extend(out);
+        input.push(json!({"type": "function_call_output", "call_id": call_id, "output": "18C"}));
+        let r = responses(
+            &app,
+            json!({"model": "fake/gemini", "input": input, "tools": responses_weather_tool(), "stream": stream}),
+        )
+        .await;
+        response_of(&r, stream);
+        let part = gemini_call_sent(&app);
+        assert_eq!(
+            part["thoughtSignature"], "gsig-fake",
+            "responses stream={stream}: {part}"
+        );
+    }
+}
+
+/// Claude thinking before a tool call (Codex with a Claude model): the reasoning item and the
+/// call go back as input with the call's output, and Anthropic gets the signed thinking block
+/// ahead of its tool_use, as it requires when thinking is on.
+#[tokio::test]
+async fn claude_thinking_before_a_tool_call_goes_back_signed_through_responses() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = responses(
+            &app,
+            json!({"model": "fake/claude", "input": "Weather in Paris? #think", "tools": responses_weather_tool(),
+                "reasoning": {"effort": "high"}, "max_output_tokens": 3000, "stream": stream}),
+        )
+        .await;
+        let out = response_of(&r, stream)["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let kinds: Vec<&str> = out.iter().filter_map(|i| i["type"].as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec!["reasoning", "function_call"],
+            "stream={stream}: {out:?}"
+        );
+        let call_id = out[1]["call_id"].clone();
+        let mut input = vec![json!({"role": "user", "content": "Weather in Paris? #think"})];
+        input.extend(out);
+        input.push(json!({"type": "function_call_output", "call_id": call_id, "output": "18C"}));
+        let r = responses(
+            &app,
+            json!({"model": "fake/claude", "input": input, "tools": responses_weather_tool(),
+                "reasoning": {"effort": "high"}, "max_output_tokens": 3000, "stream": stream}),
+        )
+        .await;
+        let text = output_text(&response_of(&r, stream));
+        assert!(
+            text.starts_with("The tool returned:"),
+            "stream={stream}: {text}"
+        );
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        let assistant = &sent["messages"][1]["content"];
+        assert_eq!(assistant[0]["type"], "thinking", "stream={stream}: {sent}");
+        assert_eq!(
+            assistant[0]["signature"], "sig-fake==",
+            "stream={stream}: {sent}"
+        );
+        assert_eq!(assistant[1]["type"], "tool_use", "stream={stream}: {sent}");
+        assert_eq!(
+            sent["messages"][2]["content"][0]["tool_use_id"], assistant[1]["id"],
+            "stream={stream}: {sent}"
+        );
+    }
+}
+
+/// Legacy clients (LangChain's `OpenAI` LLM among them) send the prompt as a list of one string.
+#[tokio::test]
+async fn completions_take_a_prompt_list_of_one() {
+    let app = spawn_app().await;
+    let r = completions(
+        &app,
+        json!({"model": "fake/gpt", "prompt": ["Say hello"], "max_tokens": 64}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["choices"][0]["text"], "Echo: Say hello");
+}
