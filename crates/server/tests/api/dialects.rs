@@ -2117,3 +2117,46 @@ async fn completions_take_a_prompt_list_of_one() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["choices"][0]["text"], "Echo: Say hello");
 }
+
+/// A provider's 429 reaches the client as a 429 with its `Retry-After` (SDKs back off on it),
+/// and a provider that never answers is a 504, in each dialect's envelope.
+#[tokio::test]
+async fn rate_limits_and_timeouts_keep_their_status_in_every_dialect() {
+    let app = spawn_app().await;
+    let retry_after = |r: &Raw| {
+        r.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let r = messages(
+        &app,
+        json!({"model": "fake/claude", "max_tokens": 64, "messages": user("hi #fail:429")}),
+    )
+    .await;
+    anthropic_error(&r, 429, "rate_limit_error");
+    assert_eq!(retry_after(&r).as_deref(), Some("1"));
+    let r = responses(
+        &app,
+        json!({"model": "fake/claude", "input": "hi #fail:429"}),
+    )
+    .await;
+    openai_error(&r, 429);
+    assert_eq!(retry_after(&r).as_deref(), Some("1"));
+    let r = completions(
+        &app,
+        json!({"model": "fake/claude", "prompt": "hi #fail:429"}),
+    )
+    .await;
+    openai_error(&r, 429);
+    assert_eq!(retry_after(&r).as_deref(), Some("1"));
+
+    let r = messages(
+        &app,
+        json!({"model": "fake/gpt", "max_tokens": 64, "messages": user("hi #hang")}),
+    )
+    .await;
+    anthropic_error(&r, 504, "timeout_error");
+    let r = responses(&app, json!({"model": "fake/gemini", "input": "hi #hang"})).await;
+    openai_error(&r, 504);
+}
