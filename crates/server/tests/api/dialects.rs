@@ -2160,3 +2160,53 @@ async fn rate_limits_and_timeouts_keep_their_status_in_every_dialect() {
     let r = responses(&app, json!({"model": "fake/gemini", "input": "hi #hang"})).await;
     openai_error(&r, 504);
 }
+
+/// What an agent such as Codex sends to the Responses API: instructions, developer and user
+/// messages as items, strict function tools, `store: false`, encrypted reasoning asked for,
+/// a cache key; streamed, then its tool call answered.
+#[tokio::test]
+async fn responses_accept_an_agents_request_on_every_family() {
+    let app = spawn_app().await;
+    let tools = json!([{"type": "function", "name": "shell", "description": "Runs a command", "strict": false,
+        "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+            "required": ["command"], "additionalProperties": false}}]);
+    for (model, _) in FAMILIES {
+        let base = json!({"model": model, "instructions": "You are a coding agent.", "tools": tools,
+            "tool_choice": "auto", "parallel_tool_calls": false, "reasoning": {"effort": "medium", "summary": "auto"},
+            "store": false, "stream": true, "include": ["reasoning.encrypted_content"],
+            "prompt_cache_key": "conv-123", "max_output_tokens": 4000});
+        let mut first = base.clone();
+        first["input"] = json!([
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Sandbox: read-only."}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "List the files."}]}
+        ]);
+        let r = responses(&app, first.clone()).await;
+        let s = response_stream(&r);
+        let out = s.completed["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let call = out
+            .iter()
+            .find(|i| i["type"] == "function_call")
+            .cloned()
+            .unwrap_or_else(|| panic!("{model}: a call: {}", r.text));
+        assert_eq!(call["name"], "shell");
+        let args: Value = serde_json::from_str(call["arguments"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        assert_eq!(args, json!({"command": ["Paris"]}), "{model}");
+
+        let mut next = base.clone();
+        let mut input = first["input"].as_array().cloned().unwrap_or_default();
+        input.extend(out);
+        input.push(json!({"type": "function_call_output", "call_id": call["call_id"], "output": "README.md"}));
+        next["input"] = json!(input);
+        let r = responses(&app, next).await;
+        let s = response_stream(&r);
+        let text = output_text(&s.completed);
+        assert!(
+            text.starts_with("The tool returned:") && text.contains("README.md"),
+            "{model}: {text}"
+        );
+    }
+}
