@@ -2210,3 +2210,27 @@ async fn responses_accept_an_agents_request_on_every_family() {
         );
     }
 }
+
+/// OpenRouter's `session_id` in an Anthropic body keeps a conversation on one endpoint (its
+/// prompt cache), however its messages differ.
+#[tokio::test]
+async fn messages_session_id_keeps_a_conversation_on_its_endpoint() {
+    let app = spawn_app().await;
+    let mut providers = vec![];
+    // Without a session, about one request in ten goes to the dearer endpoint.
+    for i in 0..30 {
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 64, "session_id": "sess-42",
+                "provider": {"only": ["fake-openai", "fake-openai-2"]},
+                "messages": user(&format!("unrelated question {i}"))}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        providers.push(r.json()["provider"].clone());
+    }
+    assert!(
+        providers.iter().all(|p| *p == providers[0]),
+        "one session, one endpoint: {providers:?}"
+    );
+}
