@@ -2234,3 +2234,75 @@ async fn messages_session_id_keeps_a_conversation_on_its_endpoint() {
         "one session, one endpoint: {providers:?}"
     );
 }
+
+/// An Anthropic endpoint's stream is relayed as sent; when it dies mid-way the next endpoint
+/// (another protocol) goes on in the same message: still one well-formed Anthropic stream.
+#[tokio::test]
+async fn messages_relayed_anthropic_stream_fails_over_to_another_protocol() {
+    // Cut after message_start, after the text block's start, after one and after two deltas.
+    for cut in [2, 3, 4, 5] {
+        // A fresh gateway each time: three failures in a row would open the endpoint's circuit.
+        let app = spawn_app().await;
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 256, "stream": true,
+                "provider": {"order": ["fake-anthropic", "fake-openai"]},
+                "messages": user(&format!("one two three four five six seven #cut@m-c:{cut}"))}),
+        )
+        .await;
+        let s = message_stream(&r);
+        assert_eq!(app.upstream_models(), vec!["m-c", "m-a"], "cut={cut}");
+        assert!(s.text().starts_with("Echo: "), "cut={cut}: {}", s.text());
+        assert!(
+            s.text().contains("seven"),
+            "cut={cut}: the answer was finished: {}",
+            s.text()
+        );
+        assert_eq!(s.stop_reason, "end_turn", "cut={cut}");
+        let (st, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(
+            money_of(&s.usage["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "cut={cut}"
+        );
+    }
+}
+
+/// The gateway's own fields never reach Anthropic, which refuses unknown fields.
+#[tokio::test]
+async fn messages_gateway_fields_stay_in_the_gateway() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = messages(
+            &app,
+            json!({"model": "fake/claude", "models": ["fake/gpt"], "max_tokens": 64, "stream": stream,
+                "provider": {"sort": "price"}, "session_id": "s-1", "messages": user("hi")}),
+        )
+        .await;
+        let (content, _) = message_content(&r, stream);
+        assert_eq!(text_of_blocks(&content), "Echo: hi");
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        for field in [
+            "models",
+            "provider",
+            "session_id",
+            "route",
+            "plugins",
+            "usage",
+        ] {
+            assert!(
+                sent.get(field).is_none(),
+                "stream={stream}: {field} was sent: {sent}"
+            );
+        }
+        assert_eq!(sent["model"], "claude-fake", "{sent}");
+    }
+}
