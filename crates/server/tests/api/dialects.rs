@@ -2306,3 +2306,80 @@ async fn messages_gateway_fields_stay_in_the_gateway() {
         assert_eq!(sent["model"], "claude-fake", "{sent}");
     }
 }
+/// Every thinking block the Anthropic API receives is signed (it refuses one that is not), even
+/// when the client sends back a turn whose thinking came unsigned: from another provider
+/// (Gemini's thoughts), or cut short by a mid-stream failover before its signature.
+#[tokio::test]
+async fn unsigned_thinking_never_reaches_anthropic() {
+    let thinking = json!({"type": "enabled", "budget_tokens": 1024});
+    let signed_only = |app: &TestApp, case: &str| {
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        assert!(
+            sent["messages"].is_array(),
+            "{case}: Anthropic got the turn: {sent}"
+        );
+        for m in sent["messages"].as_array().into_iter().flatten() {
+            for b in m["content"].as_array().into_iter().flatten() {
+                if b["type"] == "thinking" {
+                    assert!(
+                        b["signature"].as_str().is_some_and(|s| !s.is_empty()),
+                        "{case}: an unsigned thinking block was sent to Anthropic: {sent}"
+                    );
+                }
+            }
+        }
+    };
+
+    // Gemini thought first; the conversation then moves to Claude.
+    let app = spawn_app().await;
+    let r = messages(
+        &app,
+        json!({"model": "fake/gemini", "max_tokens": 2048, "thinking": thinking, "messages": user("why? #think")}),
+    )
+    .await;
+    let (content, _) = message_content(&r, false);
+    assert!(
+        content.iter().any(|b| b["type"] == "thinking"),
+        "{content:?}"
+    );
+    let r = messages(
+        &app,
+        json!({"model": "fake/claude", "max_tokens": 2048, "thinking": thinking, "messages": [
+            {"role": "user", "content": "why?"},
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": "go on"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    signed_only(&app, "gemini's thoughts");
+
+    // Claude's stream cut before (2) or inside (3) its thinking block, continued elsewhere.
+    for cut in [2, 3] {
+        let app = spawn_app().await;
+        let order = json!({"order": ["fake-anthropic", "fake-openai"]});
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 2048, "thinking": thinking, "stream": true,
+                "provider": order, "messages": user(&format!("why? #think #cut@m-c:{cut}"))}),
+        )
+        .await;
+        let s = message_stream(&r);
+        assert_eq!(app.upstream_models(), vec!["m-c", "m-a"], "cut={cut}");
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 2048, "thinking": thinking, "provider": order,
+                "messages": [
+                    {"role": "user", "content": "why?"},
+                    {"role": "assistant", "content": s.content},
+                    {"role": "user", "content": "go on"}]}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        signed_only(&app, &format!("cut={cut}"));
+    }
+}
