@@ -606,18 +606,7 @@ pub struct FunctionDelta {
 
 /// Parses a request body, naming the exact field at fault (`messages[0].role: unknown variant`).
 pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let req: ChatRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            format!("invalid request body: {inner}")
-        } else {
-            format!("invalid value for `{path}`: {inner}")
-        }
-    })?;
-    // One JSON value and nothing after it: `{…} and then some` is not a request.
-    de.end().map_err(|e| format!("invalid request body: {e}"))?;
+    let req: ChatRequest = crate::parse_body(body)?;
     if req.messages.is_empty() {
         return Err("`messages` must contain at least one message".into());
     }

@@ -121,17 +121,7 @@ pub struct CompletionChoice {
 /// with anything after its JSON value is refused. The prompt's shape is checked by the
 /// dialect, which knows what it can serve.
 pub fn parse_completion_request(body: &[u8]) -> Result<CompletionRequest, String> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let req: CompletionRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            format!("invalid request body: {inner}")
-        } else {
-            format!("invalid value for `{path}`: {inner}")
-        }
-    })?;
-    de.end().map_err(|e| format!("invalid request body: {e}"))?;
+    let req: CompletionRequest = crate::parse_body(body)?;
     Ok(req)
 }
 

@@ -215,17 +215,7 @@ fn kind(v: &Value) -> &'static str {
 
 /// Parses a request body, naming the field at fault, as `parse_chat_request` does.
 pub fn parse_embeddings_request(body: &[u8]) -> Result<EmbeddingsRequest, String> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let req: EmbeddingsRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            format!("invalid request body: {inner}")
-        } else {
-            format!("invalid value for `{path}`: {inner}")
-        }
-    })?;
-    de.end().map_err(|e| format!("invalid request body: {e}"))?;
+    let req: EmbeddingsRequest = crate::parse_body(body)?;
     if req.model.trim().is_empty() {
         return Err("`model` is required".into());
     }

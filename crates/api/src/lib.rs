@@ -20,3 +20,21 @@ pub mod responses;
 pub mod routing;
 
 pub use money::{DecimalString, Money};
+
+/// Parses a request body as `T`, naming the exact field at fault (`messages[0].role: unknown
+/// variant …`), and refuses anything after the one JSON value (`{…} and then some` is not a
+/// request). Every dialect's parser starts here.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            format!("invalid request body: {inner}")
+        } else {
+            format!("invalid value for `{path}`: {inner}")
+        }
+    })?;
+    de.end().map_err(|e| format!("invalid request body: {e}"))?;
+    Ok(value)
+}

@@ -633,17 +633,7 @@ pub struct ReasoningConfig {
 /// Parses a request body, naming the exact field at fault (`input[2]: function_call item:
 /// missing field `call_id``). Trailing data after the JSON value is an error.
 pub fn parse_responses_request(body: &[u8]) -> Result<ResponsesRequest, String> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let req: ResponsesRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            format!("invalid request body: {inner}")
-        } else {
-            format!("invalid value for `{path}`: {inner}")
-        }
-    })?;
-    de.end().map_err(|e| format!("invalid request body: {e}"))?;
+    let req: ResponsesRequest = crate::parse_body(body)?;
     Ok(req)
 }
 

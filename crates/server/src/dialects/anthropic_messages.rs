@@ -72,18 +72,7 @@ const STOP_REASONS: &[&str] = &[
 /// Parses a body, naming the exact field at fault (`messages[0].content[1]: …`); trailing
 /// data after the JSON value is refused.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let req: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            format!("invalid request body: {inner}")
-        } else {
-            format!("invalid value for `{path}`: {inner}")
-        }
-    })?;
-    de.end().map_err(|e| format!("invalid request body: {e}"))?;
-    Ok(req)
+    switchyard_api::parse_body(body)
 }
 
 /// A `POST /v1/messages` body → the canonical request, and what rendering the answer needs.
