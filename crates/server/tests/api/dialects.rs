@@ -2383,3 +2383,34 @@ async fn unsigned_thinking_never_reaches_anthropic() {
         signed_only(&app, &format!("cut={cut}"));
     }
 }
+
+/// The client's `anthropic-beta` features reach an Anthropic endpoint.
+#[tokio::test]
+async fn messages_anthropic_beta_reaches_anthropic() {
+    let app = spawn_app().await;
+    let r = app
+        .post_raw(
+            MESSAGES,
+            &[
+                ("x-api-key", KEY),
+                ("anthropic-version", "2023-06-01"),
+                ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+            ],
+            json!({"model": "fake/claude", "max_tokens": 64, "messages": user("hi")})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = app.upstream.requests().pop().expect("a request upstream");
+    let beta = sent
+        .headers
+        .get("anthropic-beta")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        beta.contains("interleaved-thinking-2025-05-14"),
+        "{:?}",
+        sent.headers
+    );
+}
