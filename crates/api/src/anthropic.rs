@@ -844,7 +844,9 @@ pub struct ErrorResponse {
     #[serde(rename = "type", default = "error_type_name")]
     pub kind: String,
     pub error: ErrorObject,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written even when null: Anthropic's envelope always has it, and OpenRouter's document
+    /// requires it (`AnthropicMessagesErrorResponse.required`).
+    #[serde(default)]
     pub request_id: Option<String>,
 }
 

@@ -23,7 +23,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -300,6 +300,40 @@ impl HttpBody for Tracked {
     }
 }
 
+/// The request body, noting when it has been read to its end.
+struct Reading {
+    body: Incoming,
+    /// Only for a body that may be left unread (none for a bodiless request).
+    read: Option<Arc<AtomicBool>>,
+}
+
+impl HttpBody for Reading {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Some(read) = &this.read {
+            if matches!(polled, Poll::Ready(None)) || this.body.is_end_stream() {
+                read.store(true, Ordering::Relaxed);
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 #[derive(Clone)]
 struct Service {
     app: Router,
@@ -316,10 +350,26 @@ impl hyper::service::Service<axum::http::Request<Incoming>> for Service {
 
     fn call(&self, req: axum::http::Request<Incoming>) -> ServiceFuture {
         let busy = Busy::new(&self.activity);
+        // A request answered before its body was read (a refused key, an unknown route)
+        // leaves the rest of the body on the connection, so hyper closes it after the
+        // response. HTTP/1 clients are told so (`Connection: close`), or they would send the
+        // next request on a connection about to close.
+        let read = (req.version() <= axum::http::Version::HTTP_11 && !req.body().is_end_stream())
+            .then(|| Arc::new(AtomicBool::new(false)));
+        let req = req.map(|body| Reading {
+            body,
+            read: read.clone(),
+        });
         // `Router` is always ready; `call` needs it mutable, hence the (cheap) clone.
         let fut = tower_service::Service::call(&mut self.app.clone(), req);
         Box::pin(async move {
-            let resp = fut.await?;
+            let mut resp = fut.await?;
+            if read.is_some_and(|r| !r.load(Ordering::Relaxed)) {
+                resp.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
             Ok(resp.map(|body| Tracked { body, _busy: busy }))
         })
     }

@@ -543,17 +543,15 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
         }
         for text in [&m.content, &m.refusal].into_iter().flatten() {
             if !text.is_empty() {
-                content.push(ContentBlock::Text(TextBlock::new(text.clone())));
+                content.push(text_block(text.clone()));
             }
         }
         for tc in m.tool_calls.iter().flatten() {
-            content.push(ContentBlock::ToolUse(ToolUseBlock {
-                id: tc.id.clone(),
-                name: tc.function.name.clone(),
-                input: tool_input(&tc.function.arguments),
-                cache_control: None,
-                extra: Extra::new(),
-            }));
+            content.push(tool_use_block(
+                tc.id.clone(),
+                tc.function.name.clone(),
+                tool_input(&tc.function.arguments),
+            ));
         }
     }
     let has_tool_use = content
@@ -564,7 +562,7 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
     } else {
         resp.model.clone()
     };
-    let mut out = an::Message::new(resp.id.clone(), model);
+    let mut out = new_message(resp.id.clone(), model);
     out.content = content;
     out.stop_reason = Some(stop_reason(
         choice.and_then(|c| c.finish_reason),
@@ -573,6 +571,10 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
     ));
     out.usage = usage(resp.usage.as_ref());
     out.provider = resp.provider.clone();
+    // Asked for with `X-OpenRouter-Metadata: enabled`; `MessagesResult.openrouter_metadata`.
+    if let Some(md) = &resp.openrouter_metadata {
+        out.extra.insert("openrouter_metadata".into(), md.clone());
+    }
     out
 }
 
@@ -663,11 +665,13 @@ pub fn stop_reason(
 }
 
 /// Canonical usage in Anthropic's terms: `input_tokens` excludes cache reads and writes.
+/// With every field OpenRouter's document requires of it (`AnthropicUsage.required`).
 fn usage(u: Option<&Usage>) -> an::Usage {
     let Some(u) = u else {
         return an::Usage {
             cache_creation_input_tokens: Some(0),
             cache_read_input_tokens: Some(0),
+            extra: usage_extra(None),
             ..Default::default()
         };
     };
@@ -678,8 +682,118 @@ fn usage(u: Option<&Usage>) -> an::Usage {
         cache_creation_input_tokens: Some(write),
         cache_read_input_tokens: Some(read),
         cost: u.cost,
-        extra: Extra::new(),
+        extra: usage_extra(Some(u)),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fields OpenRouter's document requires
+//
+// OpenRouter's OpenAPI document (`MessagesResult`, `MessagesStreamEvents`) requires fields
+// that Anthropic's API writes only when they say something and that Anthropic's SDKs read
+// as null when absent: `container` and `stop_details` on a message and a `message_delta`,
+// `citations` on a text block, `caller` on a tool call, and the usage details below.
+// Clients generated from the document (`@openrouter/sdk`) refuse an answer without them;
+// Anthropic's clients read the values written here exactly as they read the absence.
+
+/// A message (an answer, or `message_start`'s) with `container` and `stop_details` null:
+/// no container tool runs here, and a refusal's classifier details are not known.
+fn new_message(id: String, model: String) -> an::Message {
+    let mut m = an::Message::new(id, model);
+    for field in ["container", "stop_details"] {
+        m.extra.insert(field.into(), Value::Null);
+    }
+    m.usage = usage(None);
+    m
+}
+
+/// An upstream's `message_start` message with what `MessagesStartEvent` requires added where
+/// the upstream left it out (Anthropic writes `container`, `stop_details` and most usage
+/// details only when they say something); what it did send is kept.
+fn complete_message(m: &mut an::Message) {
+    for field in ["container", "stop_details"] {
+        m.extra.entry(field).or_insert(Value::Null);
+    }
+    let u = &mut m.usage;
+    // Typed fields: only when absent there, so that no key is written twice.
+    if u.cache_creation_input_tokens.is_none() {
+        u.extra
+            .entry("cache_creation_input_tokens")
+            .or_insert(Value::Null);
+    }
+    if u.cache_read_input_tokens.is_none() {
+        u.extra
+            .entry("cache_read_input_tokens")
+            .or_insert(Value::Null);
+    }
+    for (k, v) in usage_extra(None) {
+        u.extra.entry(k).or_insert(v);
+    }
+}
+
+/// Adds to a relayed `content_block_start` block what the document requires of its kind
+/// (`AnthropicTextBlock.citations`, `AnthropicToolUseBlock.caller`,
+/// `AnthropicThinkingBlock.signature`, which Anthropic's stream fills by `signature_delta`
+/// and starts without). Returns whether anything was added.
+fn complete_block(block: &mut Value) -> bool {
+    let (field, value) = match block.get("type").and_then(Value::as_str) {
+        Some("text") => ("citations", Value::Null),
+        Some("tool_use") => ("caller", json!({"type": "direct"})),
+        Some("thinking") => ("signature", json!("")),
+        _ => return false,
+    };
+    match block.as_object_mut() {
+        Some(o) if !o.contains_key(field) => {
+            o.insert(field.into(), value);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A text block with `citations` null (`AnthropicTextBlock.required`): the canonical form
+/// carries none.
+fn text_block(text: String) -> ContentBlock {
+    let mut b = TextBlock::new(text);
+    b.extra.insert("citations".into(), Value::Null);
+    ContentBlock::Text(b)
+}
+
+/// A tool call's block, called by the model itself (`caller: {"type": "direct"}`, required
+/// by `AnthropicToolUseBlock`): the gateway runs no code-execution tool that could call one.
+fn tool_use_block(id: String, name: String, input: Value) -> ContentBlock {
+    let mut extra = Extra::new();
+    extra.insert("caller".into(), json!({"type": "direct"}));
+    ContentBlock::ToolUse(ToolUseBlock {
+        id,
+        name,
+        input,
+        cache_control: None,
+        extra,
+    })
+}
+
+/// Usage details the canonical form does not know, null; `output_tokens_details` from the
+/// reasoning tokens when the provider counted them.
+fn usage_extra(u: Option<&Usage>) -> Extra {
+    let mut extra = Extra::new();
+    extra.insert("output_tokens_details".into(), output_tokens_details(u));
+    for field in [
+        "cache_creation",
+        "inference_geo",
+        "server_tool_use",
+        "service_tier",
+    ] {
+        extra.insert(field.into(), Value::Null);
+    }
+    extra
+}
+
+fn output_tokens_details(u: Option<&Usage>) -> Value {
+    u.and_then(|u| u.completion_tokens_details.as_ref()).map_or(
+        Value::Null,
+        |d| json!({"thinking_tokens": d.reasoning_tokens}),
+    )
 }
 
 fn cache_tokens(u: &Usage) -> (u64, u64) {
@@ -869,6 +983,7 @@ impl StreamFramer {
                 message.id.clone_from(&n.id);
                 message.model.clone_from(&n.model);
                 message.provider = Some(n.provider.clone());
+                complete_message(&mut message);
                 emit(out, &StreamEvent::MessageStart { message });
                 return;
             }
@@ -881,6 +996,13 @@ impl StreamFramer {
                 self.next_index = self.next_index.max(index.saturating_add(1));
                 if matches!(content_block, ContentBlock::ToolUse(_)) {
                     self.relayed_tool = true;
+                }
+                // As sent, with what the document requires of the block added if missing.
+                if let Ok(mut v) = serde_json::from_str::<Value>(&n.data) {
+                    if complete_block(&mut v["content_block"]) {
+                        sse_event(out, Some(&n.event), &v);
+                        return;
+                    }
                 }
             }
             StreamEvent::ContentBlockStop { index }
@@ -908,7 +1030,7 @@ impl StreamFramer {
         } else {
             chunk.model.clone()
         };
-        let mut message = an::Message::new(chunk.id.clone(), model);
+        let mut message = new_message(chunk.id.clone(), model);
         message.provider = chunk.provider.clone();
         emit(out, &StreamEvent::MessageStart { message });
     }
@@ -949,7 +1071,7 @@ impl StreamFramer {
             Some(Open::Text(i)) => i,
             // An empty piece opens nothing (the first delta of every stream is one).
             _ if text.is_empty() => return,
-            _ => self.open_block(Open::Text, ContentBlock::Text(TextBlock::new("")), out),
+            _ => self.open_block(Open::Text, text_block(String::new()), out),
         };
         self.delta(
             index,
@@ -1045,17 +1167,14 @@ impl StreamFramer {
         let index = match known {
             Some(i) => i,
             None => {
-                let block = ContentBlock::ToolUse(ToolUseBlock {
-                    id: tc.id.clone().unwrap_or_default(),
-                    name: tc
-                        .function
+                let block = tool_use_block(
+                    tc.id.clone().unwrap_or_default(),
+                    tc.function
                         .as_ref()
                         .and_then(|f| f.name.clone())
                         .unwrap_or_default(),
-                    input: json!({}),
-                    cache_control: None,
-                    extra: Extra::new(),
-                });
+                    json!({}),
+                );
                 let i = self.open_block(Open::Tool, block, out);
                 self.tool_blocks.push((tc.index, i));
                 i
@@ -1108,13 +1227,25 @@ impl StreamFramer {
             !self.tool_blocks.is_empty() || self.relayed_tool,
         );
         // The upstream's own words when it ended the answer itself (which stop sequence).
-        let (stop_sequence, delta_extra) = match relayed {
+        let (stop_sequence, mut delta_extra) = match relayed {
             Some(d) if d.stop_reason.as_deref() == Some(stop.as_str()) => {
                 (d.stop_sequence, d.extra)
             }
             _ => (None, Extra::new()),
         };
         let u = usage(f.chunk.usage.as_ref());
+        // `MessagesDeltaEvent` requires `container` and `stop_details` in the delta (null
+        // unless the upstream said them), and `output_tokens_details` and `server_tool_use`
+        // in the usage (see `new_message`).
+        for field in ["container", "stop_details"] {
+            delta_extra.entry(field).or_insert(Value::Null);
+        }
+        let mut usage_extra = Extra::new();
+        usage_extra.insert(
+            "output_tokens_details".into(),
+            output_tokens_details(f.chunk.usage.as_ref()),
+        );
+        usage_extra.insert("server_tool_use".into(), Value::Null);
         emit(
             out,
             &StreamEvent::MessageDelta {
@@ -1129,12 +1260,21 @@ impl StreamFramer {
                     cache_creation_input_tokens: u.cache_creation_input_tokens,
                     cache_read_input_tokens: u.cache_read_input_tokens,
                     cost: u.cost,
-                    extra: Extra::new(),
+                    extra: usage_extra,
                 }),
                 extra: Extra::new(),
             },
         );
-        emit(out, &StreamEvent::MessageStop);
+        match &f.chunk.openrouter_metadata {
+            // Asked for with `X-OpenRouter-Metadata: enabled`: where OpenRouter's document
+            // puts it in a stream (`MessagesStopEvent.openrouter_metadata`). Anthropic's SDKs
+            // read `message_stop` by its type and ignore the rest.
+            Some(md) => emit(
+                out,
+                &StreamEvent::Other(json!({"type": "message_stop", "openrouter_metadata": md})),
+            ),
+            None => emit(out, &StreamEvent::MessageStop),
+        }
     }
 }
 
@@ -1808,7 +1948,17 @@ mod tests {
                 priced(c.usage),
             );
             let m = render(&resp, &Context::default());
-            assert_eq!(m.content, original.content);
+            // The recordings predate the fields OpenRouter's document requires of every
+            // block (`citations`, `caller`): compared without them.
+            let mut content = m.content.clone();
+            for b in &mut content {
+                match b {
+                    ContentBlock::Text(t) => t.extra.retain(|k, _| k != "citations"),
+                    ContentBlock::ToolUse(u) => u.extra.retain(|k, _| k != "caller"),
+                    _ => {}
+                }
+            }
+            assert_eq!(content, original.content);
             assert_eq!(m.stop_reason, original.stop_reason);
             assert_eq!(m.usage.input_tokens, original.usage.input_tokens);
             assert_eq!(m.usage.output_tokens, original.usage.output_tokens);
@@ -1887,10 +2037,10 @@ mod tests {
             json!([
                 {"type":"thinking","thinking":"hmm","signature":"sig=="},
                 {"type":"redacted_thinking","data":"EmwK"},
-                {"type":"text","text":"Here."},
-                {"type":"tool_use","id":"call_1","name":"f","input":{"a":1}},
-                {"type":"tool_use","id":"call_2","name":"g","input":{}},
-                {"type":"tool_use","id":"call_3","name":"h","input":"{\"a\":"},
+                {"type":"text","text":"Here.","citations":null},
+                {"type":"tool_use","id":"call_1","name":"f","input":{"a":1},"caller":{"type":"direct"}},
+                {"type":"tool_use","id":"call_2","name":"g","input":{},"caller":{"type":"direct"}},
+                {"type":"tool_use","id":"call_3","name":"h","input":"{\"a\":","caller":{"type":"direct"}},
             ])
         );
         assert_eq!(v["stop_reason"], "tool_use");
@@ -2031,7 +2181,9 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(error_envelope(500, "oops", None)).ok(),
-            Some(json!({"type":"error","error":{"type":"api_error","message":"oops"}}))
+            Some(
+                json!({"type":"error","error":{"type":"api_error","message":"oops"},"request_id":null})
+            )
         );
     }
 
@@ -2330,7 +2482,16 @@ mod tests {
                         assert_eq!(mo.id, "gen-1");
                         assert_eq!(mo.model, "anthropic/claude-sonnet-4.5");
                         assert_eq!(mo.provider.as_deref(), Some("Anthropic"));
-                        assert_eq!(mo.usage, mr.usage, "stream {i}");
+                        // What the recording sent, and what OpenRouter's document requires
+                        // where it sent nothing.
+                        let mut expected = mr.clone();
+                        complete_message(&mut expected);
+                        // Compared as written and read back, as the client reads it.
+                        let expected: an::Message =
+                            serde_json::from_value(serde_json::to_value(&expected).expect("json"))
+                                .expect("parses");
+                        assert_eq!(mo.usage, expected.usage, "stream {i}");
+                        assert_eq!(mo.extra, expected.extra, "stream {i}");
                     }
                     (
                         StreamEvent::MessageDelta {
@@ -2340,10 +2501,25 @@ mod tests {
                         },
                         StreamEvent::MessageDelta { delta: din, .. },
                     ) => {
-                        assert_eq!(dout, din, "stream {i}: the stop reason as sent");
+                        // As sent, `container` and `stop_details` (required) null if unsaid.
+                        let mut din = din.clone();
+                        for field in ["container", "stop_details"] {
+                            din.extra.entry(field).or_insert(Value::Null);
+                        }
+                        assert_eq!(dout, &din, "stream {i}: the stop reason as sent");
                         assert_eq!(u.cost, Money::parse("0.000123456789").ok());
                     }
-                    _ => assert_eq!(o, r, "stream {i}, event {n}"),
+                    _ => {
+                        // Blocks as recorded, with the fields the document requires of them
+                        // where the recording has none (a tool call's `caller`, …).
+                        let mut expected = serde_json::to_value(r).expect("json");
+                        if let Some(b) = expected.get_mut("content_block") {
+                            complete_block(b);
+                        }
+                        let expected: StreamEvent =
+                            serde_json::from_value(expected).expect("parses");
+                        assert_eq!(o, &expected, "stream {i}, event {n}");
+                    }
                 }
             }
         }
@@ -2610,6 +2786,48 @@ data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"a
         assert_eq!(delta.stop_reason.as_deref(), Some("tool_use"));
         assert_eq!((u.input_tokens, u.output_tokens), (Some(10), Some(5)));
         assert!(text.contains(r#""cost":0.000123456789"#), "{text}");
+    }
+
+    #[test]
+    fn routing_metadata_goes_on_the_message_and_on_message_stop() {
+        let md = json!({"requested": "fake/claude", "attempt": 1});
+        let mut resp = response(
+            ResponseMessage {
+                role: "assistant".into(),
+                content: Some("hi".into()),
+                ..Default::default()
+            },
+            Some(FinishReason::Stop),
+            None,
+            Usage::default(),
+        );
+        let plain = serde_json::to_value(render(&resp, &Context::default())).expect("json");
+        assert!(plain.get("openrouter_metadata").is_none(), "{plain}");
+        resp.openrouter_metadata = Some(md.clone());
+        let m = serde_json::to_value(render(&resp, &Context::default())).expect("json");
+        assert_eq!(m["openrouter_metadata"], md);
+
+        let mut c = chunk(vec![]);
+        c.openrouter_metadata = Some(md.clone());
+        let end = Event::Finished(Finished {
+            chunk: c,
+            finish_reason: Some(FinishReason::Stop),
+            native_finish_reason: None,
+        });
+        // Read as written: the typed event has no field for it.
+        let mut f = StreamFramer::new(Context::default());
+        let mut out = Vec::new();
+        f.frame(&end, &mut out);
+        let last = sse_frames(&out)
+            .last()
+            .map(|e| (e.event.clone(), serde_json::from_str::<Value>(&e.data).ok()));
+        assert_eq!(
+            last,
+            Some((
+                "message_stop".to_string(),
+                Some(json!({"type": "message_stop", "openrouter_metadata": md}))
+            ))
+        );
     }
 
     #[test]

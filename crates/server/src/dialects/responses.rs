@@ -892,6 +892,10 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> rs::Response {
     let choice = resp.choices.first();
     let finish = choice.and_then(|c| c.finish_reason);
     let (status, incomplete, error) = outcome(finish);
+    // The pipeline stamps a whole answer when it is done, which is when it completed.
+    if matches!(status, ResponseStatus::Completed) {
+        r.completed_at = Some(resp.created);
+    }
     let ids = ItemIds(&r.id);
     let mut output = Vec::new();
     if let Some(c) = choice {
@@ -1864,6 +1868,9 @@ impl StreamFramer {
             })
             .collect();
         let mut response = self.snapshot(status, output);
+        if matches!(status, ResponseStatus::Completed) {
+            response.completed_at = Some(crate::routes::unix_now());
+        }
         response.incomplete_details = incomplete;
         response.error = error;
         response.usage = f.chunk.usage.as_ref().map(usage);

@@ -977,6 +977,10 @@ async fn responses_answer_on_every_family() {
         let v = r.json();
         assert_eq!(v["object"], "response", "{v}");
         assert_eq!(v["status"], "completed", "{v}");
+        assert!(
+            v["completed_at"].as_u64().is_some_and(|t| t > 0),
+            "a completed response says when: {v}"
+        );
         assert!(v["id"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
         assert_eq!(v["model"], model);
         let msgs = items_of(&v, "message");

@@ -100,6 +100,48 @@ fn assert_envelope(a: &Answer, code: u16) {
     );
 }
 
+/// A request answered before its body was read leaves that body on the connection, which is
+/// then closed: the answer says `Connection: close`, so no client sends its next request down
+/// a connection about to close. An answer whose body was read keeps the connection open.
+#[tokio::test]
+async fn an_answer_that_leaves_the_body_unread_says_connection_close() {
+    let app = spawn_app().await;
+    let body = br#"{"model":"fake/gpt","messages":[{"role":"user","content":"hi"}]}"#;
+    for (path, key) in [
+        (CHAT, Some("sk-sy-v1-wrong")),
+        ("/api/v1/messages", None),
+        ("/api/v1/no-such-route", Some(KEY)),
+    ] {
+        let mut s = connect(&app).await;
+        s.write_all(&head("POST", path, key, body.len()))
+            .await
+            .expect("sent");
+        s.write_all(body).await.expect("sent");
+        let a = answer(&mut s, Duration::from_secs(2))
+            .await
+            .unwrap_or_else(|| panic!("{path}: no answer"));
+        assert!(a.status >= 400, "{path}: {}", a.head);
+        assert!(
+            a.head.to_ascii_lowercase().contains("connection: close"),
+            "{path}: {}",
+            a.head
+        );
+    }
+    // Served (the body read): the same connection takes a second request.
+    let mut s = connect(&app).await;
+    for _ in 0..2 {
+        s.write_all(&head("POST", CHAT, Some(KEY), body.len()))
+            .await
+            .expect("sent");
+        s.write_all(body).await.expect("sent");
+        let a = answer(&mut s, Duration::from_secs(5))
+            .await
+            .expect("an answer on the kept-alive connection");
+        assert_eq!(a.status, 200, "{}", a.head);
+        assert!(!a.head.to_ascii_lowercase().contains("connection: close"));
+    }
+}
+
 #[tokio::test]
 async fn a_huge_declared_body_is_answered_at_once_without_being_read() {
     let app = spawn_app().await;
