@@ -1809,3 +1809,612 @@ async fn messages_accept_an_agents_request_on_every_family() {
         );
     }
 }
+
+/// Keep-alives while the provider is quiet do not break Anthropic's grammar.
+#[tokio::test]
+async fn messages_stream_stays_well_formed_through_keepalives() {
+    let app = spawn_app().await;
+    let r = messages(
+        &app,
+        streamed(
+            json!({"model": "fake/gpt", "max_tokens": 64, "messages": user("slow one #delay:900")}),
+        ),
+    )
+    .await;
+    let s = message_stream(&r);
+    assert_eq!(s.text(), "Echo: slow one #delay:900");
+}
+
+/// An image for a text-only model is refused; `tool_choice` is honoured on every family.
+#[tokio::test]
+async fn messages_image_refusal_and_tool_choice_on_every_family() {
+    let app = spawn_app().await;
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    for (model, _) in FAMILIES {
+        app.upstream.clear();
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                {"type": "text", "text": "What is this?"}]}]}),
+        )
+        .await;
+        // The test catalogue's models take text only: refused in Anthropic's words, before
+        // any provider call.
+        let m = anthropic_error(&r, 404, "not_found_error");
+        assert!(m.contains("image"), "{m}");
+        assert!(app.upstream.requests().is_empty());
+
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 64, "tools": anthropic_weather_tool(),
+                "tool_choice": {"type": "none"}, "messages": user("Weather in Paris?")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}: {}", r.text);
+        let v = r.json();
+        assert_eq!(
+            v["stop_reason"], "end_turn",
+            "{model}: tool_choice none: {v}"
+        );
+        assert_eq!(v["content"][0]["text"], "Echo: Weather in Paris?");
+
+        let tools = json!([{"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}}},
+            anthropic_weather_tool()[0].clone()]);
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 64, "tools": tools,
+                "tool_choice": {"type": "tool", "name": "get_weather"}, "messages": user("Weather in Paris?")}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}: {}", r.text);
+        let v = r.json();
+        assert_eq!(v["stop_reason"], "tool_use", "{model}: {v}");
+        let call = v["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["type"] == "tool_use")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(call["name"], "get_weather", "{model}: the forced tool: {v}");
+    }
+}
+
+/// An upstream that goes on past the limit is cut a little past it, and each dialect says so
+/// in its own terms: Anthropic `stop_reason: "max_tokens"`, a Responses stream ending
+/// `response.incomplete` (reason `max_output_tokens`), a completion `finish_reason: "length"`;
+/// each billed as recorded.
+#[tokio::test]
+async fn a_stream_cut_at_the_token_limit_ends_in_each_dialects_terms() {
+    let app = spawn_app().await;
+    for (model, _) in FAMILIES {
+        let r = messages(
+            &app,
+            json!({"model": model, "max_tokens": 16, "stream": true, "messages": user("go on #endless")}),
+        )
+        .await;
+        let s = message_stream(&r);
+        assert_eq!(s.stop_reason, "max_tokens", "{model}: {}", r.text);
+        let (st, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(
+            money_of(&s.usage["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "{model}"
+        );
+
+        let r = responses(
+            &app,
+            json!({"model": model, "max_output_tokens": 16, "stream": true, "input": "go on #endless"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}");
+        let events = r.events();
+        let last = events
+            .iter()
+            .rev()
+            .find(|e| e.data.is_object())
+            .map(|e| e.data.clone())
+            .unwrap_or_default();
+        assert_eq!(last["type"], "response.incomplete", "{model}: {}", r.text);
+        let resp = &last["response"];
+        assert_eq!(resp["status"], "incomplete", "{model}: {resp}");
+        assert_eq!(
+            resp["incomplete_details"]["reason"], "max_output_tokens",
+            "{model}: {resp}"
+        );
+        assert!(
+            !output_text(resp).is_empty(),
+            "{model}: the text so far: {resp}"
+        );
+        let (st, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(
+            money_of(&resp["usage"]["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "{model}"
+        );
+
+        let r = completions(
+            &app,
+            json!({"model": model, "max_tokens": 16, "stream": true, "prompt": "go on #endless"}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{model}");
+        let events = r.events();
+        assert_eq!(
+            events.last().map(|e| e.data.clone()),
+            Some(json!("[DONE]")),
+            "{model}"
+        );
+        let finishes: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.data["choices"][0]["finish_reason"].as_str())
+            .collect();
+        assert_eq!(finishes, vec!["length"], "{model}: {}", r.text);
+    }
+}
+
+/// The function call part of the last request Gemini received.
+fn gemini_call_sent(app: &TestApp) -> Value {
+    let sent = app
+        .upstream
+        .requests()
+        .pop()
+        .map(|r| r.body)
+        .unwrap_or_default();
+    sent["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["parts"].as_array().cloned().unwrap_or_default())
+        .find(|p| p.get("functionCall").is_some())
+        .unwrap_or_else(|| panic!("the call went back to Gemini: {sent}"))
+}
+
+/// Gemini signs its function calls (`thoughtSignature`) and refuses a later turn whose call
+/// comes back unsigned: a client that sends the assistant turn back verbatim (here Anthropic
+/// content blocks) gets the signature back to Gemini.
+#[tokio::test]
+async fn gemini_call_signatures_survive_a_tool_round_trip_through_messages() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = messages(
+            &app,
+            json!({"model": "fake/gemini", "max_tokens": 256, "stream": stream,
+                "tools": anthropic_weather_tool(), "messages": user("Weather in Paris?")}),
+        )
+        .await;
+        let (content, _) = message_content(&r, stream);
+        let id = content
+            .iter()
+            .find(|b| b["type"] == "tool_use")
+            .map(|b| b["id"].clone())
+            .unwrap_or_default();
+        let r = messages(
+            &app,
+            json!({"model": "fake/gemini", "max_tokens": 256, "stream": stream, "tools": anthropic_weather_tool(),
+                "messages": [
+                    {"role": "user", "content": "Weather in Paris?"},
+                    {"role": "assistant", "content": content},
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": "18C"}]}
+                ]}),
+        )
+        .await;
+        message_content(&r, stream);
+        let part = gemini_call_sent(&app);
+        assert_eq!(
+            part["thoughtSignature"], "gsig-fake",
+            "messages stream={stream}: {part}"
+        );
+    }
+}
+
+/// As above, with Responses output items sent back as input.
+#[tokio::test]
+async fn gemini_call_signatures_survive_a_tool_round_trip_through_responses() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = responses(
+            &app,
+            json!({"model": "fake/gemini", "input": "Weather in Paris?", "tools": responses_weather_tool(), "stream": stream}),
+        )
+        .await;
+        let out = response_of(&r, stream)["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let call_id = out
+            .iter()
+            .find(|i| i["type"] == "function_call")
+            .map(|i| i["call_id"].clone())
+            .unwrap_or_default();
+        let mut input = vec![json!({"role": "user", "content": "Weather in Paris?"})];
+        input.extend(out);
+        input.push(json!({"type": "function_call_output", "call_id": call_id, "output": "18C"}));
+        let r = responses(
+            &app,
+            json!({"model": "fake/gemini", "input": input, "tools": responses_weather_tool(), "stream": stream}),
+        )
+        .await;
+        response_of(&r, stream);
+        let part = gemini_call_sent(&app);
+        assert_eq!(
+            part["thoughtSignature"], "gsig-fake",
+            "responses stream={stream}: {part}"
+        );
+    }
+}
+
+/// Claude thinking before a tool call (Codex with a Claude model): the reasoning item and the
+/// call go back as input with the call's output, and Anthropic gets the signed thinking block
+/// ahead of its tool_use, as it requires when thinking is on.
+#[tokio::test]
+async fn claude_thinking_before_a_tool_call_goes_back_signed_through_responses() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = responses(
+            &app,
+            json!({"model": "fake/claude", "input": "Weather in Paris? #think", "tools": responses_weather_tool(),
+                "reasoning": {"effort": "high"}, "max_output_tokens": 3000, "stream": stream}),
+        )
+        .await;
+        let out = response_of(&r, stream)["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let kinds: Vec<&str> = out.iter().filter_map(|i| i["type"].as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec!["reasoning", "function_call"],
+            "stream={stream}: {out:?}"
+        );
+        let call_id = out[1]["call_id"].clone();
+        let mut input = vec![json!({"role": "user", "content": "Weather in Paris? #think"})];
+        input.extend(out);
+        input.push(json!({"type": "function_call_output", "call_id": call_id, "output": "18C"}));
+        let r = responses(
+            &app,
+            json!({"model": "fake/claude", "input": input, "tools": responses_weather_tool(),
+                "reasoning": {"effort": "high"}, "max_output_tokens": 3000, "stream": stream}),
+        )
+        .await;
+        let text = output_text(&response_of(&r, stream));
+        assert!(
+            text.starts_with("The tool returned:"),
+            "stream={stream}: {text}"
+        );
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        let assistant = &sent["messages"][1]["content"];
+        assert_eq!(assistant[0]["type"], "thinking", "stream={stream}: {sent}");
+        assert_eq!(
+            assistant[0]["signature"], "sig-fake==",
+            "stream={stream}: {sent}"
+        );
+        assert_eq!(assistant[1]["type"], "tool_use", "stream={stream}: {sent}");
+        assert_eq!(
+            sent["messages"][2]["content"][0]["tool_use_id"], assistant[1]["id"],
+            "stream={stream}: {sent}"
+        );
+    }
+}
+
+/// Legacy clients (LangChain's `OpenAI` LLM among them) send the prompt as a list of one string.
+#[tokio::test]
+async fn completions_take_a_prompt_list_of_one() {
+    let app = spawn_app().await;
+    let r = completions(
+        &app,
+        json!({"model": "fake/gpt", "prompt": ["Say hello"], "max_tokens": 64}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["choices"][0]["text"], "Echo: Say hello");
+}
+
+/// A provider's 429 reaches the client as a 429 with its `Retry-After` (SDKs back off on it),
+/// and a provider that never answers is a 504, in each dialect's envelope.
+#[tokio::test]
+async fn rate_limits_and_timeouts_keep_their_status_in_every_dialect() {
+    let app = spawn_app().await;
+    let retry_after = |r: &Raw| {
+        r.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let r = messages(
+        &app,
+        json!({"model": "fake/claude", "max_tokens": 64, "messages": user("hi #fail:429")}),
+    )
+    .await;
+    anthropic_error(&r, 429, "rate_limit_error");
+    assert_eq!(retry_after(&r).as_deref(), Some("1"));
+    let r = responses(
+        &app,
+        json!({"model": "fake/claude", "input": "hi #fail:429"}),
+    )
+    .await;
+    openai_error(&r, 429);
+    assert_eq!(retry_after(&r).as_deref(), Some("1"));
+    let r = completions(
+        &app,
+        json!({"model": "fake/claude", "prompt": "hi #fail:429"}),
+    )
+    .await;
+    openai_error(&r, 429);
+    assert_eq!(retry_after(&r).as_deref(), Some("1"));
+
+    let r = messages(
+        &app,
+        json!({"model": "fake/gpt", "max_tokens": 64, "messages": user("hi #hang")}),
+    )
+    .await;
+    anthropic_error(&r, 504, "timeout_error");
+    let r = responses(&app, json!({"model": "fake/gemini", "input": "hi #hang"})).await;
+    openai_error(&r, 504);
+}
+
+/// What an agent such as Codex sends to the Responses API: instructions, developer and user
+/// messages as items, strict function tools, `store: false`, encrypted reasoning asked for,
+/// a cache key; streamed, then its tool call answered.
+#[tokio::test]
+async fn responses_accept_an_agents_request_on_every_family() {
+    let app = spawn_app().await;
+    let tools = json!([{"type": "function", "name": "shell", "description": "Runs a command", "strict": false,
+        "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+            "required": ["command"], "additionalProperties": false}}]);
+    for (model, _) in FAMILIES {
+        let base = json!({"model": model, "instructions": "You are a coding agent.", "tools": tools,
+            "tool_choice": "auto", "parallel_tool_calls": false, "reasoning": {"effort": "medium", "summary": "auto"},
+            "store": false, "stream": true, "include": ["reasoning.encrypted_content"],
+            "prompt_cache_key": "conv-123", "max_output_tokens": 4000});
+        let mut first = base.clone();
+        first["input"] = json!([
+            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Sandbox: read-only."}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "List the files."}]}
+        ]);
+        let r = responses(&app, first.clone()).await;
+        let s = response_stream(&r);
+        let out = s.completed["output"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let call = out
+            .iter()
+            .find(|i| i["type"] == "function_call")
+            .cloned()
+            .unwrap_or_else(|| panic!("{model}: a call: {}", r.text));
+        assert_eq!(call["name"], "shell");
+        let args: Value = serde_json::from_str(call["arguments"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        assert_eq!(args, json!({"command": ["Paris"]}), "{model}");
+
+        let mut next = base.clone();
+        let mut input = first["input"].as_array().cloned().unwrap_or_default();
+        input.extend(out);
+        input.push(json!({"type": "function_call_output", "call_id": call["call_id"], "output": "README.md"}));
+        next["input"] = json!(input);
+        let r = responses(&app, next).await;
+        let s = response_stream(&r);
+        let text = output_text(&s.completed);
+        assert!(
+            text.starts_with("The tool returned:") && text.contains("README.md"),
+            "{model}: {text}"
+        );
+    }
+}
+
+/// OpenRouter's `session_id` in an Anthropic body keeps a conversation on one endpoint (its
+/// prompt cache), however its messages differ.
+#[tokio::test]
+async fn messages_session_id_keeps_a_conversation_on_its_endpoint() {
+    let app = spawn_app().await;
+    let mut providers = vec![];
+    // Without a session, about one request in ten goes to the dearer endpoint.
+    for i in 0..30 {
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 64, "session_id": "sess-42",
+                "provider": {"only": ["fake-openai", "fake-openai-2"]},
+                "messages": user(&format!("unrelated question {i}"))}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        providers.push(r.json()["provider"].clone());
+    }
+    assert!(
+        providers.iter().all(|p| *p == providers[0]),
+        "one session, one endpoint: {providers:?}"
+    );
+}
+
+/// An Anthropic endpoint's stream is relayed as sent; when it dies mid-way the next endpoint
+/// (another protocol) goes on in the same message: still one well-formed Anthropic stream.
+#[tokio::test]
+async fn messages_relayed_anthropic_stream_fails_over_to_another_protocol() {
+    // Cut after message_start, after the text block's start, after one and after two deltas.
+    for cut in [2, 3, 4, 5] {
+        // A fresh gateway each time: three failures in a row would open the endpoint's circuit.
+        let app = spawn_app().await;
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 256, "stream": true,
+                "provider": {"order": ["fake-anthropic", "fake-openai"]},
+                "messages": user(&format!("one two three four five six seven #cut@m-c:{cut}"))}),
+        )
+        .await;
+        let s = message_stream(&r);
+        assert_eq!(app.upstream_models(), vec!["m-c", "m-a"], "cut={cut}");
+        assert!(s.text().starts_with("Echo: "), "cut={cut}: {}", s.text());
+        assert!(
+            s.text().contains("seven"),
+            "cut={cut}: the answer was finished: {}",
+            s.text()
+        );
+        assert_eq!(s.stop_reason, "end_turn", "cut={cut}");
+        let (st, g) = app
+            .generation(KEY, &r.generation_id().unwrap_or_default())
+            .await;
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(
+            money_of(&s.usage["cost"]),
+            money_of(&g["data"]["total_cost"]),
+            "cut={cut}"
+        );
+    }
+}
+
+/// The gateway's own fields never reach Anthropic, which refuses unknown fields.
+#[tokio::test]
+async fn messages_gateway_fields_stay_in_the_gateway() {
+    let app = spawn_app().await;
+    for stream in [false, true] {
+        let r = messages(
+            &app,
+            json!({"model": "fake/claude", "models": ["fake/gpt"], "max_tokens": 64, "stream": stream,
+                "provider": {"sort": "price"}, "session_id": "s-1", "messages": user("hi")}),
+        )
+        .await;
+        let (content, _) = message_content(&r, stream);
+        assert_eq!(text_of_blocks(&content), "Echo: hi");
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        for field in [
+            "models",
+            "provider",
+            "session_id",
+            "route",
+            "plugins",
+            "usage",
+        ] {
+            assert!(
+                sent.get(field).is_none(),
+                "stream={stream}: {field} was sent: {sent}"
+            );
+        }
+        assert_eq!(sent["model"], "claude-fake", "{sent}");
+    }
+}
+/// Every thinking block the Anthropic API receives is signed (it refuses one that is not), even
+/// when the client sends back a turn whose thinking came unsigned: from another provider
+/// (Gemini's thoughts), or cut short by a mid-stream failover before its signature.
+#[tokio::test]
+async fn unsigned_thinking_never_reaches_anthropic() {
+    let thinking = json!({"type": "enabled", "budget_tokens": 1024});
+    let signed_only = |app: &TestApp, case: &str| {
+        let sent = app
+            .upstream
+            .requests()
+            .pop()
+            .map(|r| r.body)
+            .unwrap_or_default();
+        assert!(
+            sent["messages"].is_array(),
+            "{case}: Anthropic got the turn: {sent}"
+        );
+        for m in sent["messages"].as_array().into_iter().flatten() {
+            for b in m["content"].as_array().into_iter().flatten() {
+                if b["type"] == "thinking" {
+                    assert!(
+                        b["signature"].as_str().is_some_and(|s| !s.is_empty()),
+                        "{case}: an unsigned thinking block was sent to Anthropic: {sent}"
+                    );
+                }
+            }
+        }
+    };
+
+    // Gemini thought first; the conversation then moves to Claude.
+    let app = spawn_app().await;
+    let r = messages(
+        &app,
+        json!({"model": "fake/gemini", "max_tokens": 2048, "thinking": thinking, "messages": user("why? #think")}),
+    )
+    .await;
+    let (content, _) = message_content(&r, false);
+    assert!(
+        content.iter().any(|b| b["type"] == "thinking"),
+        "{content:?}"
+    );
+    let r = messages(
+        &app,
+        json!({"model": "fake/claude", "max_tokens": 2048, "thinking": thinking, "messages": [
+            {"role": "user", "content": "why?"},
+            {"role": "assistant", "content": content},
+            {"role": "user", "content": "go on"}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    signed_only(&app, "gemini's thoughts");
+
+    // Claude's stream cut before (2) or inside (3) its thinking block, continued elsewhere.
+    for cut in [2, 3] {
+        let app = spawn_app().await;
+        let order = json!({"order": ["fake-anthropic", "fake-openai"]});
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 2048, "thinking": thinking, "stream": true,
+                "provider": order, "messages": user(&format!("why? #think #cut@m-c:{cut}"))}),
+        )
+        .await;
+        let s = message_stream(&r);
+        assert_eq!(app.upstream_models(), vec!["m-c", "m-a"], "cut={cut}");
+        let r = messages(
+            &app,
+            json!({"model": "route/multi", "max_tokens": 2048, "thinking": thinking, "provider": order,
+                "messages": [
+                    {"role": "user", "content": "why?"},
+                    {"role": "assistant", "content": s.content},
+                    {"role": "user", "content": "go on"}]}),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        signed_only(&app, &format!("cut={cut}"));
+    }
+}
+
+/// The client's `anthropic-beta` features reach an Anthropic endpoint.
+#[tokio::test]
+async fn messages_anthropic_beta_reaches_anthropic() {
+    let app = spawn_app().await;
+    let r = app
+        .post_raw(
+            MESSAGES,
+            &[
+                ("x-api-key", KEY),
+                ("anthropic-version", "2023-06-01"),
+                ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+            ],
+            json!({"model": "fake/claude", "max_tokens": 64, "messages": user("hi")})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sent = app.upstream.requests().pop().expect("a request upstream");
+    let beta = sent
+        .headers
+        .get("anthropic-beta")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        beta.contains("interleaved-thinking-2025-05-14"),
+        "{:?}",
+        sent.headers
+    );
+}
