@@ -136,6 +136,16 @@ fn passthrough(
     for f in GATEWAY_FIELDS {
         body.remove(*f);
     }
+    // After a turn another provider served, the conversation holds reasoning Anthropic
+    // cannot verify and would refuse: that provider's signatures, packed by the gateway into
+    // `redacted_thinking` blocks, and its thoughts as unsigned `thinking` blocks.
+    if let Some(Value::Array(messages)) = body.get_mut("messages") {
+        for m in messages {
+            if let Some(Value::Array(blocks)) = m.get_mut("content") {
+                blocks.retain(|b| !foreign_reasoning(b));
+            }
+        }
+    }
     body.insert("model".into(), Value::String(model.to_string()));
     body.insert("stream".into(), Value::Bool(stream));
     // Anthropic requires it; a client that relied on the gateway's default gets that.
@@ -156,6 +166,18 @@ fn passthrough(
         }
     }
     Ok(Value::Object(body))
+}
+
+/// A block of reasoning Anthropic did not write (see [`passthrough`]).
+fn foreign_reasoning(block: &Value) -> bool {
+    let text = |field: &str| block.get(field).and_then(Value::as_str);
+    match text("type") {
+        Some("thinking") => text("signature").is_none_or(str::is_empty),
+        Some("redacted_thinking") => text("data")
+            .and_then(switchyard_api::responses::decode_reasoning_envelope)
+            .is_some(),
+        _ => false,
+    }
 }
 
 fn encode(model: &str, req: &ChatRequest, stream: bool) -> Result<MessagesRequest, ProviderError> {

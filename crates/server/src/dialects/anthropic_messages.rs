@@ -25,6 +25,7 @@ use switchyard_api::chat::{
     ReasoningConfig, ReasoningDetail, ResponseFormat, Role, Stop, Tool, ToolCall, ToolCallDelta,
     ToolChoice, Usage,
 };
+use switchyard_api::responses::{decode_reasoning_envelope, encode_reasoning_envelope};
 use switchyard_providers::anthropic::{finish_reason, REASONING_FORMAT};
 use switchyard_providers::simulated::estimate_tokens;
 
@@ -454,6 +455,12 @@ fn assistant_turn(content: TextOr<ContentBlock>, i: usize, ctx: &mut Context) ->
                 details.push(d);
             }
             ContentBlock::RedactedThinking(r) => {
+                // Another provider's reasoning we handed out in a block of Anthropic's shape:
+                // back to what it was, for that provider.
+                if let Some(theirs) = decode_reasoning_envelope(&r.data) {
+                    details.extend(theirs);
+                    continue;
+                }
                 let mut d = ReasoningDetail::new("reasoning.encrypted", REASONING_FORMAT, index);
                 d.data = Some(r.data);
                 details.push(d);
@@ -538,12 +545,12 @@ pub fn render(resp: &ChatResponse, ctx: &Context) -> an::Message {
     let msg = choice.map(|c| &c.message);
     let mut content = Vec::new();
     if let Some(m) = msg {
+        let details = m.reasoning_details.as_deref().unwrap_or_default();
         if !ctx.thinking_disabled() {
-            content.extend(thinking_blocks(
-                m.reasoning.as_deref(),
-                m.reasoning_details.as_deref().unwrap_or_default(),
-            ));
+            content.extend(thinking_blocks(m.reasoning.as_deref(), details));
         }
+        // Whether or not thinking is shown: the provider refuses the next turn without them.
+        content.extend(envelope_block(details));
         for text in [&m.content, &m.refusal].into_iter().flatten() {
             if !text.is_empty() {
                 content.push(text_block(text.clone()));
@@ -609,6 +616,28 @@ fn relayed(resp: &ChatResponse) -> Option<an::Message> {
         m.extra.insert("openrouter_metadata".into(), md.clone());
     }
     Some(m)
+}
+
+/// Another provider's signed reasoning (Gemini's thought signatures on its function calls,
+/// OpenAI's encrypted reasoning) has no place in Anthropic's blocks, yet must come back on
+/// the next turn or that provider refuses it. It travels in a `redacted_thinking` block — the
+/// one block clients return untouched and show nobody — packed in the gateway's envelope;
+/// [`decode`] unpacks it, and an Anthropic endpoint never sees it.
+fn envelope_block(details: &[ReasoningDetail]) -> Option<ContentBlock> {
+    let theirs: Vec<ReasoningDetail> = details
+        .iter()
+        .filter(|d| !is_anthropic(d) && (d.data.is_some() || d.signature.is_some()))
+        .cloned()
+        .collect();
+    if theirs.is_empty() {
+        return None;
+    }
+    encode_reasoning_envelope(&theirs).map(|data| {
+        ContentBlock::RedactedThinking(an::RedactedThinkingBlock {
+            data,
+            extra: Extra::new(),
+        })
+    })
 }
 
 /// Whether a reasoning detail is Anthropic's (or says nothing of its origin): only those
@@ -1025,7 +1054,13 @@ impl StreamFramer {
                 ref content_block,
             } => {
                 self.close(out);
-                self.open = Some(Open::Relayed(index));
+                // A text block stays open for a continuation after a failover to carry on
+                // in: the answer stays one block, and a block cut before its first word is
+                // not left empty (Anthropic refuses empty text blocks sent back).
+                self.open = Some(match content_block {
+                    ContentBlock::Text(_) => Open::Text(index),
+                    _ => Open::Relayed(index),
+                });
                 self.next_index = self.next_index.max(index.saturating_add(1));
                 if matches!(content_block, ContentBlock::ToolUse(_)) {
                     self.relayed_tool = true;
@@ -1235,12 +1270,14 @@ impl StreamFramer {
             return;
         };
         let d = &choice.delta;
+        let details = d.reasoning_details.as_deref().unwrap_or_default();
         if !self.ctx.thinking_disabled() {
-            self.reasoning(
-                d.reasoning.as_deref(),
-                d.reasoning_details.as_deref().unwrap_or_default(),
-                out,
-            );
+            self.reasoning(d.reasoning.as_deref(), details, out);
+        }
+        // Whether or not thinking is shown: see `envelope_block`.
+        if let Some(block) = envelope_block(details) {
+            self.open_block(Open::Thinking, block, out);
+            self.close(out);
         }
         for text in [&d.content, &d.refusal].into_iter().flatten() {
             self.text(text, out);
@@ -2073,7 +2110,9 @@ mod tests {
         r.data = Some("EmwK".into());
         let mut foreign = ReasoningDetail::new("reasoning.encrypted", "openai-responses-v1", 2);
         foreign.data = Some("gAAAA".into());
-        msg.reasoning_details = Some(vec![t, r, foreign]);
+        msg.reasoning_details = Some(vec![t, r, foreign.clone()]);
+        // Another provider's reasoning goes out packed, and comes back as it was.
+        let packed = encode_reasoning_envelope(&[foreign.clone()]).expect("packs");
         msg.tool_calls = Some(vec![
             ToolCall {
                 id: "call_1".into(),
@@ -2120,12 +2159,22 @@ mod tests {
             json!([
                 {"type":"thinking","thinking":"hmm","signature":"sig=="},
                 {"type":"redacted_thinking","data":"EmwK"},
+                {"type":"redacted_thinking","data":packed},
                 {"type":"text","text":"Here.","citations":null},
                 {"type":"tool_use","id":"call_1","name":"f","input":{"a":1},"caller":{"type":"direct"}},
                 {"type":"tool_use","id":"call_2","name":"g","input":{},"caller":{"type":"direct"}},
                 {"type":"tool_use","id":"call_3","name":"h","input":"{\"a\":","caller":{"type":"direct"}},
             ])
         );
+        let turn = json!({"model": "m", "max_tokens": 9, "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": v["content"].clone()}]});
+        let (back, _) = decode(turn.to_string().as_bytes()).expect("decodes");
+        let details = back.messages[1]
+            .reasoning_details
+            .clone()
+            .unwrap_or_default();
+        assert!(details.contains(&foreign), "{details:?}");
         assert_eq!(v["stop_reason"], "tool_use");
         assert_eq!(v["stop_sequence"], Value::Null);
         assert_eq!(
@@ -2145,10 +2194,12 @@ mod tests {
             thinking: Some(ThinkingConfig::Disabled),
             ..Default::default()
         };
-        assert!(!render(&resp, &off).content.iter().any(|b| matches!(
-            b,
-            ContentBlock::Thinking(_) | ContentBlock::RedactedThinking(_)
-        )));
+        // Only another provider's packed reasoning stays: that provider needs it back.
+        assert!(!render(&resp, &off).content.iter().any(|b| match b {
+            ContentBlock::Thinking(_) => true,
+            ContentBlock::RedactedThinking(r) => r.data != packed,
+            _ => false,
+        }));
         msg.reasoning_details = None;
         msg.tool_calls = None;
         let plain = render(
