@@ -185,6 +185,9 @@ impl Framer for StreamFramer {
                 data(out, &frame_of(&f.chunk, Vec::new()));
                 out.extend_from_slice(DONE);
             }
+            // Only a dialect that hands the upstream its own body gets upstream events
+            // passed through; a completion never does.
+            Event::Native(_) => {}
             Event::Failed(c) => {
                 let choices = vec![CompletionChoice {
                     text: String::new(),
@@ -215,7 +218,7 @@ impl Dialect for Completions {
         axum::Json(render(&resp, ctx)).into_response()
     }
 
-    fn framer(_: Context) -> StreamFramer {
+    fn framer(_: Context, _: &str) -> StreamFramer {
         StreamFramer
     }
 
