@@ -1,6 +1,7 @@
 //! The router with its middleware, and `serve`. The state it serves lives in [`crate::state`].
 
 use crate::dialects::anthropic_messages::AnthropicMessages;
+use crate::dialects::completions::Completions;
 use crate::dialects::openai_chat::OpenAiChat;
 use crate::dialects::responses::Responses;
 use crate::routes;
@@ -35,6 +36,10 @@ pub fn build_router(state: AppState) -> Router {
                 post(routes::chat::count_tokens),
             )
             .route(&at("/responses"), post(routes::chat::serve::<Responses>))
+            .route(
+                &at("/completions"),
+                post(routes::chat::serve::<Completions>),
+            )
             .route(&at("/embeddings"), post(routes::embeddings::embeddings))
             .route(&at("/embeddings/models"), get(routes::embeddings::models))
             .route(&at("/models"), get(routes::models::list))

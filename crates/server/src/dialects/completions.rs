@@ -199,6 +199,8 @@ impl Framer for StreamFramer {
                 }];
                 data(out, &frame_of(c, choices));
             }
+            // Only a dialect that hands the pipeline its own body gets these.
+            Event::Native(_) => {}
         }
     }
 }

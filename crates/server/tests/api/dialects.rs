@@ -1527,7 +1527,7 @@ async fn completions_cost_agrees_with_the_record_and_the_key() {
                 &app,
                 COMPLETIONS,
                 &key,
-                &json!({"model": model, "prompt": "hello billing", "stream": stream}),
+                &json!({"model": model, "prompt": "hello billing", "max_tokens": 256, "stream": stream}),
             )
             .await;
             let u = if stream {
@@ -1603,9 +1603,10 @@ async fn every_dialect_is_served_under_both_prefixes() {
 /// dialect's own error event, after the text already sent, and never claims completion.
 #[tokio::test]
 async fn a_failure_after_the_first_token_ends_each_dialects_stream_in_its_error_event() {
-    let app = spawn_app().await;
     for (model, _) in FAMILIES {
         for script in ["#midstream-error", "#cut:5"] {
+            // A fresh gateway each time: three failures in a row open an endpoint's circuit.
+            let app = spawn_app().await;
             let prompt = format!("one two three four five {script}");
             let r = messages(
                 &app,
