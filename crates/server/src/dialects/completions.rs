@@ -185,9 +185,6 @@ impl Framer for StreamFramer {
                 data(out, &frame_of(&f.chunk, Vec::new()));
                 out.extend_from_slice(DONE);
             }
-            // Only a dialect that hands the upstream its own body gets upstream events
-            // passed through; a completion never does.
-            Event::Native(_) => {}
             Event::Failed(c) => {
                 let choices = vec![CompletionChoice {
                     text: String::new(),
