@@ -2,11 +2,11 @@
 //! endpoint that served it (while it offers cheaper cache reads), for 10 minutes of
 //! inactivity, so the provider's prompt cache is actually hit.
 
-use sha2_free::fnv1a;
 use std::collections::HashMap;
+use std::hash::Hasher;
 use std::sync::Mutex;
 use std::time::Duration;
-use switchyard_api::chat::{ChatRequest, Role};
+use switchyard_api::chat::{ChatRequest, Content, Message, Role};
 use tokio::time::Instant;
 
 pub const STICKY_TTL: Duration = Duration::from_secs(600);
@@ -14,6 +14,10 @@ const MAX_ENTRIES: usize = 100_000;
 
 /// The conversation a request belongs to: `session_id`, the `x-session-id` header,
 /// `prompt_cache_key`, or else a hash of the first system and first non-system message.
+///
+/// The hash reads the messages' text where it lies (no copy), with a hasher that takes
+/// words at a time: a 300k-token prompt is hashed in well under a millisecond. It need only
+/// be stable within the process (the table is not shared), and is no security boundary.
 pub fn conversation_key(req: &ChatRequest, header: Option<&str>) -> Option<String> {
     if let Some(s) = req
         .session_id
@@ -34,10 +38,28 @@ pub fn conversation_key(req: &ChatRequest, header: Option<&str>) -> Option<Strin
         .messages
         .iter()
         .find(|m| !matches!(m.role, Role::System | Role::Developer))?;
-    let mut text = system.map(|m| m.text_content()).unwrap_or_default();
-    text.push('\u{1f}');
-    text.push_str(&first.text_content());
-    Some(format!("h:{:016x}", fnv1a(text.as_bytes())))
+    let mut h = rustc_hash::FxHasher::default();
+    if let Some(m) = system {
+        hash_text(&mut h, m);
+    }
+    h.write_u8(0x1f);
+    hash_text(&mut h, first);
+    Some(format!("h:{:016x}", h.finish()))
+}
+
+/// The message's text, part after part. (Chunked writes hash differently from one joined
+/// write: a conversation is recognised by the same text in the same shape, which is what a
+/// client sends on every turn.)
+fn hash_text(h: &mut impl Hasher, m: &Message) {
+    match &m.content {
+        None => {}
+        Some(Content::Text(t)) => h.write(t.as_bytes()),
+        Some(Content::Parts(parts)) => {
+            for t in parts.iter().filter_map(|p| p.text.as_deref()) {
+                h.write(t.as_bytes());
+            }
+        }
+    }
 }
 
 /// (model, conversation) → (endpoint index, last use).
@@ -62,19 +84,6 @@ impl StickyTable {
             map.retain(|_, (_, at)| now.duration_since(*at) < STICKY_TTL);
         }
         map.insert((model.to_string(), key.to_string()), (endpoint, now));
-    }
-}
-
-mod sha2_free {
-    /// FNV-1a: a stable, dependency-free hash for conversation keys (not a security boundary;
-    /// keys never leave the process).
-    pub fn fnv1a(bytes: &[u8]) -> u64 {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        h
     }
 }
 
@@ -110,6 +119,12 @@ mod tests {
         .expect("valid");
         assert_eq!(conversation_key(&d, None).as_deref(), Some("k:pk"));
         assert_eq!(conversation_key(&d, Some("hdr")).as_deref(), Some("s:hdr"));
+        // Another opening is another conversation.
+        let e = parse_chat_request(
+            br#"{"messages":[{"role":"system","content":"S"},{"role":"user","content":"Q2"}]}"#,
+        )
+        .expect("valid");
+        assert_ne!(conversation_key(&a, None), conversation_key(&e, None));
     }
 
     #[tokio::test(start_paused = true)]

@@ -109,7 +109,12 @@ pub async fn run(
     resolve_names(&h.routing.catalog, &mut req);
     let auto = route_auto(h.routing, &mut req)?;
     let info = RequestInfo {
-        conversation: switchyard_router::sticky::conversation_key(&req, call.session.as_deref()),
+        // Only an endpoint with cheaper cache reads makes a conversation stick (see
+        // `attempt::remember`): otherwise no key is worked out, and a long prompt is not read
+        // for it.
+        conversation: caching_matters(&h.routing.catalog, &req)
+            .then(|| switchyard_router::sticky::conversation_key(&req, call.session.as_deref()))
+            .flatten(),
         generation_id: call.generation_id,
         metadata: call.metadata,
         auto,
@@ -337,6 +342,21 @@ fn resolve_names(catalog: &switchyard_router::Catalog, req: &mut ChatRequest) {
     }
 }
 
+/// Whether any endpoint of the requested models reads cached prompts for less: only then
+/// does keeping a conversation on one endpoint save anything.
+fn caching_matters(catalog: &switchyard_router::Catalog, req: &ChatRequest) -> bool {
+    req.model
+        .iter()
+        .chain(req.models.iter().flatten())
+        .filter_map(|m| catalog.model(m.split_once(':').map_or(m.as_str(), |(b, _)| b)))
+        .flat_map(|m| m.endpoints.iter())
+        .any(|ep| {
+            ep.prices
+                .input_cache_read
+                .is_some_and(|r| r < ep.prices.prompt)
+        })
+}
+
 /// `model`, then `models`, as listed (trimmed, without repeats).
 fn requested_models(req: &ChatRequest) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -516,6 +536,46 @@ endpoints = [{ provider = "sim", upstream_id = "m", prompt = "0.000001", complet
         );
         assert!(record.cost_pico > 0);
         let _ = std::fs::remove_dir_all(&w.dir);
+    }
+
+    /// A conversation key is worked out only where sticking to an endpoint saves something:
+    /// a model one of whose endpoints reads cached prompts for less.
+    #[test]
+    fn conversation_keys_only_where_cache_reads_are_cheaper() {
+        let cfg = crate::config::ConfigFile::from_toml(
+            r#"
+default_catalog = false
+[[providers]]
+slug = "sim"
+name = "Simulated"
+protocol = "simulated"
+[[models]]
+id = "t/plain"
+name = "Plain"
+context_length = 1000
+endpoints = [{ provider = "sim", upstream_id = "p", prompt = "0.000001", completion = "0.000002" }]
+[[models]]
+id = "t/cached"
+name = "Cached"
+context_length = 1000
+endpoints = [{ provider = "sim", upstream_id = "c", prompt = "0.000001", completion = "0.000002", input_cache_read = "0.0000001" }]
+"#,
+        )
+        .expect("config parses")
+        .load(false, &|_| None)
+        .expect("config is valid");
+        let req = |model: &str, models: Option<Vec<String>>| ChatRequest {
+            model: Some(model.into()),
+            models,
+            ..ChatRequest::default()
+        };
+        assert!(!caching_matters(&cfg.catalog, &req("t/plain", None)));
+        assert!(caching_matters(&cfg.catalog, &req("t/cached", None)));
+        assert!(caching_matters(&cfg.catalog, &req("t/cached:nitro", None)));
+        assert!(caching_matters(
+            &cfg.catalog,
+            &req("t/plain", Some(vec!["t/cached".into()]))
+        ));
     }
 
     /// Without `stream`, the pipeline answers whole, billed and recorded.
