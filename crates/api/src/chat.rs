@@ -88,7 +88,9 @@ pub struct ChatRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NativeRequest {
     pub dialect: NativeDialect,
-    pub body: Map<String, Value>,
+    /// The body's bytes, parsed only if an endpoint of that dialect is called (most requests
+    /// never are: no second parse on their path).
+    pub body: std::sync::Arc<[u8]>,
     /// Headers of the dialect the upstream must see too (`anthropic-beta`).
     pub headers: Vec<(String, String)>,
 }
@@ -617,6 +619,40 @@ pub fn parse_chat_request(body: &[u8]) -> Result<ChatRequest, String> {
     Ok(req)
 }
 
+// ------------------------------------------------------------------------------------------
+// Reasoning details packed for clients that return only an opaque field (a Responses
+// reasoning item's `encrypted_content`, an Anthropic `redacted_thinking` block's `data`)
+// ------------------------------------------------------------------------------------------
+
+const ENVELOPE_PREFIX: &str = "swy1.";
+
+/// Packs `reasoning_details` into one opaque string: a Responses reasoning item's
+/// `encrypted_content`, or an Anthropic `redacted_thinking` block's `data`.
+///
+/// Clients echo reasoning items back, but only some of their fields: Codex keeps `id`,
+/// `summary`, `content` and `encrypted_content` and drops OpenRouter's `signature` and
+/// `format`. A thinking block's signature (Anthropic) or a thought signature tied to a tool
+/// call (Gemini) that came back without them would be refused upstream, so the details travel
+/// whole, in the one field every client returns untouched. The content is not secret (its text
+/// is in `content` too); the prefix marks it as ours.
+pub fn encode_reasoning_envelope(details: &[ReasoningDetail]) -> Option<String> {
+    use base64::Engine;
+    let json = serde_json::to_vec(details).ok()?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    Some(format!("{ENVELOPE_PREFIX}{b64}"))
+}
+
+/// The details packed by [`encode_reasoning_envelope`], or `None` when `encrypted_content` is
+/// not ours (a provider's own blob).
+pub fn decode_reasoning_envelope(encrypted: &str) -> Option<Vec<ReasoningDetail>> {
+    use base64::Engine;
+    let b64 = encrypted.strip_prefix(ENVELOPE_PREFIX)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,6 +704,18 @@ mod tests {
             Some(("image/png", "AAAA"))
         );
         assert!(parts[3].extra.contains_key("input_audio"));
+    }
+
+    #[test]
+    fn reasoning_envelope_round_trips() {
+        let mut d = ReasoningDetail::new("reasoning.text", "anthropic-claude-v1", 0);
+        d.text = Some("thinking".into());
+        d.signature = Some("sig==".into());
+        let packed = encode_reasoning_envelope(std::slice::from_ref(&d)).expect("packs");
+        assert!(packed.starts_with(ENVELOPE_PREFIX));
+        assert_eq!(decode_reasoning_envelope(&packed), Some(vec![d]));
+        assert_eq!(decode_reasoning_envelope("gAAAAABopenai"), None);
+        assert_eq!(decode_reasoning_envelope("swy1.!!!"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::sse::SseEvent;
 use crate::util::{join_url, tool_arguments};
 use crate::{Completion, Decoder, HttpRequest, ProviderError, StreamEvent, Target, TokenUsage};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use switchyard_api::anthropic::{
     self as an, BlockDelta, ContentBlock, CustomTool, DocumentBlock, DocumentSource, ImageBlock,
     ImageSource, InputMessage, MessageDeltaUsage, MessagesRequest, Metadata, RedactedThinkingBlock,
@@ -132,7 +132,7 @@ fn passthrough(
     req: &ChatRequest,
     stream: bool,
 ) -> Result<Value, serde_json::Error> {
-    let mut body = native.body.clone();
+    let mut body: Map<String, Value> = serde_json::from_slice(&native.body)?;
     for f in GATEWAY_FIELDS {
         body.remove(*f);
     }
@@ -174,7 +174,7 @@ fn foreign_reasoning(block: &Value) -> bool {
     match text("type") {
         Some("thinking") => text("signature").is_none_or(str::is_empty),
         Some("redacted_thinking") => text("data")
-            .and_then(switchyard_api::responses::decode_reasoning_envelope)
+            .and_then(switchyard_api::chat::decode_reasoning_envelope)
             .is_some(),
         _ => false,
     }
@@ -953,9 +953,7 @@ mod tests {
                 {"role": "user", "content": "again"}
             ],
         });
-        let Value::Object(body) = raw.clone() else {
-            panic!("an object")
-        };
+        let body = raw.to_string().into_bytes().into();
         let req = ChatRequest {
             user: Some("user-hashed".into()),
             native: Some(std::sync::Arc::new(NativeRequest {

@@ -19,13 +19,13 @@ use switchyard_api::anthropic::{
     MessagesRequest, StreamEvent, TextBlock, TextOr, ThinkingBlock, ThinkingConfig,
     ToolResultBlock, ToolUseBlock,
 };
+use switchyard_api::chat::{decode_reasoning_envelope, encode_reasoning_envelope};
 use switchyard_api::chat::{
     ChatChunk, ChatRequest, ChatResponse, Content, ContentPart, Extra, FileData, FinishReason,
     FunctionCall, FunctionDef, ImageUrl, JsonSchemaFormat, Message, NamedFunction, NamedToolChoice,
     ReasoningConfig, ReasoningDetail, ResponseFormat, Role, Stop, Tool, ToolCall, ToolCallDelta,
     ToolChoice, Usage,
 };
-use switchyard_api::responses::{decode_reasoning_envelope, encode_reasoning_envelope};
 use switchyard_providers::anthropic::{finish_reason, REASONING_FORMAT};
 use switchyard_providers::simulated::estimate_tokens;
 
@@ -1420,24 +1420,22 @@ impl super::Dialect for AnthropicMessages {
     ) -> Result<(ChatRequest, Context), crate::error::GatewayError> {
         let (mut req, ctx) = decode(body).map_err(crate::error::GatewayError::BadRequest)?;
         // The body as sent goes to Anthropic endpoints (only `model` rewritten): what the
-        // canonical form cannot say survives there. `decode` has parsed it already.
-        if let Ok(serde_json::Value::Object(raw)) = serde_json::from_slice(body) {
-            let beta = headers
-                .get_all("anthropic-beta")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect::<Vec<_>>()
-                .join(",");
-            req.native = Some(std::sync::Arc::new(switchyard_api::chat::NativeRequest {
-                dialect: switchyard_api::chat::NativeDialect::AnthropicMessages,
-                body: raw,
-                headers: if beta.is_empty() {
-                    vec![]
-                } else {
-                    vec![("anthropic-beta".to_string(), beta)]
-                },
-            }));
-        }
+        // canonical form cannot say survives there.
+        let beta = headers
+            .get_all("anthropic-beta")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        req.native = Some(std::sync::Arc::new(switchyard_api::chat::NativeRequest {
+            dialect: switchyard_api::chat::NativeDialect::AnthropicMessages,
+            body: body.into(),
+            headers: if beta.is_empty() {
+                vec![]
+            } else {
+                vec![("anthropic-beta".to_string(), beta)]
+            },
+        }));
         if !ctx.untranslated.is_empty() {
             tracing::debug!(left_out = ?ctx.untranslated, "parts of an Anthropic request have no canonical form; only Anthropic endpoints see them");
         }
