@@ -13,11 +13,9 @@
 use crate::chat::Extra;
 use crate::money::Money;
 use crate::routing::ProviderPreferences;
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::fmt;
-use std::marker::PhantomData;
 
 // ---------------------------------------------------------------------------------------
 // Requests
@@ -144,31 +142,14 @@ impl SystemBlock {
     }
 }
 
-// Written out rather than `#[serde(untagged)]`, which would answer a bad block deep in a list
-// with "did not match any variant" instead of naming the block and the field.
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for TextOr<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = TextOr<T>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an array of content blocks")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(TextOr::Text(s.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(TextOr::Text(s))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(TextOr::Blocks(items))
-            }
-        }
-        d.deserialize_any(V(PhantomData))
+        crate::text_or_list(
+            d,
+            "a string or an array of content blocks",
+            TextOr::Text,
+            TextOr::Blocks,
+        )
     }
 }
 
@@ -883,7 +864,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + fmt::Debug>(json: &str) -> T {
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(json: &str) -> T {
         let parsed: T = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
         let again = serde_json::to_string(&parsed).expect("serialises");
         let reparsed: T = serde_json::from_str(&again).expect("re-parses");

@@ -7,13 +7,12 @@
 //! Items and parts whose `type` this version does not know are kept whole (`Other`), so that
 //! the dialect can name them in its error instead of failing to parse.
 
-use crate::chat::{Extra, ReasoningDetail};
+use crate::chat::Extra;
 use crate::money::Money;
 use crate::routing::ProviderPreferences;
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::fmt;
 
 // ------------------------------------------------------------------------------------------
 // Request
@@ -104,31 +103,15 @@ pub enum Input {
     Items(Vec<InputItem>),
 }
 
-// A hand-written visitor rather than `untagged`, so that an error deep inside an item keeps
-// its path (`input[3]…`) instead of becoming "did not match any variant".
+// Not `untagged`: an error deep inside an item keeps its path (`input[3]…`).
 impl<'de> Deserialize<'de> for Input {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Input;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of input items")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Input, E> {
-                Ok(Input::Text(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Input, E> {
-                Ok(Input::Text(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Input, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Input::Items(items))
-            }
-        }
-        d.deserialize_any(V)
+        crate::text_or_list(
+            d,
+            "a string or an array of input items",
+            Input::Text,
+            Input::Items,
+        )
     }
 }
 
@@ -229,27 +212,12 @@ pub enum MessageContent {
 
 impl<'de> Deserialize<'de> for MessageContent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = MessageContent;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or an array of content parts")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<MessageContent, E> {
-                Ok(MessageContent::Text(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<MessageContent, E> {
-                Ok(MessageContent::Text(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MessageContent, A::Error> {
-                let mut parts = Vec::new();
-                while let Some(p) = seq.next_element()? {
-                    parts.push(p);
-                }
-                Ok(MessageContent::Parts(parts))
-            }
-        }
-        d.deserialize_any(V)
+        crate::text_or_list(
+            d,
+            "a string or an array of content parts",
+            MessageContent::Text,
+            MessageContent::Parts,
+        )
     }
 }
 
@@ -1070,38 +1038,6 @@ pub enum StreamPart {
     ReasoningText { text: String },
 }
 
-// ------------------------------------------------------------------------------------------
-// Reasoning carried in `encrypted_content`
-// ------------------------------------------------------------------------------------------
-
-const ENVELOPE_PREFIX: &str = "swy1.";
-
-/// Packs `reasoning_details` into a reasoning item's `encrypted_content`.
-///
-/// Clients echo reasoning items back, but only some of their fields: Codex keeps `id`,
-/// `summary`, `content` and `encrypted_content` and drops OpenRouter's `signature` and
-/// `format`. A thinking block's signature (Anthropic) or a thought signature tied to a tool
-/// call (Gemini) that came back without them would be refused upstream, so the details travel
-/// whole, in the one field every client returns untouched. The content is not secret (its text
-/// is in `content` too); the prefix marks it as ours.
-pub fn encode_reasoning_envelope(details: &[ReasoningDetail]) -> Option<String> {
-    use base64::Engine;
-    let json = serde_json::to_vec(details).ok()?;
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
-    Some(format!("{ENVELOPE_PREFIX}{b64}"))
-}
-
-/// The details packed by [`encode_reasoning_envelope`], or `None` when `encrypted_content` is
-/// not ours (a provider's own blob).
-pub fn decode_reasoning_envelope(encrypted: &str) -> Option<Vec<ReasoningDetail>> {
-    use base64::Engine;
-    let b64 = encrypted.strip_prefix(ENVELOPE_PREFIX)?;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(b64)
-        .ok()?;
-    serde_json::from_slice(&json).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1271,17 +1207,5 @@ mod tests {
         assert_eq!(v["item"]["status"], "completed");
         let back: StreamEvent = serde_json::from_value(v).expect("parses");
         assert_eq!(back, ev);
-    }
-
-    #[test]
-    fn reasoning_envelope_round_trips() {
-        let mut d = ReasoningDetail::new("reasoning.text", "anthropic-claude-v1", 0);
-        d.text = Some("thinking".into());
-        d.signature = Some("sig==".into());
-        let packed = encode_reasoning_envelope(std::slice::from_ref(&d)).expect("packs");
-        assert!(packed.starts_with(ENVELOPE_PREFIX));
-        assert_eq!(decode_reasoning_envelope(&packed), Some(vec![d]));
-        assert_eq!(decode_reasoning_envelope("gAAAAABopenai"), None);
-        assert_eq!(decode_reasoning_envelope("swy1.!!!"), None);
     }
 }

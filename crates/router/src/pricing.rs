@@ -30,6 +30,12 @@ impl Cost {
 }
 
 impl Prices {
+    /// Whether cached prompt tokens are read for less than fresh ones: only then does keeping
+    /// a conversation on this endpoint (sticky routing) save anything.
+    pub fn cheaper_cache_reads(&self) -> bool {
+        self.input_cache_read.is_some_and(|r| r < self.prompt)
+    }
+
     /// Cached reads and cache writes are billed at their own prices where the endpoint has
     /// them (otherwise as ordinary prompt tokens); reasoning tokens at `internal_reasoning`
     /// where set (otherwise as completion tokens).

@@ -315,11 +315,10 @@ pub struct RequestInfo {
 
 /// A conversation served by an endpoint with cheaper cache reads stays there.
 pub fn remember(st: &RoutingState, ep: &Endpoint, info: &RequestInfo) {
-    let cheaper_reads = ep
-        .prices
-        .input_cache_read
-        .is_some_and(|r| r < ep.prices.prompt);
-    if let (true, Some(key)) = (cheaper_reads, info.conversation.as_deref()) {
+    if let (true, Some(key)) = (
+        ep.prices.cheaper_cache_reads(),
+        info.conversation.as_deref(),
+    ) {
         st.sticky.put(&ep.model_id, key, ep.index);
     }
 }

@@ -234,11 +234,7 @@ pub async fn embed(
     call: Call,
     mut req: EmbeddingsRequest,
 ) -> Result<Embedded, GatewayError> {
-    if !req.model.contains('/') {
-        if let Some(id) = h.routing.catalog.resolve(&req.model) {
-            req.model = id.to_string();
-        }
-    }
+    resolve_name(&h.routing.catalog, &mut req.model);
     let info = RequestInfo {
         generation_id: call.generation_id,
         conversation: None,
@@ -319,26 +315,24 @@ fn route_auto(
 /// their base URL changed send the names they would send the provider. Unknown names are
 /// left for the planner to refuse.
 fn resolve_names(catalog: &switchyard_router::Catalog, req: &mut ChatRequest) {
-    let resolve = |name: &mut String| {
-        let (base, variant) = match name.split_once(':') {
-            Some((b, v)) => (b, Some(v)),
-            None => (name.as_str(), None),
-        };
-        if base.contains('/') {
-            return;
-        }
-        if let Some(id) = catalog.resolve(base) {
-            *name = match variant {
-                Some(v) => format!("{id}:{v}"),
-                None => id.to_string(),
-            };
-        }
-    };
-    if let Some(m) = req.model.as_mut() {
-        resolve(m);
+    for m in req.model.iter_mut().chain(req.models.iter_mut().flatten()) {
+        resolve_name(catalog, m);
     }
-    for m in req.models.iter_mut().flatten() {
-        resolve(m);
+}
+
+fn resolve_name(catalog: &switchyard_router::Catalog, name: &mut String) {
+    let (base, variant) = match name.split_once(':') {
+        Some((b, v)) => (b, Some(v)),
+        None => (name.as_str(), None),
+    };
+    if base.contains('/') {
+        return;
+    }
+    if let Some(id) = catalog.resolve(base) {
+        *name = match variant {
+            Some(v) => format!("{id}:{v}"),
+            None => id.to_string(),
+        };
     }
 }
 
@@ -348,13 +342,14 @@ fn caching_matters(catalog: &switchyard_router::Catalog, req: &ChatRequest) -> b
     req.model
         .iter()
         .chain(req.models.iter().flatten())
-        .filter_map(|m| catalog.model(m.split_once(':').map_or(m.as_str(), |(b, _)| b)))
+        .filter_map(|m| catalog.model(base_id(m)))
         .flat_map(|m| m.endpoints.iter())
-        .any(|ep| {
-            ep.prices
-                .input_cache_read
-                .is_some_and(|r| r < ep.prices.prompt)
-        })
+        .any(|ep| ep.prices.cheaper_cache_reads())
+}
+
+/// A model id without its variant (`:nitro`, `:free`).
+fn base_id(id: &str) -> &str {
+    id.split_once(':').map_or(id, |(b, _)| b)
 }
 
 /// `model`, then `models`, as listed (trimmed, without repeats).
@@ -373,7 +368,7 @@ fn requested_models(req: &ChatRequest) -> Vec<String> {
 fn providers_of(routing: &RoutingState, models: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for m in models {
-        let base = m.split_once(':').map_or(m.as_str(), |(b, _)| b);
+        let base = base_id(m);
         for ep in routing
             .catalog
             .model(base)

@@ -100,24 +100,8 @@ struct Out {
 }
 
 impl Out {
-    async fn keepalive(&self) -> bool {
-        self.tx.send(Event::KeepAlive).await.is_ok()
-    }
-
-    async fn delta(&self, c: ChatChunk) -> bool {
-        self.tx.send(Event::Delta(c)).await.is_ok()
-    }
-
-    async fn failed(&self, c: ChatChunk) -> bool {
-        self.tx.send(Event::Failed(c)).await.is_ok()
-    }
-
-    async fn native(&self, n: NativeEvent) -> bool {
-        self.tx.send(Event::Native(n)).await.is_ok()
-    }
-
-    async fn finished(&self, f: Finished) -> bool {
-        self.tx.send(Event::Finished(f)).await.is_ok()
+    async fn send(&self, ev: Event) -> bool {
+        self.tx.send(ev).await.is_ok()
     }
 }
 
@@ -305,7 +289,7 @@ async fn drive(mut d: Driver, start: Start) {
     let served = match start {
         Start::Opened(s) => *s,
         Start::Pending(mut opening) => {
-            if !d.out.keepalive().await {
+            if !d.out.send(Event::KeepAlive).await {
                 return;
             }
             let result = loop {
@@ -313,7 +297,7 @@ async fn drive(mut d: Driver, start: Start) {
                     r = &mut opening => break r,
                     _ = tokio::time::sleep(keepalive) => {
                         // Dropping `opening` here cancels the upstream request.
-                        if !d.out.keepalive().await { return; }
+                        if !d.out.send(Event::KeepAlive).await { return; }
                     }
                     // Nothing was served yet: nothing to bill, the reservation is released.
                     _ = d.slot.drained() => break Err(GatewayError::ShuttingDown),
@@ -322,7 +306,9 @@ async fn drive(mut d: Driver, start: Start) {
             match result {
                 Ok(s) => s,
                 Err(e) => {
-                    d.out.failed(d.frame(None).error(e.body())).await;
+                    d.out
+                        .send(Event::Failed(d.frame(None).error(e.body())))
+                        .await;
                     return;
                 }
             }
@@ -386,7 +372,7 @@ async fn drive(mut d: Driver, start: Start) {
                     item
                 }
                 _ = &mut quiet => {
-                    if !d.out.keepalive().await { cancelled = true; break; }
+                    if !d.out.send(Event::KeepAlive).await { cancelled = true; break; }
                     quiet.as_mut().reset(tokio::time::Instant::now() + keepalive);
                     continue;
                 }
@@ -477,7 +463,7 @@ async fn drive(mut d: Driver, start: Start) {
             }
             Some(Ok(StreamEvent::Native(raw))) => {
                 relaying = true;
-                if !d.out.native(frame.native(raw)).await {
+                if !d.out.send(Event::Native(frame.native(raw))).await {
                     cancelled = true;
                     break;
                 }
@@ -515,7 +501,7 @@ async fn drive(mut d: Driver, start: Start) {
                     relayed_bytes =
                         relayed_bytes.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
                     let c = std::mem::take(c);
-                    if !relaying && !d.out.delta(frame.chunk(vec![c])).await {
+                    if !relaying && !d.out.send(Event::Delta(frame.chunk(vec![c]))).await {
                         cancelled = true;
                         break;
                     }
@@ -530,7 +516,7 @@ async fn drive(mut d: Driver, start: Start) {
                             native_finish_reason: native.clone(),
                             logprobs: None,
                         };
-                        if !d.out.delta(frame.chunk(vec![end])).await {
+                        if !d.out.send(Event::Delta(frame.chunk(vec![end]))).await {
                             cancelled = true;
                         }
                         break;
@@ -596,7 +582,7 @@ async fn drive(mut d: Driver, start: Start) {
             // Unrecorded means uncharged: the client must not see a successful end.
             tracing::error!(id = %frame.id, error = %e, "settling a stream failed");
             if !cancelled {
-                d.out.failed(frame.error(e.body())).await;
+                d.out.send(Event::Failed(frame.error(e.body()))).await;
             }
             return;
         }
@@ -613,7 +599,9 @@ async fn drive(mut d: Driver, start: Start) {
     if drained {
         tracing::warn!(id = %frame.id, "stream ended by the shutdown's drain deadline");
         d.out
-            .failed(frame.error(GatewayError::ShuttingDown.body()))
+            .send(Event::Failed(
+                frame.error(GatewayError::ShuttingDown.body()),
+            ))
             .await;
         return;
     }
@@ -624,7 +612,7 @@ async fn drive(mut d: Driver, start: Start) {
             .map(|e| e.provider.name.clone())
             .unwrap_or_default();
         d.out
-            .failed(frame.error(mid_stream_error(&e, &provider)))
+            .send(Event::Failed(frame.error(mid_stream_error(&e, &provider))))
             .await;
         return;
     }
@@ -639,10 +627,10 @@ async fn drive(mut d: Driver, start: Start) {
         ));
     }
     d.out
-        .finished(Finished {
+        .send(Event::Finished(Finished {
             chunk: last_chunk,
             finish_reason: end_finish,
             native_finish_reason: native,
-        })
+        }))
         .await;
 }

@@ -16,14 +16,15 @@ use crate::pipeline::{Event, Finished};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use switchyard_api::chat::{
-    self, ChatChunk, ChatRequest, ChatResponse, Content, ContentPart as ChatPart, Extra,
-    FinishReason, FunctionCall, FunctionDef, ImageUrl, JsonSchemaFormat, Message, NamedFunction,
-    NamedToolChoice, ReasoningDetail, ResponseFormat, Role, ToolCall, ToolCallDelta,
+    self, decode_reasoning_envelope, encode_reasoning_envelope, ChatChunk, ChatRequest,
+    ChatResponse, Content, ContentPart as ChatPart, Extra, FinishReason, FunctionCall, FunctionDef,
+    ImageUrl, JsonSchemaFormat, Message, NamedFunction, NamedToolChoice, ReasoningDetail,
+    ResponseFormat, Role, ToolCall, ToolCallDelta,
 };
 use switchyard_api::responses::{
-    self as rs, decode_reasoning_envelope, encode_reasoning_envelope, ContentPart, Input,
-    InputItem, InputRole, ItemStatus, MessageContent, OutputContent, OutputItem, OutputText,
-    ResponseStatus, ResponsesRequest, StreamEvent, StreamPart, SummaryPart,
+    self as rs, ContentPart, Input, InputItem, InputRole, ItemStatus, MessageContent,
+    OutputContent, OutputItem, OutputText, ResponseStatus, ResponsesRequest, StreamEvent,
+    StreamPart, SummaryPart,
 };
 
 /// The `type` of a bare `encrypted_content` blob: the Responses API's own reasoning.
