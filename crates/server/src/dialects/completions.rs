@@ -140,12 +140,9 @@ fn frame_of(c: &ChatChunk, choices: Vec<CompletionChoice>) -> CompletionChunk {
     }
 }
 
+/// One unnamed `data:` event, as OpenAI streams are framed.
 fn data(out: &mut Vec<u8>, c: &CompletionChunk) {
-    out.extend_from_slice(b"data: ");
-    // Our own types always serialise; a failure would leave an empty data line, which
-    // clients skip.
-    let _ = serde_json::to_writer(&mut *out, c);
-    out.extend_from_slice(b"\n\n");
+    super::sse_event(out, None, c);
 }
 
 /// The stream of one completion. Stateless: every chunk repeats the pipeline's frame.

@@ -41,12 +41,9 @@ impl Dialect for OpenAiChat {
 
 pub struct StreamFramer;
 
+/// One unnamed `data:` event, as OpenAI streams are framed.
 fn chunk(out: &mut Vec<u8>, c: &ChatChunk) {
-    out.extend_from_slice(b"data: ");
-    // Our own types always serialise; a failure would leave an empty data line, which
-    // clients skip.
-    let _ = serde_json::to_writer(&mut *out, c);
-    out.extend_from_slice(b"\n\n");
+    super::sse_event(out, None, c);
 }
 
 impl Framer for StreamFramer {
